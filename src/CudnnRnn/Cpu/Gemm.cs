@@ -1,0 +1,120 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace CudnnRnn.Cpu;
+
+/// <summary>
+/// Row-major matrix multiply for the CPU engine: <c>C[m×n] = op(A)·op(B)</c> or <c>C += op(A)·op(B)</c>, where
+/// op(A) is m×k (A stored k×m when <c>transA</c>) and op(B) is k×n (B stored n×k when <c>transB</c>).
+/// </summary>
+/// <remarks>
+/// Determinism contract (the engine relies on it): the value of every C element is computed with a summation order that
+/// depends only on (m, n, k, transA, transB), never on the number of threads, so results are bitwise identical whatever
+/// the thread count.
+/// </remarks>
+public static class Gemm
+{
+    /// <summary>Computes <c>C (+)= op(A)·op(B)</c>.</summary>
+    public static void Multiply<T>(bool transA, bool transB, int m, int n, int k,
+        ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb, Span<T> c, int ldc, bool accumulate)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (m < 0) throw new ArgumentOutOfRangeException(nameof(m), m, "Must not be negative.");
+        if (n < 0) throw new ArgumentOutOfRangeException(nameof(n), n, "Must not be negative.");
+        if (k < 0) throw new ArgumentOutOfRangeException(nameof(k), k, "Must not be negative.");
+        if (m == 0 || n == 0) return;
+        CheckOperand(a, transA ? k : m, transA ? m : k, lda, nameof(a));
+        CheckOperand(b, transB ? n : k, transB ? k : n, ldb, nameof(b));
+        CheckOperand(c, m, n, ldc, nameof(c));
+        ReferenceGemm.Multiply(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+    }
+
+    private static void CheckOperand<T>(ReadOnlySpan<T> s, int rows, int cols, int ld, string name)
+    {
+        if (ld < Math.Max(1, cols))
+            throw new ArgumentOutOfRangeException("ld" + name, ld, $"Leading dimension of {name} must be at least {cols}.");
+        long need = rows == 0 ? 0 : (long)(rows - 1) * ld + cols;
+        if (s.Length < need)
+            throw new ArgumentException($"{name} has {s.Length} elements; a {rows}x{cols} matrix with leading dimension {ld} needs {need}.", name);
+    }
+}
+
+/// <summary>The plain reference GEMM (vectorised inner loops, no blocking); kept as the baseline for benchmarks and tests.</summary>
+public static class ReferenceGemm
+{
+    /// <summary>Same contract as <see cref="Gemm.Multiply{T}"/>, without argument checks.</summary>
+    public static void Multiply<T>(bool transA, bool transB, int m, int n, int k,
+        ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb, Span<T> c, int ldc, bool accumulate)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < m; i++)
+        {
+            Span<T> crow = c.Slice(i * ldc, n);
+            if (!accumulate) crow.Clear();
+            if (!transB)
+            {
+                // C[i,:] += sum_p op(A)[i,p] * B[p,:]   (axpy over contiguous rows of B)
+                for (int p = 0; p < k; p++)
+                {
+                    T av = transA ? a[p * lda + i] : a[i * lda + p];
+                    if (av == T.Zero) continue;
+                    Axpy(av, b.Slice(p * ldb, n), crow);
+                }
+            }
+            else
+            {
+                // C[i,j] += dot(op(A)[i,:], B[j,:])   (B stored n×k)
+                if (!transA)
+                {
+                    ReadOnlySpan<T> arow = a.Slice(i * lda, k);
+                    for (int j = 0; j < n; j++) crow[j] += Dot(arow, b.Slice(j * ldb, k));
+                }
+                else
+                {
+                    for (int j = 0; j < n; j++)
+                    {
+                        T s = T.Zero;
+                        for (int p = 0; p < k; p++) s += a[p * lda + i] * b[j * ldb + p];
+                        crow[j] += s;
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>y += alpha·x.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Axpy<T>(T alpha, ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int i = 0;
+        if (Vector.IsHardwareAccelerated && x.Length >= Vector<T>.Count)
+        {
+            var va = new Vector<T>(alpha);
+            var xv = MemoryMarshal.Cast<T, Vector<T>>(x);
+            var yv = MemoryMarshal.Cast<T, Vector<T>>(y);
+            for (int v = 0; v < xv.Length; v++) yv[v] += va * xv[v];
+            i = xv.Length * Vector<T>.Count;
+        }
+        for (; i < x.Length; i++) y[i] += alpha * x[i];
+    }
+
+    /// <summary>Dot product with a fixed summation order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static T Dot<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int i = 0;
+        T s = T.Zero;
+        if (Vector.IsHardwareAccelerated && x.Length >= Vector<T>.Count)
+        {
+            var acc = Vector<T>.Zero;
+            var xv = MemoryMarshal.Cast<T, Vector<T>>(x);
+            var yv = MemoryMarshal.Cast<T, Vector<T>>(y[..x.Length]);
+            for (int v = 0; v < xv.Length; v++) acc += xv[v] * yv[v];
+            s = Vector.Sum(acc);
+            i = xv.Length * Vector<T>.Count;
+        }
+        for (; i < x.Length; i++) s += x[i] * y[i];
+        return s;
+    }
+}

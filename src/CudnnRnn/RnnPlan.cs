@@ -1,0 +1,271 @@
+using System.Numerics;
+
+namespace CudnnRnn;
+
+/// <summary>
+/// One network on one data shape, on one engine: cuDNN's RNN descriptor + data descriptors + workspace, with its three
+/// calls. Every argument is validated here, identically for every engine, before any engine work starts. A plan is not
+/// thread-safe; use one per thread.
+/// </summary>
+/// <remarks>
+/// Buffers: x [XDesc.ElementCount], y [YDesc.ElementCount], hx/hy/dhx/dhy [NumLayers·NumDirections · Batch · StateSize],
+/// cx/cy/dcx/dcy [NumLayers·NumDirections · Batch · HiddenSize] (LSTM only), weights [WeightLayout.TotalElements].
+/// hx, cx, dhy and dcy may be null (zeros); hy, cy, dhx and dcx may be null (not written). The batch index of
+/// hx/hy/cx/cy is the batch order of the data descriptor.
+/// </remarks>
+public abstract class RnnPlan<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private int _disposed;
+    private ulong _trainingForwards;
+
+    /// <summary>Validates the shape and sets up the common part of a plan.</summary>
+    protected RnnPlan(IRnnEngine engine, RnnDescriptor rnn, RnnDataDescriptor xDesc, RnnWeightLayout weightLayout)
+    {
+        ArgumentNullException.ThrowIfNull(engine);
+        ArgumentNullException.ThrowIfNull(rnn);
+        ArgumentNullException.ThrowIfNull(xDesc);
+        ArgumentNullException.ThrowIfNull(weightLayout);
+        var dt = RnnDescriptor.DataTypeOf<T>();
+        if (dt != rnn.DataType)
+            throw new ArgumentException($"The plan's element type is {typeof(T).Name} ({dt}), but the descriptor says {rnn.DataType}.", nameof(rnn));
+        if (xDesc.VectorSize != rnn.InputSize)
+            throw new ArgumentException($"xDesc.VectorSize is {xDesc.VectorSize}; expected the network's inputSize {rnn.InputSize}.", nameof(xDesc));
+        if (!ReferenceEquals(weightLayout.Descriptor, rnn) && !weightLayout.Descriptor.Equals(rnn))
+            throw new ArgumentException("The weight layout belongs to another network descriptor.", nameof(weightLayout));
+        Engine = engine;
+        Rnn = rnn;
+        XDesc = xDesc;
+        YDesc = xDesc.WithVectorSize(rnn.OutputSize);
+        WeightLayout = weightLayout;
+    }
+
+    /// <summary>The engine that runs this plan.</summary>
+    public IRnnEngine Engine { get; }
+    /// <summary>The network.</summary>
+    public RnnDescriptor Rnn { get; }
+    /// <summary>Input data shape.</summary>
+    public RnnDataDescriptor XDesc { get; }
+    /// <summary>Output data shape: XDesc with vector size NumDirections × StateSize.</summary>
+    public RnnDataDescriptor YDesc { get; }
+    /// <summary>The weight-space layout.</summary>
+    public RnnWeightLayout WeightLayout { get; }
+    /// <summary>Elements of hx, hy, dhx, dhy.</summary>
+    public long HiddenStateElements => (long)Rnn.PseudoLayerCount * XDesc.Batch * Rnn.StateSize;
+    /// <summary>Elements of cx, cy, dcx, dcy (0 unless LSTM).</summary>
+    public long CellStateElements => Rnn.Mode == RnnMode.Lstm ? (long)Rnn.PseudoLayerCount * XDesc.Batch * Rnn.HiddenSize : 0;
+    /// <summary>Workspace bytes this plan holds (allocated once, reused by every call).</summary>
+    public abstract long WorkspaceBytes { get; }
+    /// <summary>Bytes of one reserve space (what a training forward saves for backward).</summary>
+    public abstract long ReserveBytes { get; }
+    /// <summary>True after <see cref="Dispose()"/>.</summary>
+    public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+
+    /// <summary>Allocates a reserve space for this plan's training forward and backward calls.</summary>
+    public RnnReserve<T> CreateReserve()
+    {
+        ThrowIfDisposed();
+        return new RnnReserve<T>(this, AllocateReserveStorage());
+    }
+
+    /// <summary>Forward pass. Training fills <paramref name="reserve"/>; inference needs none (pass null).</summary>
+    public void Forward(RnnForwardMode mode, RnnBuffer<T> x, RnnBuffer<T> y, RnnBuffer<T>? hx, RnnBuffer<T>? hy,
+        RnnBuffer<T>? cx, RnnBuffer<T>? cy, RnnBuffer<T> weights, RnnReserve<T>? reserve)
+    {
+        ThrowIfDisposed();
+        if (!Enum.IsDefined(mode))
+            throw new ArgumentOutOfRangeException(nameof(mode), mode, "Expected Inference or Training.");
+        CheckData(x, XDesc, nameof(x));
+        CheckData(y, YDesc, nameof(y));
+        CheckState(hx, HiddenStateElements, nameof(hx));
+        CheckState(hy, HiddenStateElements, nameof(hy));
+        CheckCell(cx, nameof(cx));
+        CheckCell(cy, nameof(cy));
+        CheckWeights(weights, nameof(weights));
+        if (mode == RnnForwardMode.Training)
+        {
+            if (reserve is null)
+                throw new ArgumentNullException(nameof(reserve), "A training forward needs a reserve space (plan.CreateReserve()) to save what backward needs.");
+            CheckReserve(reserve);
+            reserve.State = RnnReserveState.Empty;
+            reserve.DropoutCounter = _trainingForwards++;
+            ForwardCore(mode, x, y, hx, hy, cx, cy, weights, reserve);
+            reserve.State = RnnReserveState.ForwardDone;
+        }
+        else
+        {
+            if (reserve is not null) CheckReserve(reserve);
+            ForwardCore(mode, x, y, hx, hy, cx, cy, weights, null);
+        }
+    }
+
+    /// <summary>
+    /// Backward data: from y, dy (and optional dhy/dcy) computes dx and optional dhx/dcx. Needs the reserve of a training
+    /// forward; it updates the reserve for <see cref="BackwardWeights"/> (as cuDNN does), so call it once per forward.
+    /// </summary>
+    public void BackwardData(RnnBuffer<T> y, RnnBuffer<T> dy, RnnBuffer<T> dx, RnnBuffer<T>? hx, RnnBuffer<T>? dhy,
+        RnnBuffer<T>? dhx, RnnBuffer<T>? cx, RnnBuffer<T>? dcy, RnnBuffer<T>? dcx, RnnBuffer<T> weights, RnnReserve<T> reserve)
+    {
+        ThrowIfDisposed();
+        CheckData(y, YDesc, nameof(y));
+        CheckData(dy, YDesc, nameof(dy));
+        CheckData(dx, XDesc, nameof(dx));
+        CheckState(hx, HiddenStateElements, nameof(hx));
+        CheckState(dhy, HiddenStateElements, nameof(dhy));
+        CheckState(dhx, HiddenStateElements, nameof(dhx));
+        CheckCell(cx, nameof(cx));
+        CheckCell(dcy, nameof(dcy));
+        CheckCell(dcx, nameof(dcx));
+        CheckWeights(weights, nameof(weights));
+        ArgumentNullException.ThrowIfNull(reserve);
+        CheckReserve(reserve);
+        if (reserve.State == RnnReserveState.Empty)
+            throw new InvalidOperationException("BackwardData needs the reserve space of a training forward; this reserve holds none (was the forward an inference forward?).");
+        if (reserve.State == RnnReserveState.BackwardDataDone)
+            throw new InvalidOperationException("BackwardData was already called on this reserve; it consumes the saved forward state. Run a training forward again.");
+        BackwardDataCore(y, dy, dx, hx, dhy, dhx, cx, dcy, dcx, weights, reserve);
+        reserve.State = RnnReserveState.BackwardDataDone;
+    }
+
+    /// <summary>
+    /// Backward weights: adds (<see cref="WeightGradMode.Add"/>, cuDNN's mode) or writes (<see cref="WeightGradMode.Set"/>)
+    /// the weight gradients into <paramref name="dweights"/>. Must follow <see cref="BackwardData"/> on the same reserve.
+    /// </summary>
+    public void BackwardWeights(WeightGradMode mode, RnnBuffer<T> x, RnnBuffer<T>? hx, RnnBuffer<T> y, RnnBuffer<T> dweights,
+        RnnReserve<T> reserve)
+    {
+        ThrowIfDisposed();
+        if (!Enum.IsDefined(mode))
+            throw new ArgumentOutOfRangeException(nameof(mode), mode, "Expected Add or Set.");
+        CheckData(x, XDesc, nameof(x));
+        CheckState(hx, HiddenStateElements, nameof(hx));
+        CheckData(y, YDesc, nameof(y));
+        CheckWeights(dweights, nameof(dweights));
+        ArgumentNullException.ThrowIfNull(reserve);
+        CheckReserve(reserve);
+        if (reserve.State != RnnReserveState.BackwardDataDone)
+            throw new InvalidOperationException(reserve.State == RnnReserveState.Empty
+                ? "BackwardWeights needs a training forward and then BackwardData on this reserve; it holds no training forward."
+                : "BackwardWeights must come after BackwardData (which leaves the gate gradients in the reserve); call BackwardData first.");
+        if (mode == WeightGradMode.Set) dweights.Clear();
+        BackwardWeightsCore(x, hx, y, dweights, reserve);
+    }
+
+    /// <summary>Engine part of <see cref="Forward"/>; arguments are already validated.</summary>
+    protected abstract void ForwardCore(RnnForwardMode mode, RnnBuffer<T> x, RnnBuffer<T> y, RnnBuffer<T>? hx, RnnBuffer<T>? hy,
+        RnnBuffer<T>? cx, RnnBuffer<T>? cy, RnnBuffer<T> weights, RnnReserve<T>? reserve);
+
+    /// <summary>Engine part of <see cref="BackwardData"/>; arguments are already validated.</summary>
+    protected abstract void BackwardDataCore(RnnBuffer<T> y, RnnBuffer<T> dy, RnnBuffer<T> dx, RnnBuffer<T>? hx, RnnBuffer<T>? dhy,
+        RnnBuffer<T>? dhx, RnnBuffer<T>? cx, RnnBuffer<T>? dcy, RnnBuffer<T>? dcx, RnnBuffer<T> weights, RnnReserve<T> reserve);
+
+    /// <summary>Engine part of <see cref="BackwardWeights"/>, always accumulating (Set mode has cleared dweights).</summary>
+    protected abstract void BackwardWeightsCore(RnnBuffer<T> x, RnnBuffer<T>? hx, RnnBuffer<T> y, RnnBuffer<T> dweights, RnnReserve<T> reserve);
+
+    /// <summary>Allocates the engine memory of one reserve space.</summary>
+    protected abstract RnnBuffer<T> AllocateReserveStorage();
+
+    /// <summary>Whether a buffer lives in memory this plan can use. Default: allocated by the same engine object.</summary>
+    protected virtual bool Accepts(RnnBuffer<T> buffer) => ReferenceEquals(buffer.Engine, Engine);
+
+    /// <summary>Frees engine resources; called once.</summary>
+    protected virtual void DisposeCore() { }
+
+    /// <summary>Throws when disposed.</summary>
+    protected void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(IsDisposed, this);
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        DisposeCore();
+        GC.SuppressFinalize(this);
+    }
+
+    private void CheckBuffer(RnnBuffer<T> b, long expected, string name, string what)
+    {
+        if (b.IsDisposed) throw new ObjectDisposedException(name, $"Buffer '{name}' has been disposed.");
+        if (!Accepts(b))
+            throw new ArgumentException($"Buffer '{name}' belongs to the {b.Engine.Name} engine ({b.Engine.DeviceDescription}); this plan runs on {Engine.Name} ({Engine.DeviceDescription}).", name);
+        if (b.Length != expected)
+            throw new ArgumentException($"Buffer '{name}' has {b.Length} elements; expected {expected} ({what}).", name);
+    }
+
+    private void CheckData(RnnBuffer<T> b, RnnDataDescriptor desc, string name)
+    {
+        ArgumentNullException.ThrowIfNull(b, name);
+        CheckBuffer(b, desc.ElementCount, name, desc.ToString());
+    }
+
+    private void CheckState(RnnBuffer<T>? b, long expected, string name)
+    {
+        if (b is null) return;
+        CheckBuffer(b, expected, name, $"[{Rnn.PseudoLayerCount}, {XDesc.Batch}, {Rnn.StateSize}]");
+    }
+
+    private void CheckCell(RnnBuffer<T>? b, string name)
+    {
+        if (b is null) return;
+        if (Rnn.Mode != RnnMode.Lstm)
+            throw new ArgumentException($"'{name}' is a cell state, which exists for Lstm only (mode is {Rnn.Mode}); pass null.", name);
+        CheckBuffer(b, CellStateElements, name, $"[{Rnn.PseudoLayerCount}, {XDesc.Batch}, {Rnn.HiddenSize}]");
+    }
+
+    private void CheckWeights(RnnBuffer<T> b, string name)
+    {
+        ArgumentNullException.ThrowIfNull(b, name);
+        CheckBuffer(b, WeightLayout.TotalElements, name, "the weight layout's TotalElements");
+    }
+
+    private void CheckReserve(RnnReserve<T> reserve)
+    {
+        if (reserve.IsDisposed) throw new ObjectDisposedException(nameof(reserve), "The reserve space has been disposed.");
+        if (!ReferenceEquals(reserve.Plan, this))
+        {
+            var other = reserve.Plan;
+            string why = !other.Rnn.Equals(Rnn) ? $"its network is {other.Rnn}, this plan's is {Rnn}"
+                : !other.XDesc.Equals(XDesc) ? $"its data shape is {other.XDesc}, this plan's is {XDesc}"
+                : "it was created by another plan of the same shape";
+            throw new ArgumentException($"The reserve space belongs to another plan: {why}. Use this plan's CreateReserve().", nameof(reserve));
+        }
+    }
+}
+
+/// <summary>What a reserve space holds.</summary>
+public enum RnnReserveState
+{
+    /// <summary>Nothing usable.</summary>
+    Empty,
+    /// <summary>The saved state of a training forward.</summary>
+    ForwardDone,
+    /// <summary>After backward data: the gate gradients backward weights needs.</summary>
+    BackwardDataDone,
+}
+
+/// <summary>
+/// The reserve space of a plan: what a training forward saves for backward (cuDNN's reserveSpace), plus the state that
+/// lets the plan refuse a backward call in the wrong order.
+/// </summary>
+public sealed class RnnReserve<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
+{
+    internal RnnReserve(RnnPlan<T> plan, RnnBuffer<T> storage)
+    {
+        Plan = plan;
+        Storage = storage;
+    }
+
+    /// <summary>The plan that created this reserve.</summary>
+    public RnnPlan<T> Plan { get; }
+    /// <summary>The engine memory (engines read and write it).</summary>
+    public RnnBuffer<T> Storage { get; }
+    /// <summary>What the reserve holds now.</summary>
+    public RnnReserveState State { get; internal set; }
+    /// <summary>Index of the training forward that filled it (selects the dropout masks).</summary>
+    public ulong DropoutCounter { get; internal set; }
+    /// <summary>Size in bytes.</summary>
+    public long Bytes => Storage.Length * System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
+    /// <summary>True after <see cref="Dispose"/>.</summary>
+    public bool IsDisposed => Storage.IsDisposed;
+
+    /// <inheritdoc/>
+    public void Dispose() => Storage.Dispose();
+}
