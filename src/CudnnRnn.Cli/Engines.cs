@@ -23,6 +23,9 @@ internal static class Engines
         _ => throw new ArgumentException($"Unknown engine '{name}'; expected one of {string.Join(", ", Names)}.", nameof(name)),
     };
 
+    /// <summary>Extra lines for <c>info</c> (versions, devices) about an engine.</summary>
+    public static IEnumerable<string> Details(string name) => [];
+
     private static IRnnEngine CreateCuda(string? device) =>
         throw new RnnEngineUnavailableException("cuda", "the cuDNN engine is not built into this version of the tool yet");
 
