@@ -52,9 +52,9 @@ run_tests() {
   # One summary line per test assembly ("Passed!  - Failed: 0, Passed: N, Skipped: K, Total: T"), added up below.
   dotnet test CudnnRnn.sln -c Release --logger "trx" --results-directory "$results" "$@" 2>&1 | tee "$results/console.log" || status=$?
   local passed failed skipped
-  passed=$(grep -Eo 'Passed: +[0-9]+' "$results/console.log" | grep -Eo '[0-9]+' | paste -sd+ - | bc 2>/dev/null || echo 0)
-  failed=$(grep -Eo 'Failed: +[0-9]+' "$results/console.log" | grep -Eo '[0-9]+' | paste -sd+ - | bc 2>/dev/null || echo 0)
-  skipped=$(grep -Eo 'Skipped: +[0-9]+' "$results/console.log" | grep -Eo '[0-9]+' | paste -sd+ - | bc 2>/dev/null || echo 0)
+  passed=$(grep -Eo 'Passed: +[0-9]+,' "$results/console.log" | awk '{s+=$2} END {print s+0}')
+  failed=$(grep -Eo 'Failed: +[0-9]+,' "$results/console.log" | awk '{s+=$2} END {print s+0}')
+  skipped=$(grep -Eo 'Skipped: +[0-9]+,' "$results/console.log" | awk '{s+=$2} END {print s+0}')
   if [ "${skipped:-0}" != 0 ] && command -v python3 >/dev/null 2>&1; then
     echo "Skipped tests and why:"
     python3 - "$results" <<'PY'
@@ -84,7 +84,6 @@ case "$verb" in
   test)
     need_dotnet
     ensure_opencl
-    command -v bc >/dev/null 2>&1 || { as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bc >/dev/null 2>&1 || true; }
     dotnet build CudnnRnn.sln -c Release -v quiet -nologo
     run_tests --no-build "$@" ;;
   demo)
