@@ -36,6 +36,6 @@ public static class CudnnStatus
     private static string V9(int code)
     {
         if (s_v9.TryGetValue(code, out var n)) return n;
-        return s_v9.TryGetValue(code / 1000 * 1000, out var cat) ? $"{cat} (specific error {code % 1000})" : $"unknown cuDNN 9 cudnnStatus_t {code}";
+        return code >= 1000 && s_v9.TryGetValue(code / 1000 * 1000, out var cat) ? $"{cat} (specific error {code % 1000})" : $"unknown cuDNN 9 cudnnStatus_t {code}";
     }
 }
