@@ -138,8 +138,8 @@ public static class CudaLibraries
         (s_cudnn?.LoadedFrom ?? "", s_cudart?.LoadedFrom ?? "", s_driver?.LoadedFrom ?? "");
 
     /// <summary>
-    /// Tries <paramref name="candidates"/> in order (each with the default DllImport search: application directory, then
-    /// the OS loader's paths), or only <paramref name="overridePath"/> when one is set, and returns the outcome with a
+    /// Tries <paramref name="candidates"/> in order (each from the application directory if a copy is there, then with
+    /// the OS loader's own search), or only <paramref name="overridePath"/> when one is set, and returns the outcome with a
     /// line per attempt. Pure apart from the loads themselves; exposed for tests.
     /// </summary>
     public static LoadResult TryLoadFirst(string library, string? overridePath, string? overrideSource, IReadOnlyList<string> candidates)
@@ -152,18 +152,33 @@ public static class CudaLibraries
             trace.Add($"override from {overrideSource}: only '{overridePath}' is tried");
         foreach (string name in names)
         {
-            try
+            // A copy next to the application (e.g. from a NuGet runtimes/ folder) first, then the OS loader's own search
+            // (LD_LIBRARY_PATH / ld.so cache, or PATH and the system directories on Windows) with the exact name.
+            string local = Path.Combine(AppContext.BaseDirectory, name);
+            foreach (string attempt in Path.IsPathRooted(name) || !File.Exists(local) ? [name] : new[] { local, name })
             {
-                nint handle = NativeLibrary.Load(name, typeof(CudaLibraries).Assembly, null);
-                trace.Add($"{name}: loaded");
-                return new LoadResult(library, handle, name, trace);
-            }
-            catch (Exception e) when (e is DllNotFoundException or BadImageFormatException)
-            {
-                trace.Add($"{name}: {e.Message.ReplaceLineEndings(" ")}");
+                try
+                {
+                    nint handle = NativeLibrary.Load(attempt);
+                    trace.Add($"{attempt}: loaded");
+                    return new LoadResult(library, handle, attempt, trace);
+                }
+                catch (Exception e) when (e is DllNotFoundException or BadImageFormatException)
+                {
+                    trace.Add($"{attempt}: {LoaderError(e.Message)}");
+                }
             }
         }
         return new LoadResult(library, 0, "", trace);
+    }
+
+    // .NET prefixes the loader's own text (dlerror / the Win32 message) with advice about strace and LD_DEBUG; keep the text.
+    private static string LoaderError(string message)
+    {
+        const string marker = "LD_DEBUG environment variable:";
+        int i = message.IndexOf(marker, StringComparison.Ordinal);
+        string core = i >= 0 ? message[(i + marker.Length)..] : message;
+        return core.ReplaceLineEndings(" ").Trim();
     }
 
     private static LoadResult Get(ref LoadResult? slot, string library, string? overridePath, string? overrideSource, IReadOnlyList<string> candidates)

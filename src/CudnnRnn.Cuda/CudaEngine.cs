@@ -118,7 +118,7 @@ public sealed class CudaEngine : IRnnEngine
         try
         {
             if (!CudaLibraries.TryLoadCudart(out var cudartError))
-                return Result(false, $"the CUDA runtime library could not be loaded. {cudartError!.Message}");
+                return Result(false, cudartError!.Message);
             var err = Cudart.cudaDriverGetVersion(out driver);
             if (err != cudaError_t.cudaSuccess)
                 return Result(false, CudaException.Create(err, "cudaDriverGetVersion(out driver)").Message);
@@ -145,7 +145,7 @@ public sealed class CudaEngine : IRnnEngine
             deviceName = CudaDriver.TryGetDeviceName(device);
 
             if (!CudaLibraries.TryLoadCudnn(out var cudnnError))
-                return Result(false, $"the cuDNN library could not be loaded. {cudnnError!.Message}");
+                return Result(false, cudnnError!.Message);
             var v = CudaLibraries.CudnnVersion;
             cudnnVer = v.ToString();
             raw = v.Raw;
