@@ -4,6 +4,11 @@
 // throws CudaLibraryNotFoundException carrying that trace instead of letting the runtime fall back to its own probing
 // (which would bind an unversioned libcudnn.so we never tried, or fail with a bare DllNotFoundException).
 //
+// cuDNN 9: we bind against the shim (libcudnn.so.9 / cudnn64_9.dll). That the shim exports the RNN entry points is
+// INFERRED from NVIDIA's sample linking only -lcudnn; no export table was inspected (API.md §2.2). The GPU test
+// Every_bound_entry_point_is_exported_by_the_loaded_libraries checks it. The sub-libraries (libcudnn_adv.so.9, ...) and
+// cuBLASLt must be loadable from the same search path; CudaEngine.Probe calls cudnnAdvVersionCheck to find out early.
+//
 // File names: cuDNN 9/8 Linux and Windows names are from API.md §2.1 (api.json "libraries"). The cudart file names
 // (libcudart.so.12, cudart64_12.dll, ...) are NOT FOUND in any source read for API.md (§5.9, api.json "notFound"): they
 // are the names the CUDA redistributables use in practice, unverified here. The driver library (libcuda.so.1,

@@ -169,7 +169,10 @@ public enum cudnnRNNMode_t
     CUDNN_RNN_TANH = 1,
     /// <summary>"LSTM with optional recurrent projection and clipping".</summary>
     CUDNN_LSTM = 2,
-    /// <summary>GRU, header comment: "Using h' = tanh(r * Uh(t-1) + Wx) and h = (1 - z) * h' + z * h(t-1);".</summary>
+    /// <summary>
+    /// GRU, header comment: "Using h' = tanh(r * Uh(t-1) + Wx) and h = (1 - z) * h' + z * h(t-1);". The reset gate multiplies
+    /// (R_h h + bR_h): a disagreement with ManagedCuda's cuDNN 7 text, settled by NVIDIA's golden checksums (API.md §7.1).
+    /// </summary>
     CUDNN_GRU = 3,
 }
 

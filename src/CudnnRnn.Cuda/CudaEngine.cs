@@ -13,6 +13,8 @@ namespace CudnnRnn.Cuda;
 /// One engine owns one cuDNN handle and one CUDA stream on one device; every buffer and plan it creates keeps those two
 /// alive (DangerousAddRef) until it is disposed, so disposing the engine first is safe. Not thread-safe for concurrent
 /// use of the same plan; buffers and plans of one engine share its stream, so their work is ordered.
+/// Determinism: whether CUBLAS_WORKSPACE_CONFIG still governs RNN determinism on cuDNN 9 (which uses cuBLASLt, not
+/// cuBLAS) is NOT VERIFIED (API.md §10.4, §12.9); dropout masks come from cuDNN's RNG and cannot match the CPU engine.
 /// </remarks>
 public sealed class CudaEngine : IRnnEngine
 {
@@ -259,6 +261,9 @@ public sealed class CudaEngine : IRnnEngine
                         table.Add(new CudnnWeightParams(pl, id, null, null, null, null));
                         continue;
                     }
+                    // PyTorch wraps this call in an unexplained `for (stateless < 100)` loop (no explanation found,
+                    // API.md §9, §12.10); one call is made here. Under SKIP_INPUT, whether layer-0 input biases still exist
+                    // is NOT FOUND (§7.6, §12.6): the table says, and the builder rejects a disagreement with our layout.
                     CudnnException.ThrowIfFailed(Cudnn.cudnnGetRNNWeightParams(_cudnn, desc, pl, bytes, (void*)baseAddr, id,
                         mDesc, out nint mAddr, bDesc, out nint bAddr));
                     // A NULL address means "does not exist" (CUDA.jl; NVIDIA wording NOT FOUND, API.md §7.4); its

@@ -9,6 +9,12 @@ namespace CudnnRnn.Cuda;
 /// h/c tensor descriptors, a device copy of the sequence lengths and one workspace, all created once. Forward and
 /// backward allocate nothing, synchronize nothing, and only enqueue cuDNN work on the engine's stream.
 /// </summary>
+/// <remarks>
+/// Semantics are cuDNN's own; two of them are documented only indirectly and are checked by the GPU conformance tests:
+/// hy/cy of a sequence shorter than maxSeqLength (its own last valid step) and the reverse direction starting at len−1
+/// (NVIDIA wording NOT FOUND, API.md §7.11, §12.2), and the forward half first in bidirectional y (no NVIDIA sentence,
+/// evidence only, §7.3).
+/// </remarks>
 public sealed unsafe class CudaPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly CudaEngine _engine;

@@ -18,7 +18,11 @@ public static class CudnnMapping
         _ => throw new ArgumentOutOfRangeException(nameof(mode), mode, "Expected RnnRelu, RnnTanh, Lstm or Gru."),
     };
 
-    /// <summary>Bias mode (numeric order NO, SINGLE_INP, DOUBLE, SINGLE_REC in cuDNN).</summary>
+    /// <summary>
+    /// Bias mode (numeric order NO, SINGLE_INP, DOUBLE, SINGLE_REC in cuDNN). Where the single bias sits in the GRU new gate
+    /// under SINGLE_INP vs SINGLE_REC is an inference from the header wording, not a quote (API.md §7.5, §12.5): a GPU
+    /// parity run with those modes settles it.
+    /// </summary>
     public static cudnnRNNBiasMode_t BiasMode(RnnBiasMode bias) => bias switch
     {
         RnnBiasMode.None => cudnnRNNBiasMode_t.CUDNN_RNN_NO_BIAS,
