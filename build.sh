@@ -68,8 +68,13 @@ for f in glob.glob(sys.argv[1] + "/*.trx"):
             msg = r.find(".//t:Message", ns)
             test = r.get("testName").split("(")[0].rsplit(".", 1)[0]
             reasons[(test, (msg.text or "").strip() if msg is not None else "")] += 1
+full = {}
 for (test, why), n in sorted(reasons.items()):
-    print(f"  {n:4d} x {test}: {why}")
+    lines = why.splitlines() or [""]
+    print(f"  {n:4d} x {test}: {lines[0]}" + (f" [see below]" if len(lines) > 1 else ""))
+    if len(lines) > 1: full[why] = 1
+for why in full:
+    print("  ---\n  " + "\n  ".join(why.splitlines()))
 PY
   fi
   rm -rf "$results"
