@@ -166,6 +166,10 @@ public sealed unsafe class CudaPlan<T> : RnnPlan<T> where T : unmanaged, IFloati
     protected override void BackwardDataCore(RnnBuffer<T> y, RnnBuffer<T> dy, RnnBuffer<T> dx, RnnBuffer<T>? hx, RnnBuffer<T>? dhy,
         RnnBuffer<T>? dhx, RnnBuffer<T>? cx, RnnBuffer<T>? dcy, RnnBuffer<T>? dcx, RnnBuffer<T> weights, RnnReserve<T> reserve)
     {
+        // The engine contract (and the CPU reference) has dx = 0 at padded positions of unpacked layouts. Whether cuDNN
+        // writes them is not documented (paddingFill applies to outputs of forward), so clear dx first: one async memset
+        // on the plan's stream, no host synchronisation.
+        if (XDesc.IsUnpacked && XDesc.TotalSteps < (long)XDesc.MaxSeqLength * XDesc.Batch) dx.Clear();
         try
         {
             _engine.EnterDevice();
