@@ -1,0 +1,31 @@
+using CudnnRnn.Cpu;
+
+namespace CudnnRnn.Cli;
+
+/// <summary>Creates engines by name for every command (<c>--engine cpu|cuda|opencl</c>).</summary>
+internal static class Engines
+{
+    /// <summary>The engine names the CLI knows.</summary>
+    public static readonly string[] Names = ["cpu", "cuda", "opencl"];
+
+    /// <summary>
+    /// Creates the named engine. Throws <see cref="RnnEngineUnavailableException"/> with the reason when it cannot run
+    /// here, and <see cref="ArgumentException"/> for an unknown name.
+    /// </summary>
+    /// <param name="name">cpu, cuda or opencl.</param>
+    /// <param name="device">Optional device selector (OpenCL: platform/device index or name).</param>
+    /// <param name="threads">CPU threads (0 = all cores).</param>
+    public static IRnnEngine Create(string name, string? device = null, int threads = 0) => name switch
+    {
+        "cpu" => new CpuEngine(threads),
+        "cuda" => CreateCuda(device),
+        "opencl" => CreateOpenCl(device),
+        _ => throw new ArgumentException($"Unknown engine '{name}'; expected one of {string.Join(", ", Names)}.", nameof(name)),
+    };
+
+    private static IRnnEngine CreateCuda(string? device) =>
+        throw new RnnEngineUnavailableException("cuda", "the cuDNN engine is not built into this version of the tool yet");
+
+    private static IRnnEngine CreateOpenCl(string? device) =>
+        throw new RnnEngineUnavailableException("opencl", "the OpenCL engine is not built into this version of the tool yet");
+}

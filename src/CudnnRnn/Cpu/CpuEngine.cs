@@ -1,0 +1,75 @@
+using System.Numerics;
+using System.Runtime.Intrinsics;
+
+namespace CudnnRnn.Cpu;
+
+/// <summary>
+/// The managed CPU engine: the reference every other engine is verified against. float64 for gradient checks, float32
+/// for training. Results are bitwise identical from run to run, whatever the thread count.
+/// </summary>
+public sealed class CpuEngine : IRnnEngine
+{
+    private int _disposed;
+
+    /// <summary>Creates the engine.</summary>
+    /// <param name="maxThreads">Upper bound on worker threads; 0 means all cores. Results do not depend on it.</param>
+    public CpuEngine(int maxThreads = 0)
+    {
+        if (maxThreads < 0) throw new ArgumentOutOfRangeException(nameof(maxThreads), maxThreads, "Expected 0 (all cores) or a positive thread count.");
+        MaxThreads = maxThreads == 0 ? Environment.ProcessorCount : maxThreads;
+    }
+
+    /// <summary>Worker threads this engine may use.</summary>
+    public int MaxThreads { get; }
+
+    /// <inheritdoc/>
+    public string Name => "cpu";
+
+    /// <inheritdoc/>
+    public string DeviceDescription =>
+        $"managed CPU engine, {MaxThreads} thread(s) of {Environment.ProcessorCount} logical processors, " +
+        $"{(Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : "Vector128")} SIMD";
+
+    /// <inheritdoc/>
+    public bool Supports(RnnDataType dataType, out string? reason)
+    {
+        reason = Enum.IsDefined(dataType) ? null : $"unknown data type {dataType}";
+        return reason is null;
+    }
+
+    /// <inheritdoc/>
+    public RnnBuffer<T> Allocate<T>(long length) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ThrowIfDisposed();
+        RnnDescriptor.DataTypeOf<T>();
+        if (length < 0 || length > Array.MaxLength)
+            throw new ArgumentOutOfRangeException(nameof(length), length, $"Expected 0..{Array.MaxLength} elements.");
+        return new CpuBuffer<T>(this, new T[length]);
+    }
+
+    /// <summary>Wraps an existing array as a buffer of this engine, without copying.</summary>
+    public CpuBuffer<T> Wrap<T>(T[] array) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(array);
+        RnnDescriptor.DataTypeOf<T>();
+        return new CpuBuffer<T>(this, array);
+    }
+
+    /// <inheritdoc/>
+    public RnnWeightLayout GetWeightLayout(RnnDescriptor rnn) => RnnWeightLayout.Canonical(rnn);
+
+    /// <inheritdoc/>
+    public RnnPlan<T> CreatePlan<T>(RnnDescriptor rnn, RnnDataDescriptor xDesc) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(rnn);
+        ArgumentNullException.ThrowIfNull(xDesc);
+        return new CpuPlan<T>(this, rnn, xDesc, RnnWeightLayout.Canonical(rnn));
+    }
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed != 0, this);
+
+    /// <inheritdoc/>
+    public void Dispose() => Interlocked.Exchange(ref _disposed, 1);
+}

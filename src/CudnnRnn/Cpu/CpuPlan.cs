@@ -1,0 +1,628 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace CudnnRnn.Cpu;
+
+/// <summary>
+/// The CPU engine's plan. Internally every layer works on "packed rows": the sequences are ordered by length
+/// (descending, stable), and row <c>off[t] + i</c> is step t of the i-th longest sequence, for i &lt; batchSize(t).
+/// So each step works on a shrinking prefix of the batch (no padded work), the reverse direction of each sequence starts
+/// at its own last step, and hy/cy are taken at each sequence's own last step (API.md §7.11).
+/// </summary>
+/// <remarks>
+/// Reserve space (per layer l): out[l] (N × D·S, layer output before dropout); per direction: gates (N × G·H,
+/// post-activation values; backward-data overwrites them with the pre-activation gradients), aux (N × H: LSTM c_t,
+/// overwritten by backward-data with o⊙tanh(clip c_t) when projecting; GRU R_n·h + bR_n, overwritten with its gradient),
+/// proj (N × P, LSTM projection only: backward-data stores dL/dh there for dW_r); dropped[l] (N × D·S, l ≥ 1, only
+/// with dropout) is the dropout-masked input of layer l.
+/// </remarks>
+internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly int _B, _T, _N, _D, _L, _G, _H, _S, _O, _I, _GH;
+    private readonly int[] _perm;      // sorted position i -> batch index b
+    private readonly int[] _bs;        // [T + 1] batch size at t (bs[T] = 0)
+    private readonly int[] _off;       // [T + 1] first packed row of step t
+    private readonly int[] _xSlot;     // packed row -> vector index in x / y buffers
+    private readonly long[] _outOff, _dropOff;
+    private readonly long[,] _gatesOff, _auxOff, _projOff;
+    private readonly long _reserveLength;
+    private readonly RnnMode _mode;
+    private readonly RnnCellClip? _clip;
+    private readonly T _clipMin, _clipMax;
+
+    // Workspace (allocated once).
+    private readonly T[] _xPacked;  // N × I
+    private readonly T[] _hp;       // B × S   previous h of the active rows
+    private readonly T[] _cp;       // B × H   previous c (clipped) of the active rows
+    private readonly T[] _rec;      // B × GH  recurrent product
+    private readonly T[] _m;        // B × H   o ⊙ tanh(c) before projection / dm in backward
+    private readonly T[] _dh;       // B × S   recurrent gradient carried in backward
+    private readonly T[] _dc;       // B × H   cell gradient carried in backward
+    private readonly T[] _dhPrev;   // B × S
+    private readonly T[] _dhTot;    // B × S
+    private readonly T[] _dOut;     // N × O
+    private readonly T[] _dIn;      // N × max(I, O)
+    private readonly T[] _gr;       // N × GH  recurrent-side gate gradients (GRU) for dR
+    private readonly T[] _hPrevAll; // N × S
+    private T[]? _inferenceReserve;
+
+    public CpuPlan(CpuEngine engine, RnnDescriptor rnn, RnnDataDescriptor xDesc, RnnWeightLayout layout)
+        : base(engine, rnn, xDesc, layout)
+    {
+        _mode = rnn.Mode;
+        _B = xDesc.Batch; _T = xDesc.MaxSeqLength; _N = xDesc.TotalSteps;
+        _D = rnn.NumDirections; _L = rnn.NumLayers; _G = rnn.Gates; _H = rnn.HiddenSize; _S = rnn.StateSize;
+        _O = rnn.OutputSize; _I = rnn.InputSize; _GH = _G * _H;
+        _clip = rnn.CellClip;
+        if (_clip is { } c) { _clipMin = T.CreateChecked(c.Min); _clipMax = T.CreateChecked(c.Max); }
+
+        var lengths = xDesc.SeqLengths.ToArray();
+        _perm = Enumerable.Range(0, _B).OrderByDescending(b => lengths[b]).ThenBy(b => b).ToArray();
+        _bs = new int[_T + 1];
+        _off = new int[_T + 1];
+        for (int t = 0; t < _T; t++) { _bs[t] = xDesc.BatchSizeAt(t); _off[t + 1] = _off[t] + _bs[t]; }
+        _xSlot = new int[_N];
+        for (int t = 0; t < _T; t++)
+            for (int i = 0; i < _bs[t]; i++)
+                _xSlot[_off[t] + i] = checked((int)(xDesc.Offset(t, _perm[i]) / xDesc.VectorSize));
+
+        long pos = 0;
+        _outOff = new long[_L];
+        _dropOff = new long[_L];
+        _gatesOff = new long[_L, _D];
+        _auxOff = new long[_L, _D];
+        _projOff = new long[_L, _D];
+        for (int l = 0; l < _L; l++)
+        {
+            _outOff[l] = pos; pos += (long)_N * _O;
+            for (int d = 0; d < _D; d++)
+            {
+                _gatesOff[l, d] = pos; pos += (long)_N * _GH;
+                _auxOff[l, d] = pos; if (_mode is RnnMode.Lstm or RnnMode.Gru) pos += (long)_N * _H;
+                _projOff[l, d] = pos; if (rnn.HasProjection) pos += (long)_N * _S;
+            }
+            _dropOff[l] = -1;
+            if (l > 0 && rnn.Dropout > 0) { _dropOff[l] = pos; pos += (long)_N * _O; }
+        }
+        _reserveLength = pos;
+
+        // The engine relies on the canonical layout: each W (R) gate block directly follows the previous one.
+        for (int pl = 0; pl < rnn.PseudoLayerCount; pl++)
+            for (int id = 1; id < 2 * _G; id++)
+            {
+                var prev = layout[pl, id - 1];
+                var cur = layout[pl, id];
+                if (id != _G && prev.HasMatrix && cur.MatrixOffset != prev.MatrixOffset + (long)prev.Rows * prev.Cols)
+                    throw new InvalidOperationException("The CPU engine needs gate blocks stored contiguously (the canonical layout).");
+            }
+
+        _xPacked = new T[(long)_N * _I];
+        _hp = new T[_B * _S];
+        _cp = new T[_B * _H];
+        _rec = new T[_B * _GH];
+        _m = new T[_B * _H];
+        _dh = new T[_B * _S];
+        _dc = new T[_B * _H];
+        _dhPrev = new T[_B * _S];
+        _dhTot = new T[_B * _S];
+        _dOut = new T[(long)_N * _O];
+        _dIn = new T[(long)_N * Math.Max(_I, _O)];
+        _gr = _mode == RnnMode.Gru ? new T[(long)_N * _GH] : [];
+        _hPrevAll = new T[(long)_N * _S];
+    }
+
+    public override long WorkspaceBytes =>
+        (long)Unsafe.SizeOf<T>() * (_xPacked.LongLength + _hp.Length + _cp.Length + _rec.Length + _m.Length + _dh.Length + _dc.Length
+            + _dhPrev.Length + _dhTot.Length + _dOut.LongLength + _dIn.LongLength + _gr.LongLength + _hPrevAll.LongLength
+            + (_inferenceReserve?.LongLength ?? 0));
+
+    public override long ReserveBytes => _reserveLength * Unsafe.SizeOf<T>();
+
+    protected override bool Accepts(RnnBuffer<T> buffer) => buffer is CpuBuffer<T>;
+
+    protected override RnnBuffer<T> AllocateReserveStorage() => Engine.Allocate<T>(_reserveLength);
+
+    private static Span<T> S(RnnBuffer<T> b) => ((CpuBuffer<T>)b).Span;
+    private static Span<T> SOpt(RnnBuffer<T>? b) => b is null ? default : ((CpuBuffer<T>)b).Span;
+
+    private int InW(int l) => l == 0 ? _I : _O;
+
+    private RnnWeightEntry W(int l, int d, int id) => WeightLayout[l * _D + d, id];
+
+    // ---------------------------------------------------------------- forward
+
+    protected override void ForwardCore(RnnForwardMode mode, RnnBuffer<T> x, RnnBuffer<T> y, RnnBuffer<T>? hx, RnnBuffer<T>? hy,
+        RnnBuffer<T>? cx, RnnBuffer<T>? cy, RnnBuffer<T> weights, RnnReserve<T>? reserve)
+    {
+        Span<T> res = reserve is not null ? S(reserve.Storage) : (_inferenceReserve ??= new T[_reserveLength]);
+        bool training = mode == RnnForwardMode.Training;
+        ReadOnlySpan<T> w = S(weights);
+        GatherRows(S(x), _I, _xPacked);
+
+        for (int l = 0; l < _L; l++)
+        {
+            ReadOnlySpan<T> input = LayerInput(l, res, training);
+            for (int d = 0; d < _D; d++)
+                ForwardDirection(l, d, input, w, res, SOpt(hx), SOpt(hy), SOpt(cx), SOpt(cy));
+            if (training && Rnn.Dropout > 0 && l + 1 < _L)
+                ApplyDropout(res.Slice((int)_outOff[l], _N * _O), res.Slice((int)_dropOff[l + 1], _N * _O), l + 1, reserve!.DropoutCounter);
+        }
+
+        // Scatter the last layer's output; padded positions get the padding fill.
+        Span<T> ys = S(y);
+        if (YDesc.IsUnpacked) ys.Fill(T.CreateChecked(YDesc.PaddingFill));
+        ScatterRows(res.Slice((int)_outOff[_L - 1], _N * _O), _O, ys);
+    }
+
+    /// <summary>Input of layer l: packed x, or the previous layer's output (dropout-masked in training).</summary>
+    private ReadOnlySpan<T> LayerInput(int l, Span<T> res, bool training)
+    {
+        if (l == 0) return _xPacked;
+        long src = training && _dropOff[l] >= 0 ? _dropOff[l] : _outOff[l - 1];
+        return res.Slice((int)src, _N * _O);
+    }
+
+    private void ForwardDirection(int l, int d, ReadOnlySpan<T> input, ReadOnlySpan<T> w, Span<T> res,
+        ReadOnlySpan<T> hx, Span<T> hy, ReadOnlySpan<T> cx, Span<T> cy)
+    {
+        int pl = l * _D + d, inW = InW(l), N = _N, GH = _GH, H = _H, S = _S, O = _O;
+        Span<T> gates = res.Slice((int)_gatesOff[l, d], N * GH);
+        Span<T> aux = _mode is RnnMode.Lstm or RnnMode.Gru ? res.Slice((int)_auxOff[l, d], N * H) : default;
+        Span<T> outp = res.Slice((int)_outOff[l], N * O);
+        var eW = W(l, d, 0);
+        var eR = W(l, d, _G);
+
+        // Hoisted input projection for all rows of this layer and direction.
+        if (eW.HasMatrix)
+            Gemm.Multiply(false, true, N, GH, inW, input, inW, w.Slice((int)eW.MatrixOffset, GH * inW), inW, gates, GH, accumulate: false);
+        else
+            for (int r = 0; r < N; r++)      // skip input: x feeds every gate as-is
+                for (int g = 0; g < _G; g++)
+                    input.Slice(r * inW, H).CopyTo(gates.Slice(r * GH + g * H, H));
+
+        // Biases: bW for all gates; bR for all gates except GRU's new gate (it sits inside r ⊙ (R h + bR)).
+        bool hasBW = W(l, d, 0).HasBias, hasBR = W(l, d, _G).HasBias;
+        ReadOnlySpan<T> bW = hasBW ? w.Slice((int)W(l, d, 0).BiasOffset, GH) : default;
+        ReadOnlySpan<T> bR = hasBR ? w.Slice((int)W(l, d, _G).BiasOffset, GH) : default;
+        int bRCount = _mode == RnnMode.Gru ? 2 * H : GH;
+        for (int r = 0; r < N; r++)
+        {
+            Span<T> row = gates.Slice(r * GH, GH);
+            if (hasBW) Add(row, bW);
+            if (hasBR) Add(row[..bRCount], bR[..bRCount]);
+        }
+
+        ReadOnlySpan<T> R = w.Slice((int)eR.MatrixOffset, GH * S);
+        ReadOnlySpan<T> Wr = Rnn.HasProjection ? w.Slice((int)W(l, d, 8).MatrixOffset, S * H) : default;
+        ReadOnlySpan<T> bRn = hasBR && _mode == RnnMode.Gru ? bR.Slice(2 * H, H) : default;
+
+        for (int step = 0; step < _T; step++)
+        {
+            int t = d == 0 ? step : _T - 1 - step;
+            int n = _bs[t];
+            if (n == 0) continue;
+            int r0 = _off[t];
+            int nCont = d == 0 ? (t > 0 ? n : 0) : (t + 1 < _T ? _bs[t + 1] : 0); // rows whose previous state is in outp
+            int prevRow0 = d == 0 ? (t > 0 ? _off[t - 1] : 0) : (t + 1 < _T ? _off[t + 1] : 0);
+
+            // Gather h_{prev} (and c_{prev}) of the active rows.
+            for (int i = 0; i < n; i++)
+            {
+                Span<T> dst = _hp.AsSpan(i * S, S);
+                if (i < nCont) outp.Slice((prevRow0 + i) * O + d * S, S).CopyTo(dst);
+                else if (!hx.IsEmpty) hx.Slice((pl * _B + _perm[i]) * S, S).CopyTo(dst);
+                else dst.Clear();
+                if (_mode == RnnMode.Lstm)
+                {
+                    Span<T> cd = _cp.AsSpan(i * H, H);
+                    if (i < nCont) aux.Slice((prevRow0 + i) * H, H).CopyTo(cd);
+                    else if (!cx.IsEmpty) cx.Slice((pl * _B + _perm[i]) * H, H).CopyTo(cd);
+                    else cd.Clear();
+                    if (_clip is not null) ClipInPlace(cd);
+                }
+            }
+
+            Span<T> rec = _rec.AsSpan(0, n * GH);
+            Gemm.Multiply(false, true, n, GH, S, _hp, S, R, S, rec, GH, accumulate: false);
+
+            for (int i = 0; i < n; i++)
+            {
+                int row = r0 + i;
+                Span<T> gRow = gates.Slice(row * GH, GH);
+                ReadOnlySpan<T> recRow = rec.Slice(i * GH, GH);
+                Span<T> hOut = outp.Slice(row * O + d * S, S);
+                switch (_mode)
+                {
+                    case RnnMode.RnnTanh:
+                        for (int j = 0; j < H; j++) { T a = T.Tanh(gRow[j] + recRow[j]); gRow[j] = a; hOut[j] = a; }
+                        break;
+                    case RnnMode.RnnRelu:
+                        for (int j = 0; j < H; j++) { T a = T.Max(T.Zero, gRow[j] + recRow[j]); gRow[j] = a; hOut[j] = a; }
+                        break;
+                    case RnnMode.Lstm:
+                        {
+                            Span<T> cRow = aux.Slice(row * H, H);
+                            ReadOnlySpan<T> cPrev = _cp.AsSpan(i * H, H);
+                            Span<T> m = _m.AsSpan(i * H, H);
+                            for (int j = 0; j < H; j++)
+                            {
+                                T gi = Sigmoid(gRow[j] + recRow[j]);
+                                T gf = Sigmoid(gRow[H + j] + recRow[H + j]);
+                                T gg = T.Tanh(gRow[2 * H + j] + recRow[2 * H + j]);
+                                T go = Sigmoid(gRow[3 * H + j] + recRow[3 * H + j]);
+                                gRow[j] = gi; gRow[H + j] = gf; gRow[2 * H + j] = gg; gRow[3 * H + j] = go;
+                                T c = gf * cPrev[j] + gi * gg;
+                                cRow[j] = c;
+                                m[j] = go * T.Tanh(Clip(c));
+                            }
+                            if (!Rnn.HasProjection) m.CopyTo(hOut);
+                            break;
+                        }
+                    case RnnMode.Gru:
+                        {
+                            Span<T> hnRow = aux.Slice(row * H, H);
+                            ReadOnlySpan<T> hPrev = _hp.AsSpan(i * S, S);
+                            for (int j = 0; j < H; j++)
+                            {
+                                T gr = Sigmoid(gRow[j] + recRow[j]);
+                                T gz = Sigmoid(gRow[H + j] + recRow[H + j]);
+                                T hn = recRow[2 * H + j] + (bRn.IsEmpty ? T.Zero : bRn[j]);
+                                T gn = T.Tanh(gRow[2 * H + j] + gr * hn);
+                                gRow[j] = gr; gRow[H + j] = gz; gRow[2 * H + j] = gn;
+                                hnRow[j] = hn;
+                                hOut[j] = (T.One - gz) * gn + gz * hPrev[j];
+                            }
+                            break;
+                        }
+                }
+            }
+            if (Rnn.HasProjection)
+                Gemm.Multiply(false, true, n, S, H, _m, H, Wr, H, outp.Slice(r0 * O + d * S), O, accumulate: false);
+
+            // Final states: forward direction at each sequence's own last step, reverse direction at t = 0.
+            int firstFinal = d == 0 ? _bs[t + 1] : (t == 0 ? 0 : n);
+            for (int i = firstFinal; i < n; i++)
+            {
+                int b = _perm[i];
+                if (!hy.IsEmpty) outp.Slice((r0 + i) * O + d * S, S).CopyTo(hy.Slice((pl * _B + b) * S, S));
+                if (!cy.IsEmpty) aux.Slice((r0 + i) * H, H).CopyTo(cy.Slice((pl * _B + b) * H, H));
+            }
+        }
+    }
+
+    private void ApplyDropout(ReadOnlySpan<T> src, Span<T> dst, int layer, ulong counter)
+    {
+        T scale = T.One / (T.One - T.CreateChecked(Rnn.Dropout));
+        for (int k = 0; k < src.Length; k++)
+            dst[k] = Keep(layer, counter, k) ? src[k] * scale : T.Zero;
+    }
+
+    /// <summary>Dropout mask bit: a counter-based hash of (seed, forward index, layer, element), so masks are reproducible.</summary>
+    private bool Keep(int layer, ulong counter, int index)
+    {
+        ulong z = Rnn.DropoutSeed ^ (counter * 0x9E3779B97F4A7C15UL) ^ ((ulong)layer << 48) ^ (ulong)(uint)index;
+        z += 0x9E3779B97F4A7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        z ^= z >> 31;
+        double u = (z >> 11) * (1.0 / (1UL << 53));
+        return u >= Rnn.Dropout;
+    }
+
+    // ---------------------------------------------------------------- backward data
+
+    protected override void BackwardDataCore(RnnBuffer<T> y, RnnBuffer<T> dy, RnnBuffer<T> dx, RnnBuffer<T>? hx, RnnBuffer<T>? dhy,
+        RnnBuffer<T>? dhx, RnnBuffer<T>? cx, RnnBuffer<T>? dcy, RnnBuffer<T>? dcx, RnnBuffer<T> weights, RnnReserve<T> reserve)
+    {
+        Span<T> res = S(reserve.Storage);
+        ReadOnlySpan<T> w = S(weights);
+        Span<T> dOut = _dOut.AsSpan(0, _N * _O);
+        GatherRows(S(dy), _O, dOut);
+
+        for (int l = _L - 1; l >= 0; l--)
+        {
+            int inW = InW(l);
+            Span<T> dIn = _dIn.AsSpan(0, _N * inW);
+            for (int d = 0; d < _D; d++)
+                BackwardDirection(l, d, dOut, dIn, accumulateDIn: d > 0, w, res, SOpt(hx), SOpt(dhy), SOpt(dhx), SOpt(cx), SOpt(dcy), SOpt(dcx));
+            if (l > 0)
+            {
+                dIn.CopyTo(dOut);
+                if (Rnn.Dropout > 0)
+                {
+                    T scale = T.One / (T.One - T.CreateChecked(Rnn.Dropout));
+                    for (int k = 0; k < dOut.Length; k++) dOut[k] = Keep(l, reserve.DropoutCounter, k) ? dOut[k] * scale : T.Zero;
+                }
+            }
+            else
+            {
+                Span<T> dxs = S(dx);
+                if (XDesc.IsUnpacked) dxs.Clear();
+                ScatterRows(dIn, _I, dxs);
+            }
+        }
+    }
+
+    private void BackwardDirection(int l, int d, ReadOnlySpan<T> dOut, Span<T> dIn, bool accumulateDIn, ReadOnlySpan<T> w, Span<T> res,
+        ReadOnlySpan<T> hx, ReadOnlySpan<T> dhy, Span<T> dhx, ReadOnlySpan<T> cx, ReadOnlySpan<T> dcy, Span<T> dcx)
+    {
+        int pl = l * _D + d, inW = InW(l), N = _N, GH = _GH, H = _H, S = _S, O = _O;
+        Span<T> gates = res.Slice((int)_gatesOff[l, d], N * GH);
+        Span<T> aux = _mode is RnnMode.Lstm or RnnMode.Gru ? res.Slice((int)_auxOff[l, d], N * H) : default;
+        Span<T> proj = Rnn.HasProjection ? res.Slice((int)_projOff[l, d], N * S) : default;
+        ReadOnlySpan<T> outp = res.Slice((int)_outOff[l], N * O);
+        ReadOnlySpan<T> R = w.Slice((int)W(l, d, _G).MatrixOffset, GH * S);
+        ReadOnlySpan<T> Wr = Rnn.HasProjection ? w.Slice((int)W(l, d, 8).MatrixOffset, S * H) : default;
+
+        for (int step = _T - 1; step >= 0; step--)
+        {
+            int t = d == 0 ? step : _T - 1 - step;
+            int n = _bs[t];
+            if (n == 0) continue;
+            int r0 = _off[t];
+            int nCont = d == 0 ? (t > 0 ? n : 0) : (t + 1 < _T ? _bs[t + 1] : 0);
+            int prevRow0 = d == 0 ? (t > 0 ? _off[t - 1] : 0) : (t + 1 < _T ? _off[t + 1] : 0);
+            // Rows whose backward pass starts here take dhy/dcy; the others carry dh/dc from the step processed before.
+            int firstStart = d == 0 ? _bs[t + 1] : (t == 0 ? 0 : n);
+
+            for (int i = 0; i < n; i++)
+            {
+                Span<T> dht = _dhTot.AsSpan(i * S, S);
+                if (i >= firstStart)
+                {
+                    if (!dhy.IsEmpty) dhy.Slice((pl * _B + _perm[i]) * S, S).CopyTo(_dh.AsSpan(i * S, S)); else _dh.AsSpan(i * S, S).Clear();
+                    if (_mode == RnnMode.Lstm)
+                    {
+                        // dcy reaches the unclipped c_t; the carried _dc is the gradient w.r.t. clip(c_t). Fold dcy in below.
+                        _dc.AsSpan(i * H, H).Clear();
+                    }
+                }
+                ReadOnlySpan<T> dhCarry = _dh.AsSpan(i * S, S);
+                ReadOnlySpan<T> dyRow = dOut.Slice((r0 + i) * O + d * S, S);
+                for (int j = 0; j < S; j++) dht[j] = dhCarry[j] + dyRow[j];
+                if (_mode == RnnMode.Gru)
+                {
+                    // h_{prev} is needed for dz.
+                    Span<T> dst = _hp.AsSpan(i * S, S);
+                    if (i < nCont) outp.Slice((prevRow0 + i) * O + d * S, S).CopyTo(dst);
+                    else if (!hx.IsEmpty) hx.Slice((pl * _B + _perm[i]) * S, S).CopyTo(dst);
+                    else dst.Clear();
+                }
+                if (_mode == RnnMode.Lstm)
+                {
+                    Span<T> cd = _cp.AsSpan(i * H, H);
+                    if (i < nCont) aux.Slice((prevRow0 + i) * H, H).CopyTo(cd);
+                    else if (!cx.IsEmpty) cx.Slice((pl * _B + _perm[i]) * H, H).CopyTo(cd);
+                    else cd.Clear();
+                }
+            }
+
+            // dm: gradient w.r.t. the cell output before projection.
+            Span<T> dm = _m.AsSpan(0, n * H);
+            if (Rnn.HasProjection)
+            {
+                _dhTot.AsSpan(0, n * S).CopyTo(proj.Slice(r0 * S, n * S));
+                Gemm.Multiply(false, false, n, H, S, _dhTot, S, Wr, H, dm, H, accumulate: false);
+            }
+
+            for (int i = 0; i < n; i++)
+            {
+                int row = r0 + i;
+                Span<T> gRow = gates.Slice(row * GH, GH);
+                ReadOnlySpan<T> dht = _dhTot.AsSpan(i * S, S);
+                switch (_mode)
+                {
+                    case RnnMode.RnnTanh:
+                        for (int j = 0; j < H; j++) { T h = gRow[j]; gRow[j] = dht[j] * (T.One - h * h); }
+                        break;
+                    case RnnMode.RnnRelu:
+                        for (int j = 0; j < H; j++) gRow[j] = gRow[j] > T.Zero ? dht[j] : T.Zero;
+                        break;
+                    case RnnMode.Lstm:
+                        {
+                            Span<T> cRow = aux.Slice(row * H, H);
+                            ReadOnlySpan<T> cPrevRaw = _cp.AsSpan(i * H, H);
+                            Span<T> dcCarry = _dc.AsSpan(i * H, H);
+                            ReadOnlySpan<T> dmRow = Rnn.HasProjection ? dm.Slice(i * H, H) : dht;
+                            bool start = i >= firstStart;
+                            ReadOnlySpan<T> dcyRow = start && !dcy.IsEmpty ? dcy.Slice((pl * _B + _perm[i]) * H, H) : default;
+                            for (int j = 0; j < H; j++)
+                            {
+                                T gi = gRow[j], gf = gRow[H + j], gg = gRow[2 * H + j], go = gRow[3 * H + j];
+                                T c = cRow[j];
+                                T cc = Clip(c);
+                                T tc = T.Tanh(cc);
+                                T dmj = dmRow[j];
+                                T dgo = dmj * tc;
+                                T dClipped = dcCarry[j] + dmj * go * (T.One - tc * tc);
+                                T dc = ClipGrad(c) * dClipped + (dcyRow.IsEmpty ? T.Zero : dcyRow[j]);
+                                T cPrev = Clip(cPrevRaw[j]);
+                                gRow[j] = dc * gg * gi * (T.One - gi);
+                                gRow[H + j] = dc * cPrev * gf * (T.One - gf);
+                                gRow[2 * H + j] = dc * gi * (T.One - gg * gg);
+                                gRow[3 * H + j] = dgo * go * (T.One - go);
+                                dcCarry[j] = dc * gf; // gradient w.r.t. clip(c_{t-1})
+                                if (Rnn.HasProjection) cRow[j] = go * tc; // keep m_t for dW_r; c_t is no longer needed
+                            }
+                            break;
+                        }
+                    case RnnMode.Gru:
+                        {
+                            Span<T> hnRow = aux.Slice(row * H, H);
+                            ReadOnlySpan<T> hPrev = _hp.AsSpan(i * S, S);
+                            Span<T> dhp = _dhPrev.AsSpan(i * S, S);
+                            for (int j = 0; j < H; j++)
+                            {
+                                T gr = gRow[j], gz = gRow[H + j], gn = gRow[2 * H + j], hn = hnRow[j], dh = dht[j];
+                                T dn = dh * (T.One - gz);
+                                T dz = dh * (hPrev[j] - gn);
+                                T dan = dn * (T.One - gn * gn);
+                                T dr = dan * hn;
+                                gRow[j] = dr * gr * (T.One - gr);
+                                gRow[H + j] = dz * gz * (T.One - gz);
+                                gRow[2 * H + j] = dan;
+                                hnRow[j] = dan * gr; // d(R_n h + bR_n)
+                                dhp[j] = dh * gz;
+                            }
+                            break;
+                        }
+                }
+            }
+
+            // dh_{prev} = (recurrent-side gate gradients) · R
+            Span<T> dhPrev = _dhPrev.AsSpan(0, n * S);
+            if (_mode == RnnMode.Gru)
+            {
+                Span<T> gRec = _rec.AsSpan(0, n * GH);
+                for (int i = 0; i < n; i++)
+                {
+                    gates.Slice((r0 + i) * GH, 2 * H).CopyTo(gRec.Slice(i * GH, 2 * H));
+                    aux.Slice((r0 + i) * H, H).CopyTo(gRec.Slice(i * GH + 2 * H, H));
+                }
+                Gemm.Multiply(false, false, n, S, GH, gRec, GH, R, S, dhPrev, S, accumulate: true);
+            }
+            else
+            {
+                Gemm.Multiply(false, false, n, S, GH, gates.Slice(r0 * GH), GH, R, S, dhPrev, S, accumulate: false);
+            }
+
+            // Route: to the next row processed (carry) or, where the previous state was hx/cx, to dhx/dcx.
+            for (int i = 0; i < n; i++)
+            {
+                ReadOnlySpan<T> src = dhPrev.Slice(i * S, S);
+                if (i < nCont) src.CopyTo(_dh.AsSpan(i * S, S));
+                else
+                {
+                    int b = _perm[i];
+                    if (!dhx.IsEmpty) src.CopyTo(dhx.Slice((pl * _B + b) * S, S));
+                    if (_mode == RnnMode.Lstm && !dcx.IsEmpty)
+                    {
+                        Span<T> dst = dcx.Slice((pl * _B + b) * H, H);
+                        ReadOnlySpan<T> carry = _dc.AsSpan(i * H, H);
+                        ReadOnlySpan<T> cxRow = _cp.AsSpan(i * H, H);
+                        for (int j = 0; j < H; j++) dst[j] = carry[j] * ClipGrad(cxRow[j]);
+                    }
+                }
+            }
+        }
+
+        // dIn (+)= dG · W  (or, under skip input, the sum of the gate gradients).
+        var eW = W(l, d, 0);
+        if (eW.HasMatrix)
+            Gemm.Multiply(false, false, N, inW, GH, gates, GH, w.Slice((int)eW.MatrixOffset, GH * inW), inW, dIn, inW, accumulateDIn);
+        else
+        {
+            if (!accumulateDIn) dIn.Clear();
+            for (int r = 0; r < N; r++)
+                for (int g = 0; g < _G; g++)
+                    Add(dIn.Slice(r * inW, H), gates.Slice(r * GH + g * H, H));
+        }
+    }
+
+    // ---------------------------------------------------------------- backward weights
+
+    protected override void BackwardWeightsCore(RnnBuffer<T> x, RnnBuffer<T>? hx, RnnBuffer<T> y, RnnBuffer<T> dweights, RnnReserve<T> reserve)
+    {
+        Span<T> res = S(reserve.Storage);
+        Span<T> dw = S(dweights);
+        ReadOnlySpan<T> hxs = SOpt(hx);
+        GatherRows(S(x), _I, _xPacked);
+        int N = _N, GH = _GH, H = _H, S_ = _S, O = _O;
+
+        for (int l = 0; l < _L; l++)
+        {
+            int inW = InW(l);
+            ReadOnlySpan<T> input = LayerInput(l, res, training: true);
+            ReadOnlySpan<T> outp = res.Slice((int)_outOff[l], N * O);
+            for (int d = 0; d < _D; d++)
+            {
+                int pl = l * _D + d;
+                ReadOnlySpan<T> gates = res.Slice((int)_gatesOff[l, d], N * GH);
+                var eW = W(l, d, 0);
+                var eR = W(l, d, _G);
+                if (eW.HasMatrix)
+                    Gemm.Multiply(true, false, GH, inW, N, gates, GH, input, inW, dw.Slice((int)eW.MatrixOffset, GH * inW), inW, accumulate: true);
+                if (eW.HasBias) ColumnSums(gates, N, GH, dw.Slice((int)eW.BiasOffset, GH));
+
+                ReadOnlySpan<T> gRec = gates;
+                if (_mode == RnnMode.Gru)
+                {
+                    ReadOnlySpan<T> dhn = res.Slice((int)_auxOff[l, d], N * H);
+                    for (int r = 0; r < N; r++)
+                    {
+                        gates.Slice(r * GH, 2 * H).CopyTo(_gr.AsSpan(r * GH, 2 * H));
+                        dhn.Slice(r * H, H).CopyTo(_gr.AsSpan(r * GH + 2 * H, H));
+                    }
+                    gRec = _gr.AsSpan(0, N * GH);
+                }
+
+                // Previous hidden state of every row.
+                for (int t = 0; t < _T; t++)
+                {
+                    int n = _bs[t];
+                    int nCont = d == 0 ? (t > 0 ? n : 0) : (t + 1 < _T ? _bs[t + 1] : 0);
+                    int prevRow0 = d == 0 ? (t > 0 ? _off[t - 1] : 0) : (t + 1 < _T ? _off[t + 1] : 0);
+                    for (int i = 0; i < n; i++)
+                    {
+                        Span<T> dst = _hPrevAll.AsSpan((_off[t] + i) * S_, S_);
+                        if (i < nCont) outp.Slice((prevRow0 + i) * O + d * S_, S_).CopyTo(dst);
+                        else if (!hxs.IsEmpty) hxs.Slice((pl * _B + _perm[i]) * S_, S_).CopyTo(dst);
+                        else dst.Clear();
+                    }
+                }
+                Gemm.Multiply(true, false, GH, S_, N, gRec, GH, _hPrevAll, S_, dw.Slice((int)eR.MatrixOffset, GH * S_), S_, accumulate: true);
+                if (eR.HasBias) ColumnSums(gRec, N, GH, dw.Slice((int)eR.BiasOffset, GH));
+
+                if (Rnn.HasProjection)
+                {
+                    var eP = W(l, d, 8);
+                    Gemm.Multiply(true, false, S_, H, N, res.Slice((int)_projOff[l, d], N * S_), S_,
+                        res.Slice((int)_auxOff[l, d], N * H), H, dw.Slice((int)eP.MatrixOffset, S_ * H), H, accumulate: true);
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    private void GatherRows(ReadOnlySpan<T> src, int width, Span<T> packed)
+    {
+        for (int r = 0; r < _N; r++) src.Slice(_xSlot[r] * width, width).CopyTo(packed.Slice(r * width, width));
+    }
+
+    private void ScatterRows(ReadOnlySpan<T> packed, int width, Span<T> dst)
+    {
+        for (int r = 0; r < _N; r++) packed.Slice(r * width, width).CopyTo(dst.Slice(_xSlot[r] * width, width));
+    }
+
+    private static void ColumnSums(ReadOnlySpan<T> m, int rows, int cols, Span<T> acc)
+    {
+        for (int r = 0; r < rows; r++) Add(acc, m.Slice(r * cols, cols));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Add(Span<T> dst, ReadOnlySpan<T> src)
+    {
+        for (int j = 0; j < dst.Length; j++) dst[j] += src[j];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static T Sigmoid(T x) => T.One / (T.One + T.Exp(-x));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private T Clip(T c)
+    {
+        if (_clip is not { } clip) return c;
+        if (T.IsNaN(c)) return clip.Nan == ClipNanMode.Propagate ? c : _clipMin;
+        return c < _clipMin ? _clipMin : c > _clipMax ? _clipMax : c;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private T ClipGrad(T c) => _clip is null || (c >= _clipMin && c <= _clipMax) || T.IsNaN(c) ? T.One : T.Zero;
+
+    private void ClipInPlace(Span<T> v)
+    {
+        for (int j = 0; j < v.Length; j++) v[j] = Clip(v[j]);
+    }
+}
