@@ -213,6 +213,48 @@ public class GemmTests
     [MemberData(nameof(TransposeCases))]
     public void Double_BitwiseIdenticalForAnyThreadCountAndTiling(bool transA, bool transB) => CheckThreadInvariance<double>(transA, transB);
 
+    private static void CheckPackedB<T>(bool transA, bool transB) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        // Pre-packed B (the recurrent weights, packed once per forward) gives the unpacked call's bits, for any threads.
+        foreach (var (m, n, k) in new[] { (16, 1024, 256), (37, 45, 19), (64, 515, 530), (1, 33, 1) })
+        {
+            foreach (bool acc in new[] { false, true })
+            {
+                var cs = new Case<T>(transA, transB, m, n, k, acc, seed: 31 * m + n + k, ldPad: 1);
+                T[] expected = cs.Run(threads: 1);
+                var packed = new GemmPackedB<T>(n, k);
+                packed.Pack(transB, cs.B, cs.Ldb);
+                foreach (int threads in new[] { 1, 2, 3 })
+                {
+                    var c = (T[])cs.C0.Clone();
+                    Gemm.Multiply<T>(transA, m, cs.A, cs.Lda, packed, c, cs.Ldc, acc, threads);
+                    AssertBitwiseEqual(expected, c, $"{typeof(T).Name} packed-B {m}x{n}x{k} threads={threads}");
+                }
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(TransposeCases))]
+    public void Float_PackedB_BitwiseEqualsUnpacked(bool transA, bool transB) => CheckPackedB<float>(transA, transB);
+
+    [Theory]
+    [MemberData(nameof(TransposeCases))]
+    public void Double_PackedB_BitwiseEqualsUnpacked(bool transA, bool transB) => CheckPackedB<double>(transA, transB);
+
+    [Fact]
+    public void PackedB_ArgumentErrors_NameTheArgument()
+    {
+        var packed = new GemmPackedB<float>(n: 4, k: 3);
+        Assert.Equal("ldb", Assert.ThrowsAny<ArgumentException>(() => packed.Pack(false, new float[12], 3)).ParamName);
+        Assert.Equal("b", Assert.ThrowsAny<ArgumentException>(() => packed.Pack(true, new float[11], 3)).ParamName);
+        Assert.Equal("n", Assert.ThrowsAny<ArgumentException>(() => new GemmPackedB<float>(0, 3)).ParamName);
+        Assert.Equal("lda", Assert.ThrowsAny<ArgumentException>(() =>
+            Gemm.Multiply<float>(false, 2, new float[6], 2, packed, new float[8], 4, false)).ParamName);
+        Assert.Equal("c", Assert.ThrowsAny<ArgumentException>(() =>
+            Gemm.Multiply<float>(false, 2, new float[6], 3, packed, new float[7], 4, false)).ParamName);
+    }
+
     [Fact]
     public void ConcurrentCallers_GetTheSameBits()
     {

@@ -75,6 +75,38 @@ public static class Gemm
         }
     }
 
+    /// <summary>
+    /// Computes <c>C (+)= op(A)·B</c> with B packed beforehand (<see cref="GemmPackedB{T}"/>): m × k times k × n where
+    /// n = <c>b.N</c>, k = <c>b.K</c>. Bitwise the same as the unpacked call, for any thread count.
+    /// </summary>
+    public static void Multiply<T>(bool transA, int m, ReadOnlySpan<T> a, int lda, GemmPackedB<T> b, Span<T> c, int ldc,
+        bool accumulate, int maxThreads = 0)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(b);
+        if (m < 0) throw new ArgumentOutOfRangeException(nameof(m), m, "Must not be negative.");
+        if (maxThreads < 0) throw new ArgumentOutOfRangeException(nameof(maxThreads), maxThreads, "Must be 0 (all cores) or positive.");
+        if (m == 0) return;
+        int n = b.N, k = b.K;
+        CheckOperand(a, transA ? k : m, transA ? m : k, lda, nameof(a), nameof(lda));
+        CheckOperand(c, m, n, ldc, nameof(c), nameof(ldc));
+        int threads = maxThreads == 0 ? Environment.ProcessorCount : Math.Min(maxThreads, 256);
+        unsafe
+        {
+            fixed (T* pa = a)
+            fixed (T* pc = c)
+            {
+                var args = new GemmArgs<T>(transA, false, m, n, k, pa, lda, null, n, pc, ldc, accumulate)
+                {
+                    PackedB = b.Pointer,
+                    NPad = b.NPad,
+                };
+                GemmDriver<T>.Run(ref args, threads);
+            }
+        }
+        GC.KeepAlive(b);
+    }
+
     private static void CheckOperand<T>(ReadOnlySpan<T> s, int rows, int cols, int ld, string name, string ldName)
     {
         if (ld < Math.Max(1, cols))

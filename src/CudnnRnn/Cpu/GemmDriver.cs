@@ -10,6 +10,9 @@ internal unsafe struct GemmArgs<T> where T : unmanaged
     public readonly bool TransA, TransB, Accumulate;
     public readonly int M, N, K, Lda, Ldb, Ldc;
     public readonly T* A, B, C;
+    /// <summary>When not null, op(B) already packed for the whole of k and n (<see cref="GemmPackedB{T}"/>), NPad columns wide.</summary>
+    public T* PackedB;
+    public int NPad;
     /// <summary>Tiling of C: tile (it, jt) covers rows it·Mc .. and columns jt·Nc ..; any tiling gives the same bits.</summary>
     public int Mc, Nc, MTiles, NTiles;
 
@@ -17,7 +20,8 @@ internal unsafe struct GemmArgs<T> where T : unmanaged
     {
         TransA = transA; TransB = transB; M = m; N = n; K = k;
         A = a; Lda = lda; B = b; Ldb = ldb; C = c; Ldc = ldc; Accumulate = accumulate;
-        Mc = Nc = MTiles = NTiles = 0;
+        Mc = Nc = MTiles = NTiles = NPad = 0;
+        PackedB = null;
     }
 }
 
@@ -111,19 +115,21 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
         int mcPad = RoundUp(mc, mr), ncPad = RoundUp(nc, nr);
         int kb = KBlock(g.K);
         T* ap = PackBuffers<T>.A(mcPad * kb);
-        T* bp = PackBuffers<T>.B(ncPad * kb);
+        T* bp = g.PackedB == null ? PackBuffers<T>.B(ncPad * kb) : null;
         T* edge = stackalloc T[GemmKernels.MR512 * 2 * 64 / sizeof(T)];
 
         for (int p0 = 0; p0 < g.K; p0 += kb)
         {
             int kc = Math.Min(kb, g.K - p0);
             bool add = g.Accumulate || p0 > 0;
-            PackB(in g, p0, kc, j0, nc, bp);
+            // Pre-packed B: block p0 starts at p0·NPad, and its panel for column j at j·kc (see GemmPackedB).
+            T* bBlock = g.PackedB == null ? bp : g.PackedB + (long)p0 * g.NPad + (long)j0 * kc;
+            if (g.PackedB == null) PackB(in g, p0, kc, j0, nc, bp);
             PackA(in g, i0, mc, p0, kc, ap);
             for (int jr = 0; jr < nc; jr += nr)
             {
                 int nrEff = Math.Min(nr, nc - jr);
-                T* bpanel = bp + (long)jr * kc;
+                T* bpanel = bBlock + (long)jr * kc;
                 for (int ir = 0; ir < mc; ir += mr)
                 {
                     int mrEff = Math.Min(mr, mc - ir);
@@ -192,9 +198,13 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
                 {
                     T* src = g.A + (long)(p0 + p) * g.Lda + i0 + ir;
                     T* d = dst + p * mr;
-                    int r = 0;
-                    for (; r < rows; r++) d[r] = src[r];
-                    for (; r < mr; r++) d[r] = T.Zero;
+                    if (rows == mr) GemmKernels.CopyShort(src, d, mr);
+                    else
+                    {
+                        int r = 0;
+                        for (; r < rows; r++) d[r] = src[r];
+                        for (; r < mr; r++) d[r] = T.Zero;
+                    }
                 }
             }
         }
@@ -205,7 +215,7 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
     /// op(B)[p0+p, j0+q·NR+j] contiguously; columns past nc are zero.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PackB(in GemmArgs<T> g, int p0, int kc, int j0, int nc, T* bp)
+    internal static void PackB(in GemmArgs<T> g, int p0, int kc, int j0, int nc, T* bp)
     {
         int nr = NR;
         for (int jr = 0; jr < nc; jr += nr)

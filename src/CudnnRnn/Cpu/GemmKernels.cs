@@ -129,6 +129,15 @@ internal static unsafe class GemmKernels
             for (int j = 0; j < count; j += Vector256<T>.Count) Vector256.Store(Vector256.Load(src + j), dst + j);
     }
 
+    /// <summary>Copies <paramref name="count"/> (an MR: 6 or 8) elements with whole vectors where they fit.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void CopyShort<T>(T* src, T* dst, int count) where T : unmanaged
+    {
+        if (count * sizeof(T) == 64 && Vector512.IsHardwareAccelerated) Vector512.Store(Vector512.Load(src), dst);
+        else if (count * sizeof(T) == 32 && Vector256.IsHardwareAccelerated) Vector256.Store(Vector256.Load(src), dst);
+        else for (int r = 0; r < count; r++) dst[r] = src[r];
+    }
+
     /// <summary>
     /// Transposes <paramref name="rows"/> source rows (each <paramref name="kc"/> long, <paramref name="ld"/> apart) into a
     /// k-major panel: <c>dst[p·rows + r] = src[r·ld + p]</c>.
