@@ -172,40 +172,44 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
     private static void PackA(in GemmArgs<T> g, int i0, int mc, int p0, int kc, T* ap)
     {
         int mr = MR;
+        if (g.TransA)
+        {
+            // op(A)[i, p] = A[p·lda + i]: row p of A is contiguous in i. Walk A row by row (one pass over contiguous
+            // memory) and deal each row out to the panels; walking panel by panel instead would touch kc rows lda apart
+            // per panel, which with power-of-two lda keeps evicting itself from L1 and L2.
+            for (int p = 0; p < kc; p++)
+            {
+                T* src = g.A + (long)(p0 + p) * g.Lda + i0;
+                for (int ir = 0; ir < mc; ir += mr)
+                {
+                    int rows = Math.Min(mr, mc - ir);
+                    T* d = ap + (long)ir * kc + p * mr;
+                    if (rows == mr) GemmKernels.CopyShort(src + ir, d, mr);
+                    else
+                    {
+                        int r = 0;
+                        for (; r < rows; r++) d[r] = src[ir + r];
+                        for (; r < mr; r++) d[r] = T.Zero;
+                    }
+                }
+            }
+            return;
+        }
         for (int ir = 0; ir < mc; ir += mr)
         {
             int rows = Math.Min(mr, mc - ir);
             T* dst = ap + (long)ir * kc;
-            if (!g.TransA)
-            {
-                // op(A)[i, p] = A[i·lda + p]: rows are contiguous in p; write them strided into the panel.
-                if (rows == mr) GemmKernels.PackTranspose(g.A + (long)(i0 + ir) * g.Lda + p0, g.Lda, kc, mr, dst);
-                else
-                {
-                    for (int r = 0; r < rows; r++)
-                    {
-                        T* src = g.A + (long)(i0 + ir + r) * g.Lda + p0;
-                        for (int p = 0; p < kc; p++) dst[p * mr + r] = src[p];
-                    }
-                    for (int r = rows; r < mr; r++)
-                        for (int p = 0; p < kc; p++) dst[p * mr + r] = T.Zero;
-                }
-            }
+            // op(A)[i, p] = A[i·lda + p]: rows are contiguous in p; write them strided into the panel.
+            if (rows == mr) GemmKernels.PackTranspose(g.A + (long)(i0 + ir) * g.Lda + p0, g.Lda, kc, mr, dst);
             else
             {
-                // op(A)[i, p] = A[p·lda + i]: contiguous in i, a straight copy per p.
-                for (int p = 0; p < kc; p++)
+                for (int r = 0; r < rows; r++)
                 {
-                    T* src = g.A + (long)(p0 + p) * g.Lda + i0 + ir;
-                    T* d = dst + p * mr;
-                    if (rows == mr) GemmKernels.CopyShort(src, d, mr);
-                    else
-                    {
-                        int r = 0;
-                        for (; r < rows; r++) d[r] = src[r];
-                        for (; r < mr; r++) d[r] = T.Zero;
-                    }
+                    T* src = g.A + (long)(i0 + ir + r) * g.Lda + p0;
+                    for (int p = 0; p < kc; p++) dst[p * mr + r] = src[p];
                 }
+                for (int r = rows; r < mr; r++)
+                    for (int p = 0; p < kc; p++) dst[p * mr + r] = T.Zero;
             }
         }
     }
