@@ -11,6 +11,7 @@ internal static class Cli
         root.Subcommands.Add(VerifyCommand.Create());
         root.Subcommands.Add(InfoCommand.Create());
         root.Subcommands.Add(ChecksumsCommand.Create());
+        root.Subcommands.Add(BenchCommand.Create());
         return root;
     }
 

@@ -90,6 +90,7 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
         _scratch = new Scratch[_D];
         for (int d = 0; d < _D; d++) _scratch[d] = new Scratch(_B, _H, _S, _GH);
         _cellClip = new CellClip<T>(rnn.CellClip);
+        _threads = engine.MaxThreads;
         _parallelDirections = _D == 2 && engine.MaxThreads > 1 && (long)_N * _GH * (_S + _I) >= 100_000;
         _dOut = new T[(long)_N * _O];
         _dIn = new T[(long)_N * Math.Max(_I, _O)];
@@ -98,6 +99,7 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
     }
 
     private readonly CellClip<T> _cellClip;
+    private readonly int _threads;
     private readonly bool _parallelDirections;
 
     /// <summary>Per-direction step buffers.</summary>
@@ -112,7 +114,9 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
         public readonly T[] DhPrev = new T[b * s];
         public readonly T[] DhTot = new T[b * s];
         public readonly T[] Tmp = new T[2 * h];
-        public long Length => Hp.Length + Cp.Length + Rec.Length + M.Length + Dh.Length + Dc.Length + DhPrev.Length + DhTot.Length + Tmp.Length;
+        public readonly GemmPackedB<T> PackedR = new(gh, s);   // R^T packed once per layer for the per-step h·R^T
+        public readonly GemmPackedB<T> PackedRT = new(s, gh);  // R packed once per layer for the per-step dG·R
+        public long Length => 2L * gh * s + Hp.Length + Cp.Length + Rec.Length + M.Length + Dh.Length + Dc.Length + DhPrev.Length + DhTot.Length + Tmp.Length;
     }
 
     /// <summary>Runs body(d) for every direction: both at once on two threads when the work is large enough. The
@@ -188,7 +192,7 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
 
         // Hoisted input projection for all rows of this layer and direction.
         if (eW.HasMatrix)
-            Gemm.Multiply(false, true, N, GH, inW, input, inW, w.Slice((int)eW.MatrixOffset, GH * inW), inW, gates, GH, accumulate: false);
+            Gemm.Multiply(false, true, N, GH, inW, input, inW, w.Slice((int)eW.MatrixOffset, GH * inW), inW, gates, GH, accumulate: false, maxThreads: _threads);
         else
             for (int r = 0; r < N; r++)      // skip input: x feeds every gate as-is
                 for (int g = 0; g < _G; g++)
@@ -209,6 +213,7 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
         ReadOnlySpan<T> R = w.Slice((int)eR.MatrixOffset, GH * S);
         ReadOnlySpan<T> Wr = Rnn.HasProjection ? w.Slice((int)W(l, d, 8).MatrixOffset, S * H) : default;
         ReadOnlySpan<T> bRn = hasBR && _mode == RnnMode.Gru ? bR.Slice(2 * H, H) : default;
+        sc.PackedR.Pack(true, R, S);
 
         for (int step = 0; step < _T; step++)
         {
@@ -237,7 +242,7 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
             }
 
             Span<T> rec = sc.Rec.AsSpan(0, n * GH);
-            Gemm.Multiply(false, true, n, GH, S, sc.Hp, S, R, S, rec, GH, accumulate: false);
+            Gemm.Multiply(false, n, sc.Hp, S, sc.PackedR, rec, GH, accumulate: false, _threads);
 
             for (int i = 0; i < n; i++)
             {
@@ -264,7 +269,7 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
                 }
             }
             if (Rnn.HasProjection)
-                Gemm.Multiply(false, true, n, S, H, sc.M, H, Wr, H, outp.Slice(r0 * O + d * S), O, accumulate: false);
+                Gemm.Multiply(false, true, n, S, H, sc.M, H, Wr, H, outp.Slice(r0 * O + d * S), O, accumulate: false, maxThreads: _threads);
 
             // Final states: forward direction at each sequence's own last step, reverse direction at t = 0.
             int firstFinal = d == 0 ? _bs[t + 1] : (t == 0 ? 0 : n);
@@ -344,6 +349,7 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
         ReadOnlySpan<T> outp = res.Slice((int)_outOff[l], N * O);
         ReadOnlySpan<T> R = w.Slice((int)W(l, d, _G).MatrixOffset, GH * S);
         ReadOnlySpan<T> Wr = Rnn.HasProjection ? w.Slice((int)W(l, d, 8).MatrixOffset, S * H) : default;
+        sc.PackedRT.Pack(false, R, S);
 
         for (int step = _T - 1; step >= 0; step--)
         {
@@ -393,7 +399,7 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
             if (Rnn.HasProjection)
             {
                 sc.DhTot.AsSpan(0, n * S).CopyTo(proj.Slice(r0 * S, n * S));
-                Gemm.Multiply(false, false, n, H, S, sc.DhTot, S, Wr, H, dm, H, accumulate: false);
+                Gemm.Multiply(false, false, n, H, S, sc.DhTot, S, Wr, H, dm, H, accumulate: false, maxThreads: _threads);
             }
 
             for (int i = 0; i < n; i++)
@@ -431,11 +437,11 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
                     gates.Slice((r0 + i) * GH, 2 * H).CopyTo(gRec.Slice(i * GH, 2 * H));
                     aux.Slice((r0 + i) * H, H).CopyTo(gRec.Slice(i * GH + 2 * H, H));
                 }
-                Gemm.Multiply(false, false, n, S, GH, gRec, GH, R, S, dhPrev, S, accumulate: true);
+                Gemm.Multiply(false, n, gRec, GH, sc.PackedRT, dhPrev, S, accumulate: true, _threads);
             }
             else
             {
-                Gemm.Multiply(false, false, n, S, GH, gates.Slice(r0 * GH), GH, R, S, dhPrev, S, accumulate: false);
+                Gemm.Multiply(false, n, gates.Slice(r0 * GH), GH, sc.PackedRT, dhPrev, S, accumulate: false, _threads);
             }
 
             // Route: to the next row processed (carry) or, where the previous state was hx/cx, to dhx/dcx.
@@ -467,7 +473,7 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
         ReadOnlySpan<T> gates = res.Slice((int)_gatesOff[l, d], N * GH);
         var eW = W(l, d, 0);
         if (eW.HasMatrix)
-            Gemm.Multiply(false, false, N, inW, GH, gates, GH, w.Slice((int)eW.MatrixOffset, GH * inW), inW, dIn, inW, accumulateDIn);
+            Gemm.Multiply(false, false, N, inW, GH, gates, GH, w.Slice((int)eW.MatrixOffset, GH * inW), inW, dIn, inW, accumulateDIn, _threads);
         else
         {
             if (!accumulateDIn) dIn.Clear();
@@ -499,7 +505,7 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
                 var eW = W(l, d, 0);
                 var eR = W(l, d, _G);
                 if (eW.HasMatrix)
-                    Gemm.Multiply(true, false, GH, inW, N, gates, GH, input, inW, dw.Slice((int)eW.MatrixOffset, GH * inW), inW, accumulate: true);
+                    Gemm.Multiply(true, false, GH, inW, N, gates, GH, input, inW, dw.Slice((int)eW.MatrixOffset, GH * inW), inW, accumulate: true, maxThreads: _threads);
                 if (eW.HasBias) ColumnSums(gates, N, GH, dw.Slice((int)eW.BiasOffset, GH));
 
                 ReadOnlySpan<T> gRec = gates;
@@ -528,14 +534,14 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
                         else dst.Clear();
                     }
                 }
-                Gemm.Multiply(true, false, GH, S_, N, gRec, GH, _hPrevAll, S_, dw.Slice((int)eR.MatrixOffset, GH * S_), S_, accumulate: true);
+                Gemm.Multiply(true, false, GH, S_, N, gRec, GH, _hPrevAll, S_, dw.Slice((int)eR.MatrixOffset, GH * S_), S_, accumulate: true, maxThreads: _threads);
                 if (eR.HasBias) ColumnSums(gRec, N, GH, dw.Slice((int)eR.BiasOffset, GH));
 
                 if (Rnn.HasProjection)
                 {
                     var eP = W(l, d, 8);
                     Gemm.Multiply(true, false, S_, H, N, res.Slice((int)_projOff[l, d], N * S_), S_,
-                        res.Slice((int)_auxOff[l, d], N * H), H, dw.Slice((int)eP.MatrixOffset, S_ * H), H, accumulate: true);
+                        res.Slice((int)_auxOff[l, d], N * H), H, dw.Slice((int)eP.MatrixOffset, S_ * H), H, accumulate: true, maxThreads: _threads);
                 }
             }
         }
