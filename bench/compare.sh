@@ -5,8 +5,8 @@
 #   bench/compare.sh                       # shapes a-e, threads 2 then 1, float32
 #   bench/compare.sh --shape a,d --threads "1" --out /tmp/cmp
 #
-# Tables: RNN phases ours-full ÷ libtorch-dense and ÷ libtorch-packed, ours-varied ÷ libtorch-packed (GFLOP/s on
-# actual lengths), and our sgemm as % of torch.mm on libtorch-bench's sgemm shapes. JSON files and results.md land in
+# Tables: median time ratios ours-full ÷ libtorch-dense and ÷ libtorch-packed, ours-varied ÷ libtorch-packed
+# (< 1 = ours faster), and our sgemm as % of torch.mm on libtorch-bench's sgemm shapes. JSON files and results.md land in
 # --out (default artifacts/bench/<timestamp>). Two-thread figures on shared machines vary by up to ±30 %: compare
 # numbers from one run.
 set -euo pipefail
@@ -72,10 +72,11 @@ def g(rs, **kw):
     return None
 def ratio(a, b): return f"{a['gflops'] / b['gflops']:.2f}" if a and b else "-"
 
-emit("## RNN: ours ÷ libtorch (GFLOP/s ratio on actual lengths; > 1 = ours faster)")
+emit("## RNN: ours ÷ libtorch, median time (< 1 = ours faster); libtorch 'packed' is what variable-length input gets")
 emit("")
-emit("| threads | shape | phase | libtorch dense GF/s | libtorch packed GF/s | ours full GF/s | ours varied GF/s | full ÷ dense | full ÷ packed | varied ÷ packed |")
-emit("|---|---|---|---|---|---|---|---|---|---|")
+emit("| threads | shape | phase | libtorch dense ms | libtorch packed ms | ours full ms | ours varied ms | full ÷ dense | full ÷ packed | varied ÷ packed | ours full GF/s | ours reserve MiB (min) |")
+emit("|---|---|---|---|---|---|---|---|---|---|---|---|")
+def tr(a, b): return f"{a['medianMs'] / b['medianMs']:.2f}" if a and b else "-"
 for t in threads:
     lt, of, ov = load(f"libtorch-t{t}.json"), load(f"ours-full-t{t}.json"), load(f"ours-varied-t{t}.json")
     for s in sorted({r["shape"] for r in of}):
@@ -83,8 +84,11 @@ for t in threads:
             d = g(lt, kind="rnn", shape=s, variant="dense", phase=ph)
             p = g(lt, kind="rnn", shape=s, variant="packed", phase=ph)
             f = g(of, shape=s, phase=ph); v = g(ov, shape=s, phase=ph)
-            fmt = lambda r: f"{r['gflops']:.1f}" if r else "-"
-            emit(f"| {t} | {s} | {ph} | {fmt(d)} | {fmt(p)} | {fmt(f)} | {fmt(v)} | {ratio(f, d)} | {ratio(f, p)} | {ratio(v, p)} |")
+            ms = lambda r: f"{r['medianMs']:.2f}" if r else "-"
+            mem = f"{f['reserveBytes'] / 2**20:.1f} ({f['reserveMinimumBytes'] / 2**20:.1f})" if f and f.get("reserveBytes") else ""
+            emit(f"| {t} | {s} | {ph} | {ms(d)} | {ms(p)} | {ms(f)} | {ms(v)} | {tr(f, d)} | {tr(f, p)} | {tr(v, p)} | {f['gflops']:.1f} | {mem} |" if f else f"| {t} | {s} | {ph} | - |")
+peaks = [r.get("peakWorkingSetBytes", 0) for t in threads for n in (f"ours-full-t{t}.json", f"ours-varied-t{t}.json") for r in load(n)]
+if peaks: emit(f"\nPeak working set of our bench process: {max(peaks) / 2**20:.0f} MiB")
 emit("")
 emit("## sgemm: ours as % of libtorch torch.mm (libtorch-bench's shapes, row-major NN)")
 emit("")

@@ -41,6 +41,9 @@ internal static class BenchJson
             w.WriteNumber("reps", r.Reps);
             w.WriteNumber("flops", r.Flops);
             w.WriteNumber("gflops", r.Gflops);
+            if (r.ReserveBytes is { } rb) w.WriteNumber("reserveBytes", rb);
+            if (r.ReserveMinimumBytes is { } mb) w.WriteNumber("reserveMinimumBytes", mb);
+            if (r.PeakWorkingSetBytes is { } pw) w.WriteNumber("peakWorkingSetBytes", pw);
             w.WriteEndObject();
         }
         w.WriteEndArray();

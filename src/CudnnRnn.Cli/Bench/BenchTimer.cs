@@ -7,6 +7,12 @@ namespace CudnnRnn.Cli.Bench;
 internal sealed record BenchResult(string Kind, string Shape, int Threads, string Phase, string Lengths,
     double MedianMs, double MinMs, int Reps, double Flops, string Impl = "ours")
 {
+    /// <summary>Bytes of one reserve space (training only).</summary>
+    public long? ReserveBytes { get; init; }
+    /// <summary>Theoretical minimum a training forward must save: the gates (and LSTM cell states) of every step.</summary>
+    public long? ReserveMinimumBytes { get; init; }
+    /// <summary>Process peak working set after the phase.</summary>
+    public long? PeakWorkingSetBytes { get; init; }
     public double Gflops => Flops / (MedianMs * 1e6);
 }
 

@@ -45,8 +45,13 @@ internal static class RnnBench
 
         double flops = shape.ForwardFlops(lengths);
         string lens = varied ? "varied" : "full";
-        return (new BenchResult("rnn", shape.Id, threads, "forward_inference", lens, inf.MedianMs, inf.MinMs, inf.Reps, flops),
-                new BenchResult("rnn", shape.Id, threads, "forward_backward", lens, train.MedianMs, train.MinMs, train.Reps, 3 * flops));
+        // What backward cannot do without: every step's gate activations, plus the cell states for LSTM.
+        long minimum = (long)xDesc.TotalSteps * rnn.PseudoLayerCount * (rnn.Gates * rnn.HiddenSize + (lstm ? rnn.HiddenSize : 0))
+            * System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
+        long peak = System.Diagnostics.Process.GetCurrentProcess().PeakWorkingSet64;
+        return (new BenchResult("rnn", shape.Id, threads, "forward_inference", lens, inf.MedianMs, inf.MinMs, inf.Reps, flops) { PeakWorkingSetBytes = peak },
+                new BenchResult("rnn", shape.Id, threads, "forward_backward", lens, train.MedianMs, train.MinMs, train.Reps, 3 * flops)
+                { ReserveBytes = reserve.Bytes, ReserveMinimumBytes = minimum, PeakWorkingSetBytes = peak });
     }
 
     private static RnnBuffer<T> Random<T>(IRnnEngine engine, long length, Random rng, double scale)

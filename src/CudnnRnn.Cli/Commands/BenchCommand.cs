@@ -96,7 +96,9 @@ internal static class BenchCommand
                         : RnnBench.Run<float>(engine, s, lengths == "varied", nThreads, warmup, reps);
                     results.Add(inf);
                     results.Add(train);
-                    Console.WriteLine($"{s.Id,-5} {inf.MedianMs,9:F2} {inf.Gflops,9:F1} {train.MedianMs,9:F2} {train.Gflops,10:F1}   {s.Description} ({inf.Flops / 1e9:F3})");
+                    Console.WriteLine($"{s.Id,-5} {inf.MedianMs,9:F2} {inf.Gflops,9:F1} {train.MedianMs,9:F2} {train.Gflops,10:F1}   {s.Description} ({inf.Flops / 1e9:F3})" +
+                        $"  reserve {train.ReserveBytes / 1048576.0:F1} MiB (minimum {train.ReserveMinimumBytes / 1048576.0:F1} MiB, x{(double)train.ReserveBytes! / train.ReserveMinimumBytes!:F2})," +
+                        $" peak working set {train.PeakWorkingSetBytes / 1048576.0:F0} MiB");
                 }
             }
         }
