@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Side-by-side CPU benchmark: libtorch (../shared/tools/libtorch-bench) and `cudnnrnn bench`, interleaved per thread
-# count so both see the same machine load, both writing JSON; then ratio tables (ours ÷ libtorch, > 1 = we are faster).
+# count so both see the same machine load, both writing JSON; then ratio tables.
 #
 #   bench/compare.sh                       # shapes a-e, threads 2 then 1, float32
 #   bench/compare.sh --shape a,d --threads "1" --out /tmp/cmp
