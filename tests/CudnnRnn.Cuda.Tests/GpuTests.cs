@@ -113,7 +113,7 @@ public sealed class GpuTests
         var ws = new T[layout.TotalElements];
         foreach (var (name, values) in parameters) layout.ImportPyTorch<T>(ws, name, values);
         bool lstm = rnn.Mode == RnnMode.Lstm;
-        RnnBuffer<T> Up(T[] h) { var buf = engine.Allocate<T>(h.Length); buf.CopyFrom(h); return buf; }
+        RnnBuffer<T> Up(T[] h) => engine.Upload<T>(h);
         RnnBuffer<T>? UpIf(bool c, T[] h) => c ? Up(h) : null;
         using var bx = Up(x); using var bdy = Up(dy); using var bhx = Up(hx); using var bdhy = Up(dhy);
         using var bcx = UpIf(lstm, cx); using var bdcy = UpIf(lstm, dcy);

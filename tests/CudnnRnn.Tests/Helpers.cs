@@ -11,7 +11,7 @@ internal sealed record Pass<T>(T[] Y, T[] Hy, T[] Cy, T[] Dx, T[] Dhx, T[] Dcx, 
     {
         using var plan = engine.CreatePlan<T>(rnn, xDesc);
         bool lstm = rnn.Mode == RnnMode.Lstm;
-        RnnBuffer<T>? Up(T[]? a) { if (a is null) return null; var b = engine.Allocate<T>(a.Length); b.CopyFrom(a); return b; }
+        RnnBuffer<T>? Up(T[]? a) => a is null ? null : engine.Upload<T>(a);
         using var bx = Up(x)!; using var bw = Up(weights)!; using var bhx = Up(hx); using var bcx = Up(cx);
         using var bdy = Up(dy)!; using var bdhy = Up(dhy); using var bdcy = Up(dcy);
         using var y = engine.Allocate<T>(plan.YDesc.ElementCount);

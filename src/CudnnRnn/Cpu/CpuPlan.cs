@@ -224,22 +224,8 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
             int nCont = d == 0 ? (t > 0 ? n : 0) : (t + 1 < _T ? _bs[t + 1] : 0); // rows whose previous state is in outp
             int prevRow0 = d == 0 ? (t > 0 ? _off[t - 1] : 0) : (t + 1 < _T ? _off[t + 1] : 0);
 
-            // Gather h_{prev} (and c_{prev}) of the active rows.
-            for (int i = 0; i < n; i++)
-            {
-                Span<T> dst = sc.Hp.AsSpan(i * S, S);
-                if (i < nCont) outp.Slice((prevRow0 + i) * O + d * S, S).CopyTo(dst);
-                else if (!hx.IsEmpty) hx.Slice((pl * _B + _perm[i]) * S, S).CopyTo(dst);
-                else dst.Clear();
-                if (_mode == RnnMode.Lstm)
-                {
-                    Span<T> cd = sc.Cp.AsSpan(i * H, H);
-                    if (i < nCont) aux.Slice((prevRow0 + i) * H, H).CopyTo(cd);
-                    else if (!cx.IsEmpty) cx.Slice((pl * _B + _perm[i]) * H, H).CopyTo(cd);
-                    else cd.Clear();
-                    if (_cellClip.Enabled) _cellClip.Apply(cd, cd);
-                }
-            }
+            GatherPrevious(l, d, t, outp, hx, sc.Hp, _mode == RnnMode.Lstm ? aux : default, cx, sc.Cp);
+            if (_cellClip.Enabled) _cellClip.Apply(sc.Cp.AsSpan(0, n * H), sc.Cp.AsSpan(0, n * H));
 
             Span<T> rec = sc.Rec.AsSpan(0, n * GH);
             Gemm.Multiply(false, n, sc.Hp, S, sc.PackedR, rec, GH, accumulate: false, _threads);
@@ -377,22 +363,9 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
                 ReadOnlySpan<T> dhCarry = sc.Dh.AsSpan(i * S, S);
                 ReadOnlySpan<T> dyRow = dOut.Slice((r0 + i) * O + d * S, S);
                 for (int j = 0; j < S; j++) dht[j] = dhCarry[j] + dyRow[j];
-                if (_mode == RnnMode.Gru)
-                {
-                    // h_{prev} is needed for dz.
-                    Span<T> dst = sc.Hp.AsSpan(i * S, S);
-                    if (i < nCont) outp.Slice((prevRow0 + i) * O + d * S, S).CopyTo(dst);
-                    else if (!hx.IsEmpty) hx.Slice((pl * _B + _perm[i]) * S, S).CopyTo(dst);
-                    else dst.Clear();
-                }
-                if (_mode == RnnMode.Lstm)
-                {
-                    Span<T> cd = sc.Cp.AsSpan(i * H, H);
-                    if (i < nCont) aux.Slice((prevRow0 + i) * H, H).CopyTo(cd);
-                    else if (!cx.IsEmpty) cx.Slice((pl * _B + _perm[i]) * H, H).CopyTo(cd);
-                    else cd.Clear();
-                }
             }
+            // GRU needs h_{prev} for dz; LSTM needs the raw c_{prev} for df.
+            GatherPrevious(l, d, t, outp, hx, _mode == RnnMode.Gru ? sc.Hp : default, _mode == RnnMode.Lstm ? aux : default, cx, sc.Cp);
 
             // dm: gradient w.r.t. the cell output before projection.
             Span<T> dm = sc.M.AsSpan(0, n * H);
@@ -522,18 +495,7 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
 
                 // Previous hidden state of every row.
                 for (int t = 0; t < _T; t++)
-                {
-                    int n = _bs[t];
-                    int nCont = d == 0 ? (t > 0 ? n : 0) : (t + 1 < _T ? _bs[t + 1] : 0);
-                    int prevRow0 = d == 0 ? (t > 0 ? _off[t - 1] : 0) : (t + 1 < _T ? _off[t + 1] : 0);
-                    for (int i = 0; i < n; i++)
-                    {
-                        Span<T> dst = _hPrevAll.AsSpan((_off[t] + i) * S_, S_);
-                        if (i < nCont) outp.Slice((prevRow0 + i) * O + d * S_, S_).CopyTo(dst);
-                        else if (!hxs.IsEmpty) hxs.Slice((pl * _B + _perm[i]) * S_, S_).CopyTo(dst);
-                        else dst.Clear();
-                    }
-                }
+                    GatherPrevious(l, d, t, outp, hxs, _hPrevAll.AsSpan(_off[t] * S_), default, default, default);
                 Gemm.Multiply(true, false, GH, S_, N, gRec, GH, _hPrevAll, S_, dw.Slice((int)eR.MatrixOffset, GH * S_), S_, accumulate: true, maxThreads: _threads);
                 if (eR.HasBias) ColumnSums(gRec, N, GH, dw.Slice((int)eR.BiasOffset, GH));
 
@@ -548,6 +510,37 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
     }
 
     // ---------------------------------------------------------------- helpers
+
+    /// <summary>
+    /// Copies the previous state of the active rows of step t, in processing order of direction d: h_{prev} from the
+    /// layer output (or hx, or zeros where a sequence starts) into <paramref name="hp"/>, and, when <paramref name="aux"/>
+    /// is given, the raw c_{prev} from the saved cell states (or cx, or zeros) into <paramref name="cp"/>. An empty
+    /// destination is skipped.
+    /// </summary>
+    private void GatherPrevious(int l, int d, int t, ReadOnlySpan<T> outp, ReadOnlySpan<T> hx, Span<T> hp,
+        ReadOnlySpan<T> aux, ReadOnlySpan<T> cx, Span<T> cp)
+    {
+        int n = _bs[t], S = _S, H = _H, O = _O, pl = l * _D + d;
+        int nCont = d == 0 ? (t > 0 ? n : 0) : (t + 1 < _T ? _bs[t + 1] : 0); // rows whose previous state is in outp
+        int prevRow0 = d == 0 ? (t > 0 ? _off[t - 1] : 0) : (t + 1 < _T ? _off[t + 1] : 0);
+        for (int i = 0; i < n; i++)
+        {
+            if (!hp.IsEmpty)
+            {
+                Span<T> dst = hp.Slice(i * S, S);
+                if (i < nCont) outp.Slice((prevRow0 + i) * O + d * S, S).CopyTo(dst);
+                else if (!hx.IsEmpty) hx.Slice((pl * _B + _perm[i]) * S, S).CopyTo(dst);
+                else dst.Clear();
+            }
+            if (!aux.IsEmpty)
+            {
+                Span<T> dst = cp.Slice(i * H, H);
+                if (i < nCont) aux.Slice((prevRow0 + i) * H, H).CopyTo(dst);
+                else if (!cx.IsEmpty) cx.Slice((pl * _B + _perm[i]) * H, H).CopyTo(dst);
+                else dst.Clear();
+            }
+        }
+    }
 
     private void GatherRows(ReadOnlySpan<T> src, int width, Span<T> packed)
     {

@@ -108,13 +108,13 @@ public static class GradientChecker
         var dhy = o.UseFinalStateGradients ? Rand(plan.HiddenStateElements) : null;
         var dcy = o.UseFinalStateGradients && lstm ? Rand(plan.CellStateElements) : null;
 
-        using var bx = Up(engine, x);
-        using var bw = Up(engine, weights);
-        using var bhx = hx is null ? null : Up(engine, hx);
-        using var bcx = cx is null ? null : Up(engine, cx);
-        using var bdy = Up(engine, dy);
-        using var bdhy = dhy is null ? null : Up(engine, dhy);
-        using var bdcy = dcy is null ? null : Up(engine, dcy);
+        using var bx = engine.Upload<double>(x);
+        using var bw = engine.Upload<double>(weights);
+        using var bhx = hx is null ? null : engine.Upload<double>(hx);
+        using var bcx = cx is null ? null : engine.Upload<double>(cx);
+        using var bdy = engine.Upload<double>(dy);
+        using var bdhy = dhy is null ? null : engine.Upload<double>(dhy);
+        using var bdcy = dcy is null ? null : engine.Upload<double>(dcy);
         using var y = engine.Allocate<double>(plan.YDesc.ElementCount);
         using var hy = engine.Allocate<double>(plan.HiddenStateElements);
         using var cy = lstm ? engine.Allocate<double>(plan.CellStateElements) : null;
@@ -184,13 +184,6 @@ public static class GradientChecker
             CheckTensor("grad." + p.Name, bw, weights, dwa, map.Select(v => (int)v).ToArray());
         }
         return new GradientCheckReport(rnn, xDesc, loss0, samples);
-    }
-
-    private static RnnBuffer<double> Up(IRnnEngine e, double[] a)
-    {
-        var b = e.Allocate<double>(a.Length);
-        b.CopyFrom(a);
-        return b;
     }
 
     private static double Dot(double[] a, double[] b)
