@@ -1,11 +1,22 @@
+using System.CommandLine;
+
 namespace CudnnRnn.Cli;
 
-/// <summary>Command registry (filled in by the command files).</summary>
-internal static partial class Cli
+/// <summary>The command tree of the <c>cudnnrnn</c> tool.</summary>
+internal static class Cli
 {
-    public static int Run(string[] args)
+    public static RootCommand Build()
     {
-        Console.Error.WriteLine("cudnnrnn: no commands yet");
-        return 2;
+        var root = new RootCommand("cudnnrnn — multi-layer bidirectional RNN/GRU/LSTM with cuDNN semantics on CPU, cuDNN and OpenCL engines.");
+        root.Subcommands.Add(VerifyCommand.Create());
+        root.Subcommands.Add(InfoCommand.Create());
+        root.Subcommands.Add(ChecksumsCommand.Create());
+        root.Subcommands.Add(BenchCommand.Create());
+        return root;
     }
+
+    public static int Run(string[] args) => Build().Parse(args).Invoke();
+
+    /// <summary>Exit code for unusable input (bad arguments, missing files, unavailable engine).</summary>
+    public const int UsageError = 2;
 }

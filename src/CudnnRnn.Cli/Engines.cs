@@ -1,4 +1,6 @@
+using System.Globalization;
 using CudnnRnn.Cpu;
+using CudnnRnn.Cuda;
 
 namespace CudnnRnn.Cli;
 
@@ -23,8 +25,16 @@ internal static class Engines
         _ => throw new ArgumentException($"Unknown engine '{name}'; expected one of {string.Join(", ", Names)}.", nameof(name)),
     };
 
-    private static IRnnEngine CreateCuda(string? device) =>
-        throw new RnnEngineUnavailableException("cuda", "the cuDNN engine is not built into this version of the tool yet");
+    /// <summary>Extra lines for <c>info</c> (versions, devices) about an engine.</summary>
+    public static IEnumerable<string> Details(string name) => [];
+
+    private static IRnnEngine CreateCuda(string? device)
+    {
+        int index = 0;
+        if (device is not null && !int.TryParse(device, NumberStyles.None, CultureInfo.InvariantCulture, out index))
+            throw new ArgumentException($"--device for the cuda engine is a CUDA device index (0, 1, …); got '{device}'.", nameof(device));
+        return CudaEngine.Create(index);
+    }
 
     private static IRnnEngine CreateOpenCl(string? device) =>
         throw new RnnEngineUnavailableException("opencl", "the OpenCL engine is not built into this version of the tool yet");

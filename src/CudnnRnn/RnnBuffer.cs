@@ -108,3 +108,17 @@ public abstract class RnnBuffer<T> : IDisposable where T : unmanaged, IFloatingP
     /// <inheritdoc/>
     public override string ToString() => $"{GetType().Name}<{typeof(T).Name}>[{Length}] on {Engine.Name}";
 }
+
+/// <summary>Conveniences on engines.</summary>
+public static class RnnEngineExtensions
+{
+    /// <summary>Allocates a buffer in the engine's memory holding a copy of <paramref name="data"/>.</summary>
+    public static RnnBuffer<T> Upload<T>(this IRnnEngine engine, ReadOnlySpan<T> data) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(engine);
+        var buffer = engine.Allocate<T>(data.Length);
+        try { buffer.CopyFrom(data); }
+        catch { buffer.Dispose(); throw; }
+        return buffer;
+    }
+}

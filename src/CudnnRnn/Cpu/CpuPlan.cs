@@ -28,19 +28,10 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
     private readonly long[,] _gatesOff, _auxOff, _projOff;
     private readonly long _reserveLength;
     private readonly RnnMode _mode;
-    private readonly RnnCellClip? _clip;
-    private readonly T _clipMin, _clipMax;
 
     // Workspace (allocated once).
     private readonly T[] _xPacked;  // N × I
-    private readonly T[] _hp;       // B × S   previous h of the active rows
-    private readonly T[] _cp;       // B × H   previous c (clipped) of the active rows
-    private readonly T[] _rec;      // B × GH  recurrent product
-    private readonly T[] _m;        // B × H   o ⊙ tanh(c) before projection / dm in backward
-    private readonly T[] _dh;       // B × S   recurrent gradient carried in backward
-    private readonly T[] _dc;       // B × H   cell gradient carried in backward
-    private readonly T[] _dhPrev;   // B × S
-    private readonly T[] _dhTot;    // B × S
+    private readonly Scratch[] _scratch; // one per direction, so the directions can run on separate threads
     private readonly T[] _dOut;     // N × O
     private readonly T[] _dIn;      // N × max(I, O)
     private readonly T[] _gr;       // N × GH  recurrent-side gate gradients (GRU) for dR
@@ -54,8 +45,6 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
         _B = xDesc.Batch; _T = xDesc.MaxSeqLength; _N = xDesc.TotalSteps;
         _D = rnn.NumDirections; _L = rnn.NumLayers; _G = rnn.Gates; _H = rnn.HiddenSize; _S = rnn.StateSize;
         _O = rnn.OutputSize; _I = rnn.InputSize; _GH = _G * _H;
-        _clip = rnn.CellClip;
-        if (_clip is { } c) { _clipMin = T.CreateChecked(c.Min); _clipMax = T.CreateChecked(c.Max); }
 
         var lengths = xDesc.SeqLengths.ToArray();
         _perm = Enumerable.Range(0, _B).OrderByDescending(b => lengths[b]).ThenBy(b => b).ToArray();
@@ -98,23 +87,48 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
             }
 
         _xPacked = new T[(long)_N * _I];
-        _hp = new T[_B * _S];
-        _cp = new T[_B * _H];
-        _rec = new T[_B * _GH];
-        _m = new T[_B * _H];
-        _dh = new T[_B * _S];
-        _dc = new T[_B * _H];
-        _dhPrev = new T[_B * _S];
-        _dhTot = new T[_B * _S];
+        _scratch = new Scratch[_D];
+        for (int d = 0; d < _D; d++) _scratch[d] = new Scratch(_B, _H, _S, _GH);
+        _cellClip = new CellClip<T>(rnn.CellClip);
+        _threads = engine.MaxThreads;
+        _parallelDirections = _D == 2 && engine.MaxThreads > 1 && (long)_N * _GH * (_S + _I) >= 100_000;
         _dOut = new T[(long)_N * _O];
         _dIn = new T[(long)_N * Math.Max(_I, _O)];
         _gr = _mode == RnnMode.Gru ? new T[(long)_N * _GH] : [];
         _hPrevAll = new T[(long)_N * _S];
     }
 
+    private readonly CellClip<T> _cellClip;
+    private readonly int _threads;
+    private readonly bool _parallelDirections;
+
+    /// <summary>Per-direction step buffers.</summary>
+    private sealed class Scratch(int b, int h, int s, int gh)
+    {
+        public readonly T[] Hp = new T[b * s];        // previous h of the active rows
+        public readonly T[] Cp = new T[b * h];        // previous c of the active rows
+        public readonly T[] Rec = new T[b * gh];      // recurrent product / GRU recurrent-side gradients
+        public readonly T[] M = new T[b * h];         // o ⊙ tanh(c) before projection; dm in backward
+        public readonly T[] Dh = new T[b * s];        // recurrent gradient carried in backward
+        public readonly T[] Dc = new T[b * h];        // cell gradient carried in backward
+        public readonly T[] DhPrev = new T[b * s];
+        public readonly T[] DhTot = new T[b * s];
+        public readonly T[] Tmp = new T[2 * h];
+        public readonly GemmPackedB<T> PackedR = new(gh, s);   // R^T packed once per layer for the per-step h·R^T
+        public readonly GemmPackedB<T> PackedRT = new(s, gh);  // R packed once per layer for the per-step dG·R
+        public long Length => 2L * gh * s + Hp.Length + Cp.Length + Rec.Length + M.Length + Dh.Length + Dc.Length + DhPrev.Length + DhTot.Length + Tmp.Length;
+    }
+
+    /// <summary>Runs body(d) for every direction: both at once on two threads when the work is large enough. The
+    /// directions are independent, so the results do not depend on it.</summary>
+    private void ForEachDirection(Action<int> body)
+    {
+        if (_parallelDirections) Parallel.Invoke(() => body(0), () => body(1));
+        else for (int d = 0; d < _D; d++) body(d);
+    }
+
     public override long WorkspaceBytes =>
-        (long)Unsafe.SizeOf<T>() * (_xPacked.LongLength + _hp.Length + _cp.Length + _rec.Length + _m.Length + _dh.Length + _dc.Length
-            + _dhPrev.Length + _dhTot.Length + _dOut.LongLength + _dIn.LongLength + _gr.LongLength + _hPrevAll.LongLength
+        (long)Unsafe.SizeOf<T>() * (_xPacked.LongLength + _scratch.Sum(x => x.Length) + _dOut.LongLength + _dIn.LongLength + _gr.LongLength + _hPrevAll.LongLength
             + (_inferenceReserve?.LongLength ?? 0));
 
     public override long ReserveBytes => _reserveLength * Unsafe.SizeOf<T>();
@@ -125,6 +139,7 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
 
     private static Span<T> S(RnnBuffer<T> b) => ((CpuBuffer<T>)b).Span;
     private static Span<T> SOpt(RnnBuffer<T>? b) => b is null ? default : ((CpuBuffer<T>)b).Span;
+    private static T[]? Arr(RnnBuffer<T>? b) => b is null ? null : ((CpuBuffer<T>)b).Array;
 
     private int InW(int l) => l == 0 ? _I : _O;
 
@@ -135,16 +150,17 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
     protected override void ForwardCore(RnnForwardMode mode, RnnBuffer<T> x, RnnBuffer<T> y, RnnBuffer<T>? hx, RnnBuffer<T>? hy,
         RnnBuffer<T>? cx, RnnBuffer<T>? cy, RnnBuffer<T> weights, RnnReserve<T>? reserve)
     {
-        Span<T> res = reserve is not null ? S(reserve.Storage) : (_inferenceReserve ??= new T[_reserveLength]);
+        T[] resArr = reserve is not null ? ((CpuBuffer<T>)reserve.Storage).Array : (_inferenceReserve ??= new T[_reserveLength]);
+        Span<T> res = resArr;
         bool training = mode == RnnForwardMode.Training;
-        ReadOnlySpan<T> w = S(weights);
+        T[] w = ((CpuBuffer<T>)weights).Array;
         GatherRows(S(x), _I, _xPacked);
+        T[]? hxa = Arr(hx), hya = Arr(hy), cxa = Arr(cx), cya = Arr(cy);
 
         for (int l = 0; l < _L; l++)
         {
-            ReadOnlySpan<T> input = LayerInput(l, res, training);
-            for (int d = 0; d < _D; d++)
-                ForwardDirection(l, d, input, w, res, SOpt(hx), SOpt(hy), SOpt(cx), SOpt(cy));
+            int layer = l;
+            ForEachDirection(d => ForwardDirection(layer, d, LayerInput(layer, resArr, training), w, resArr, hxa, hya, cxa, cya));
             if (training && Rnn.Dropout > 0 && l + 1 < _L)
                 ApplyDropout(res.Slice((int)_outOff[l], _N * _O), res.Slice((int)_dropOff[l + 1], _N * _O), l + 1, reserve!.DropoutCounter);
         }
@@ -166,6 +182,7 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
     private void ForwardDirection(int l, int d, ReadOnlySpan<T> input, ReadOnlySpan<T> w, Span<T> res,
         ReadOnlySpan<T> hx, Span<T> hy, ReadOnlySpan<T> cx, Span<T> cy)
     {
+        var sc = _scratch[d];
         int pl = l * _D + d, inW = InW(l), N = _N, GH = _GH, H = _H, S = _S, O = _O;
         Span<T> gates = res.Slice((int)_gatesOff[l, d], N * GH);
         Span<T> aux = _mode is RnnMode.Lstm or RnnMode.Gru ? res.Slice((int)_auxOff[l, d], N * H) : default;
@@ -175,7 +192,7 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
 
         // Hoisted input projection for all rows of this layer and direction.
         if (eW.HasMatrix)
-            Gemm.Multiply(false, true, N, GH, inW, input, inW, w.Slice((int)eW.MatrixOffset, GH * inW), inW, gates, GH, accumulate: false);
+            Gemm.Multiply(false, true, N, GH, inW, input, inW, w.Slice((int)eW.MatrixOffset, GH * inW), inW, gates, GH, accumulate: false, maxThreads: _threads);
         else
             for (int r = 0; r < N; r++)      // skip input: x feeds every gate as-is
                 for (int g = 0; g < _G; g++)
@@ -196,6 +213,7 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
         ReadOnlySpan<T> R = w.Slice((int)eR.MatrixOffset, GH * S);
         ReadOnlySpan<T> Wr = Rnn.HasProjection ? w.Slice((int)W(l, d, 8).MatrixOffset, S * H) : default;
         ReadOnlySpan<T> bRn = hasBR && _mode == RnnMode.Gru ? bR.Slice(2 * H, H) : default;
+        sc.PackedR.Pack(true, R, S);
 
         for (int step = 0; step < _T; step++)
         {
@@ -206,25 +224,11 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
             int nCont = d == 0 ? (t > 0 ? n : 0) : (t + 1 < _T ? _bs[t + 1] : 0); // rows whose previous state is in outp
             int prevRow0 = d == 0 ? (t > 0 ? _off[t - 1] : 0) : (t + 1 < _T ? _off[t + 1] : 0);
 
-            // Gather h_{prev} (and c_{prev}) of the active rows.
-            for (int i = 0; i < n; i++)
-            {
-                Span<T> dst = _hp.AsSpan(i * S, S);
-                if (i < nCont) outp.Slice((prevRow0 + i) * O + d * S, S).CopyTo(dst);
-                else if (!hx.IsEmpty) hx.Slice((pl * _B + _perm[i]) * S, S).CopyTo(dst);
-                else dst.Clear();
-                if (_mode == RnnMode.Lstm)
-                {
-                    Span<T> cd = _cp.AsSpan(i * H, H);
-                    if (i < nCont) aux.Slice((prevRow0 + i) * H, H).CopyTo(cd);
-                    else if (!cx.IsEmpty) cx.Slice((pl * _B + _perm[i]) * H, H).CopyTo(cd);
-                    else cd.Clear();
-                    if (_clip is not null) ClipInPlace(cd);
-                }
-            }
+            GatherPrevious(l, d, t, outp, hx, sc.Hp, _mode == RnnMode.Lstm ? aux : default, cx, sc.Cp);
+            if (_cellClip.Enabled) _cellClip.Apply(sc.Cp.AsSpan(0, n * H), sc.Cp.AsSpan(0, n * H));
 
-            Span<T> rec = _rec.AsSpan(0, n * GH);
-            Gemm.Multiply(false, true, n, GH, S, _hp, S, R, S, rec, GH, accumulate: false);
+            Span<T> rec = sc.Rec.AsSpan(0, n * GH);
+            Gemm.Multiply(false, n, sc.Hp, S, sc.PackedR, rec, GH, accumulate: false, _threads);
 
             for (int i = 0; i < n; i++)
             {
@@ -235,50 +239,23 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
                 switch (_mode)
                 {
                     case RnnMode.RnnTanh:
-                        for (int j = 0; j < H; j++) { T a = T.Tanh(gRow[j] + recRow[j]); gRow[j] = a; hOut[j] = a; }
-                        break;
                     case RnnMode.RnnRelu:
-                        for (int j = 0; j < H; j++) { T a = T.Max(T.Zero, gRow[j] + recRow[j]); gRow[j] = a; hOut[j] = a; }
+                        CellKernels.RnnForward(_mode == RnnMode.RnnRelu, gRow, recRow, hOut);
                         break;
                     case RnnMode.Lstm:
                         {
-                            Span<T> cRow = aux.Slice(row * H, H);
-                            ReadOnlySpan<T> cPrev = _cp.AsSpan(i * H, H);
-                            Span<T> m = _m.AsSpan(i * H, H);
-                            for (int j = 0; j < H; j++)
-                            {
-                                T gi = Sigmoid(gRow[j] + recRow[j]);
-                                T gf = Sigmoid(gRow[H + j] + recRow[H + j]);
-                                T gg = T.Tanh(gRow[2 * H + j] + recRow[2 * H + j]);
-                                T go = Sigmoid(gRow[3 * H + j] + recRow[3 * H + j]);
-                                gRow[j] = gi; gRow[H + j] = gf; gRow[2 * H + j] = gg; gRow[3 * H + j] = go;
-                                T c = gf * cPrev[j] + gi * gg;
-                                cRow[j] = c;
-                                m[j] = go * T.Tanh(Clip(c));
-                            }
+                            Span<T> m = sc.M.AsSpan(i * H, H);
+                            CellKernels.LstmForward(gRow, recRow, sc.Cp.AsSpan(i * H, H), aux.Slice(row * H, H), m, sc.Tmp, _cellClip);
                             if (!Rnn.HasProjection) m.CopyTo(hOut);
                             break;
                         }
                     case RnnMode.Gru:
-                        {
-                            Span<T> hnRow = aux.Slice(row * H, H);
-                            ReadOnlySpan<T> hPrev = _hp.AsSpan(i * S, S);
-                            for (int j = 0; j < H; j++)
-                            {
-                                T gr = Sigmoid(gRow[j] + recRow[j]);
-                                T gz = Sigmoid(gRow[H + j] + recRow[H + j]);
-                                T hn = recRow[2 * H + j] + (bRn.IsEmpty ? T.Zero : bRn[j]);
-                                T gn = T.Tanh(gRow[2 * H + j] + gr * hn);
-                                gRow[j] = gr; gRow[H + j] = gz; gRow[2 * H + j] = gn;
-                                hnRow[j] = hn;
-                                hOut[j] = (T.One - gz) * gn + gz * hPrev[j];
-                            }
-                            break;
-                        }
+                        CellKernels.GruForward(gRow, recRow, bRn, sc.Hp.AsSpan(i * S, S), aux.Slice(row * H, H), hOut);
+                        break;
                 }
             }
             if (Rnn.HasProjection)
-                Gemm.Multiply(false, true, n, S, H, _m, H, Wr, H, outp.Slice(r0 * O + d * S), O, accumulate: false);
+                Gemm.Multiply(false, true, n, S, H, sc.M, H, Wr, H, outp.Slice(r0 * O + d * S), O, accumulate: false, maxThreads: _threads);
 
             // Final states: forward direction at each sequence's own last step, reverse direction at t = 0.
             int firstFinal = d == 0 ? _bs[t + 1] : (t == 0 ? 0 : n);
@@ -315,17 +292,19 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
     protected override void BackwardDataCore(RnnBuffer<T> y, RnnBuffer<T> dy, RnnBuffer<T> dx, RnnBuffer<T>? hx, RnnBuffer<T>? dhy,
         RnnBuffer<T>? dhx, RnnBuffer<T>? cx, RnnBuffer<T>? dcy, RnnBuffer<T>? dcx, RnnBuffer<T> weights, RnnReserve<T> reserve)
     {
-        Span<T> res = S(reserve.Storage);
-        ReadOnlySpan<T> w = S(weights);
+        T[] resArr = ((CpuBuffer<T>)reserve.Storage).Array;
+        Span<T> res = resArr;
+        T[] w = ((CpuBuffer<T>)weights).Array;
         Span<T> dOut = _dOut.AsSpan(0, _N * _O);
         GatherRows(S(dy), _O, dOut);
+        T[]? hxa = Arr(hx), dhya = Arr(dhy), dhxa = Arr(dhx), cxa = Arr(cx), dcya = Arr(dcy), dcxa = Arr(dcx);
 
         for (int l = _L - 1; l >= 0; l--)
         {
-            int inW = InW(l);
+            int inW = InW(l), layer = l;
             Span<T> dIn = _dIn.AsSpan(0, _N * inW);
-            for (int d = 0; d < _D; d++)
-                BackwardDirection(l, d, dOut, dIn, accumulateDIn: d > 0, w, res, SOpt(hx), SOpt(dhy), SOpt(dhx), SOpt(cx), SOpt(dcy), SOpt(dcx));
+            ForEachDirection(d => BackwardDirection(layer, d, _dOut.AsSpan(0, _N * _O), w, resArr, hxa, dhya, dhxa, cxa, dcya, dcxa));
+            for (int d = 0; d < _D; d++) InputGradient(l, d, dIn, accumulateDIn: d > 0, w, res);
             if (l > 0)
             {
                 dIn.CopyTo(dOut);
@@ -344,9 +323,11 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
         }
     }
 
-    private void BackwardDirection(int l, int d, ReadOnlySpan<T> dOut, Span<T> dIn, bool accumulateDIn, ReadOnlySpan<T> w, Span<T> res,
+    /// <summary>The backward recurrence of one layer and direction: leaves the gate gradients in the reserve.</summary>
+    private void BackwardDirection(int l, int d, ReadOnlySpan<T> dOut, ReadOnlySpan<T> w, Span<T> res,
         ReadOnlySpan<T> hx, ReadOnlySpan<T> dhy, Span<T> dhx, ReadOnlySpan<T> cx, ReadOnlySpan<T> dcy, Span<T> dcx)
     {
+        var sc = _scratch[d];
         int pl = l * _D + d, inW = InW(l), N = _N, GH = _GH, H = _H, S = _S, O = _O;
         Span<T> gates = res.Slice((int)_gatesOff[l, d], N * GH);
         Span<T> aux = _mode is RnnMode.Lstm or RnnMode.Gru ? res.Slice((int)_auxOff[l, d], N * H) : default;
@@ -354,6 +335,7 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
         ReadOnlySpan<T> outp = res.Slice((int)_outOff[l], N * O);
         ReadOnlySpan<T> R = w.Slice((int)W(l, d, _G).MatrixOffset, GH * S);
         ReadOnlySpan<T> Wr = Rnn.HasProjection ? w.Slice((int)W(l, d, 8).MatrixOffset, S * H) : default;
+        sc.PackedRT.Pack(false, R, S);
 
         for (int step = _T - 1; step >= 0; step--)
         {
@@ -368,130 +350,78 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
 
             for (int i = 0; i < n; i++)
             {
-                Span<T> dht = _dhTot.AsSpan(i * S, S);
+                Span<T> dht = sc.DhTot.AsSpan(i * S, S);
                 if (i >= firstStart)
                 {
-                    if (!dhy.IsEmpty) dhy.Slice((pl * _B + _perm[i]) * S, S).CopyTo(_dh.AsSpan(i * S, S)); else _dh.AsSpan(i * S, S).Clear();
+                    if (!dhy.IsEmpty) dhy.Slice((pl * _B + _perm[i]) * S, S).CopyTo(sc.Dh.AsSpan(i * S, S)); else sc.Dh.AsSpan(i * S, S).Clear();
                     if (_mode == RnnMode.Lstm)
                     {
                         // dcy reaches the unclipped c_t; the carried _dc is the gradient w.r.t. clip(c_t). Fold dcy in below.
-                        _dc.AsSpan(i * H, H).Clear();
+                        sc.Dc.AsSpan(i * H, H).Clear();
                     }
                 }
-                ReadOnlySpan<T> dhCarry = _dh.AsSpan(i * S, S);
+                ReadOnlySpan<T> dhCarry = sc.Dh.AsSpan(i * S, S);
                 ReadOnlySpan<T> dyRow = dOut.Slice((r0 + i) * O + d * S, S);
                 for (int j = 0; j < S; j++) dht[j] = dhCarry[j] + dyRow[j];
-                if (_mode == RnnMode.Gru)
-                {
-                    // h_{prev} is needed for dz.
-                    Span<T> dst = _hp.AsSpan(i * S, S);
-                    if (i < nCont) outp.Slice((prevRow0 + i) * O + d * S, S).CopyTo(dst);
-                    else if (!hx.IsEmpty) hx.Slice((pl * _B + _perm[i]) * S, S).CopyTo(dst);
-                    else dst.Clear();
-                }
-                if (_mode == RnnMode.Lstm)
-                {
-                    Span<T> cd = _cp.AsSpan(i * H, H);
-                    if (i < nCont) aux.Slice((prevRow0 + i) * H, H).CopyTo(cd);
-                    else if (!cx.IsEmpty) cx.Slice((pl * _B + _perm[i]) * H, H).CopyTo(cd);
-                    else cd.Clear();
-                }
             }
+            // GRU needs h_{prev} for dz; LSTM needs the raw c_{prev} for df.
+            GatherPrevious(l, d, t, outp, hx, _mode == RnnMode.Gru ? sc.Hp : default, _mode == RnnMode.Lstm ? aux : default, cx, sc.Cp);
 
             // dm: gradient w.r.t. the cell output before projection.
-            Span<T> dm = _m.AsSpan(0, n * H);
+            Span<T> dm = sc.M.AsSpan(0, n * H);
             if (Rnn.HasProjection)
             {
-                _dhTot.AsSpan(0, n * S).CopyTo(proj.Slice(r0 * S, n * S));
-                Gemm.Multiply(false, false, n, H, S, _dhTot, S, Wr, H, dm, H, accumulate: false);
+                sc.DhTot.AsSpan(0, n * S).CopyTo(proj.Slice(r0 * S, n * S));
+                Gemm.Multiply(false, false, n, H, S, sc.DhTot, S, Wr, H, dm, H, accumulate: false, maxThreads: _threads);
             }
 
             for (int i = 0; i < n; i++)
             {
                 int row = r0 + i;
                 Span<T> gRow = gates.Slice(row * GH, GH);
-                ReadOnlySpan<T> dht = _dhTot.AsSpan(i * S, S);
+                ReadOnlySpan<T> dht = sc.DhTot.AsSpan(i * S, S);
                 switch (_mode)
                 {
                     case RnnMode.RnnTanh:
-                        for (int j = 0; j < H; j++) { T h = gRow[j]; gRow[j] = dht[j] * (T.One - h * h); }
-                        break;
                     case RnnMode.RnnRelu:
-                        for (int j = 0; j < H; j++) gRow[j] = gRow[j] > T.Zero ? dht[j] : T.Zero;
+                        CellKernels.RnnBackward(_mode == RnnMode.RnnRelu, gRow, dht);
                         break;
                     case RnnMode.Lstm:
                         {
-                            Span<T> cRow = aux.Slice(row * H, H);
-                            ReadOnlySpan<T> cPrevRaw = _cp.AsSpan(i * H, H);
-                            Span<T> dcCarry = _dc.AsSpan(i * H, H);
-                            ReadOnlySpan<T> dmRow = Rnn.HasProjection ? dm.Slice(i * H, H) : dht;
-                            bool start = i >= firstStart;
-                            ReadOnlySpan<T> dcyRow = start && !dcy.IsEmpty ? dcy.Slice((pl * _B + _perm[i]) * H, H) : default;
-                            for (int j = 0; j < H; j++)
-                            {
-                                T gi = gRow[j], gf = gRow[H + j], gg = gRow[2 * H + j], go = gRow[3 * H + j];
-                                T c = cRow[j];
-                                T cc = Clip(c);
-                                T tc = T.Tanh(cc);
-                                T dmj = dmRow[j];
-                                T dgo = dmj * tc;
-                                T dClipped = dcCarry[j] + dmj * go * (T.One - tc * tc);
-                                T dc = ClipGrad(c) * dClipped + (dcyRow.IsEmpty ? T.Zero : dcyRow[j]);
-                                T cPrev = Clip(cPrevRaw[j]);
-                                gRow[j] = dc * gg * gi * (T.One - gi);
-                                gRow[H + j] = dc * cPrev * gf * (T.One - gf);
-                                gRow[2 * H + j] = dc * gi * (T.One - gg * gg);
-                                gRow[3 * H + j] = dgo * go * (T.One - go);
-                                dcCarry[j] = dc * gf; // gradient w.r.t. clip(c_{t-1})
-                                if (Rnn.HasProjection) cRow[j] = go * tc; // keep m_t for dW_r; c_t is no longer needed
-                            }
+                            // dcy reaches the unclipped c_t only at each sequence's first backward step.
+                            ReadOnlySpan<T> dcyRow = i >= firstStart && !dcy.IsEmpty ? dcy.Slice((pl * _B + _perm[i]) * H, H) : default;
+                            CellKernels.LstmBackward(gRow, aux.Slice(row * H, H), sc.Cp.AsSpan(i * H, H),
+                                Rnn.HasProjection ? dm.Slice(i * H, H) : dht, sc.Dc.AsSpan(i * H, H), dcyRow, Rnn.HasProjection, sc.Tmp, _cellClip);
                             break;
                         }
                     case RnnMode.Gru:
-                        {
-                            Span<T> hnRow = aux.Slice(row * H, H);
-                            ReadOnlySpan<T> hPrev = _hp.AsSpan(i * S, S);
-                            Span<T> dhp = _dhPrev.AsSpan(i * S, S);
-                            for (int j = 0; j < H; j++)
-                            {
-                                T gr = gRow[j], gz = gRow[H + j], gn = gRow[2 * H + j], hn = hnRow[j], dh = dht[j];
-                                T dn = dh * (T.One - gz);
-                                T dz = dh * (hPrev[j] - gn);
-                                T dan = dn * (T.One - gn * gn);
-                                T dr = dan * hn;
-                                gRow[j] = dr * gr * (T.One - gr);
-                                gRow[H + j] = dz * gz * (T.One - gz);
-                                gRow[2 * H + j] = dan;
-                                hnRow[j] = dan * gr; // d(R_n h + bR_n)
-                                dhp[j] = dh * gz;
-                            }
-                            break;
-                        }
+                        CellKernels.GruBackward(gRow, aux.Slice(row * H, H), sc.Hp.AsSpan(i * S, S), dht, sc.DhPrev.AsSpan(i * S, S));
+                        break;
                 }
             }
 
             // dh_{prev} = (recurrent-side gate gradients) · R
-            Span<T> dhPrev = _dhPrev.AsSpan(0, n * S);
+            Span<T> dhPrev = sc.DhPrev.AsSpan(0, n * S);
             if (_mode == RnnMode.Gru)
             {
-                Span<T> gRec = _rec.AsSpan(0, n * GH);
+                Span<T> gRec = sc.Rec.AsSpan(0, n * GH);
                 for (int i = 0; i < n; i++)
                 {
                     gates.Slice((r0 + i) * GH, 2 * H).CopyTo(gRec.Slice(i * GH, 2 * H));
                     aux.Slice((r0 + i) * H, H).CopyTo(gRec.Slice(i * GH + 2 * H, H));
                 }
-                Gemm.Multiply(false, false, n, S, GH, gRec, GH, R, S, dhPrev, S, accumulate: true);
+                Gemm.Multiply(false, n, gRec, GH, sc.PackedRT, dhPrev, S, accumulate: true, _threads);
             }
             else
             {
-                Gemm.Multiply(false, false, n, S, GH, gates.Slice(r0 * GH), GH, R, S, dhPrev, S, accumulate: false);
+                Gemm.Multiply(false, n, gates.Slice(r0 * GH), GH, sc.PackedRT, dhPrev, S, accumulate: false, _threads);
             }
 
             // Route: to the next row processed (carry) or, where the previous state was hx/cx, to dhx/dcx.
             for (int i = 0; i < n; i++)
             {
                 ReadOnlySpan<T> src = dhPrev.Slice(i * S, S);
-                if (i < nCont) src.CopyTo(_dh.AsSpan(i * S, S));
+                if (i < nCont) src.CopyTo(sc.Dh.AsSpan(i * S, S));
                 else
                 {
                     int b = _perm[i];
@@ -499,18 +429,24 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
                     if (_mode == RnnMode.Lstm && !dcx.IsEmpty)
                     {
                         Span<T> dst = dcx.Slice((pl * _B + b) * H, H);
-                        ReadOnlySpan<T> carry = _dc.AsSpan(i * H, H);
-                        ReadOnlySpan<T> cxRow = _cp.AsSpan(i * H, H);
-                        for (int j = 0; j < H; j++) dst[j] = carry[j] * ClipGrad(cxRow[j]);
+                        ReadOnlySpan<T> carry = sc.Dc.AsSpan(i * H, H);
+                        ReadOnlySpan<T> cxRow = sc.Cp.AsSpan(i * H, H);
+                        for (int j = 0; j < H; j++) dst[j] = carry[j] * _cellClip.Grad(cxRow[j]);
                     }
                 }
             }
         }
 
-        // dIn (+)= dG · W  (or, under skip input, the sum of the gate gradients).
+    }
+
+    /// <summary>dIn (+)= dG · W (or, under skip input, the sum of the gate gradients).</summary>
+    private void InputGradient(int l, int d, Span<T> dIn, bool accumulateDIn, ReadOnlySpan<T> w, ReadOnlySpan<T> res)
+    {
+        int inW = InW(l), N = _N, GH = _GH, H = _H;
+        ReadOnlySpan<T> gates = res.Slice((int)_gatesOff[l, d], N * GH);
         var eW = W(l, d, 0);
         if (eW.HasMatrix)
-            Gemm.Multiply(false, false, N, inW, GH, gates, GH, w.Slice((int)eW.MatrixOffset, GH * inW), inW, dIn, inW, accumulateDIn);
+            Gemm.Multiply(false, false, N, inW, GH, gates, GH, w.Slice((int)eW.MatrixOffset, GH * inW), inW, dIn, inW, accumulateDIn, _threads);
         else
         {
             if (!accumulateDIn) dIn.Clear();
@@ -542,7 +478,7 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
                 var eW = W(l, d, 0);
                 var eR = W(l, d, _G);
                 if (eW.HasMatrix)
-                    Gemm.Multiply(true, false, GH, inW, N, gates, GH, input, inW, dw.Slice((int)eW.MatrixOffset, GH * inW), inW, accumulate: true);
+                    Gemm.Multiply(true, false, GH, inW, N, gates, GH, input, inW, dw.Slice((int)eW.MatrixOffset, GH * inW), inW, accumulate: true, maxThreads: _threads);
                 if (eW.HasBias) ColumnSums(gates, N, GH, dw.Slice((int)eW.BiasOffset, GH));
 
                 ReadOnlySpan<T> gRec = gates;
@@ -559,32 +495,52 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
 
                 // Previous hidden state of every row.
                 for (int t = 0; t < _T; t++)
-                {
-                    int n = _bs[t];
-                    int nCont = d == 0 ? (t > 0 ? n : 0) : (t + 1 < _T ? _bs[t + 1] : 0);
-                    int prevRow0 = d == 0 ? (t > 0 ? _off[t - 1] : 0) : (t + 1 < _T ? _off[t + 1] : 0);
-                    for (int i = 0; i < n; i++)
-                    {
-                        Span<T> dst = _hPrevAll.AsSpan((_off[t] + i) * S_, S_);
-                        if (i < nCont) outp.Slice((prevRow0 + i) * O + d * S_, S_).CopyTo(dst);
-                        else if (!hxs.IsEmpty) hxs.Slice((pl * _B + _perm[i]) * S_, S_).CopyTo(dst);
-                        else dst.Clear();
-                    }
-                }
-                Gemm.Multiply(true, false, GH, S_, N, gRec, GH, _hPrevAll, S_, dw.Slice((int)eR.MatrixOffset, GH * S_), S_, accumulate: true);
+                    GatherPrevious(l, d, t, outp, hxs, _hPrevAll.AsSpan(_off[t] * S_), default, default, default);
+                Gemm.Multiply(true, false, GH, S_, N, gRec, GH, _hPrevAll, S_, dw.Slice((int)eR.MatrixOffset, GH * S_), S_, accumulate: true, maxThreads: _threads);
                 if (eR.HasBias) ColumnSums(gRec, N, GH, dw.Slice((int)eR.BiasOffset, GH));
 
                 if (Rnn.HasProjection)
                 {
                     var eP = W(l, d, 8);
                     Gemm.Multiply(true, false, S_, H, N, res.Slice((int)_projOff[l, d], N * S_), S_,
-                        res.Slice((int)_auxOff[l, d], N * H), H, dw.Slice((int)eP.MatrixOffset, S_ * H), H, accumulate: true);
+                        res.Slice((int)_auxOff[l, d], N * H), H, dw.Slice((int)eP.MatrixOffset, S_ * H), H, accumulate: true, maxThreads: _threads);
                 }
             }
         }
     }
 
     // ---------------------------------------------------------------- helpers
+
+    /// <summary>
+    /// Copies the previous state of the active rows of step t, in processing order of direction d: h_{prev} from the
+    /// layer output (or hx, or zeros where a sequence starts) into <paramref name="hp"/>, and, when <paramref name="aux"/>
+    /// is given, the raw c_{prev} from the saved cell states (or cx, or zeros) into <paramref name="cp"/>. An empty
+    /// destination is skipped.
+    /// </summary>
+    private void GatherPrevious(int l, int d, int t, ReadOnlySpan<T> outp, ReadOnlySpan<T> hx, Span<T> hp,
+        ReadOnlySpan<T> aux, ReadOnlySpan<T> cx, Span<T> cp)
+    {
+        int n = _bs[t], S = _S, H = _H, O = _O, pl = l * _D + d;
+        int nCont = d == 0 ? (t > 0 ? n : 0) : (t + 1 < _T ? _bs[t + 1] : 0); // rows whose previous state is in outp
+        int prevRow0 = d == 0 ? (t > 0 ? _off[t - 1] : 0) : (t + 1 < _T ? _off[t + 1] : 0);
+        for (int i = 0; i < n; i++)
+        {
+            if (!hp.IsEmpty)
+            {
+                Span<T> dst = hp.Slice(i * S, S);
+                if (i < nCont) outp.Slice((prevRow0 + i) * O + d * S, S).CopyTo(dst);
+                else if (!hx.IsEmpty) hx.Slice((pl * _B + _perm[i]) * S, S).CopyTo(dst);
+                else dst.Clear();
+            }
+            if (!aux.IsEmpty)
+            {
+                Span<T> dst = cp.Slice(i * H, H);
+                if (i < nCont) aux.Slice((prevRow0 + i) * H, H).CopyTo(dst);
+                else if (!cx.IsEmpty) cx.Slice((pl * _B + _perm[i]) * H, H).CopyTo(dst);
+                else dst.Clear();
+            }
+        }
+    }
 
     private void GatherRows(ReadOnlySpan<T> src, int width, Span<T> packed)
     {
@@ -610,19 +566,4 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static T Sigmoid(T x) => T.One / (T.One + T.Exp(-x));
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private T Clip(T c)
-    {
-        if (_clip is not { } clip) return c;
-        if (T.IsNaN(c)) return clip.Nan == ClipNanMode.Propagate ? c : _clipMin;
-        return c < _clipMin ? _clipMin : c > _clipMax ? _clipMax : c;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private T ClipGrad(T c) => _clip is null || (c >= _clipMin && c <= _clipMax) || T.IsNaN(c) ? T.One : T.Zero;
-
-    private void ClipInPlace(Span<T> v)
-    {
-        for (int j = 0; j < v.Length; j++) v[j] = Clip(v[j]);
-    }
 }

@@ -57,19 +57,19 @@ public static class GoldenVerifier
         foreach (var p in layout.PyTorchParameters) layout.ImportPyTorch<T>(ws, p.Name, Cast<T>(g.Get(p.Name).Data));
         bool lstm = rnn.Mode == RnnMode.Lstm;
 
-        using var x = Upload(engine, io.ToEngine<T>(g.Get("x").Data, rnn.InputSize));
-        using var dy = Upload(engine, io.ToEngine<T>(g.Get("dy").Data, rnn.OutputSize));
+        using var x = engine.Upload<T>(io.ToEngine<T>(g.Get("x").Data, rnn.InputSize));
+        using var dy = engine.Upload<T>(io.ToEngine<T>(g.Get("dy").Data, rnn.OutputSize));
         using var y = engine.Allocate<T>(plan.YDesc.ElementCount);
         using var dx = engine.Allocate<T>(xDesc.ElementCount);
-        using var hx = Upload(engine, io.StateToEngine<T>(g.Get("hx").Data, rnn.StateSize));
-        using var dhy = Upload(engine, io.StateToEngine<T>(g.Get("dhy").Data, rnn.StateSize));
+        using var hx = engine.Upload<T>(io.StateToEngine<T>(g.Get("hx").Data, rnn.StateSize));
+        using var dhy = engine.Upload<T>(io.StateToEngine<T>(g.Get("dhy").Data, rnn.StateSize));
         using var hy = engine.Allocate<T>(plan.HiddenStateElements);
         using var dhx = engine.Allocate<T>(plan.HiddenStateElements);
-        using var cx = lstm ? Upload(engine, io.StateToEngine<T>(g.Get("cx").Data, rnn.HiddenSize)) : null;
-        using var dcy = lstm ? Upload(engine, io.StateToEngine<T>(g.Get("dcy").Data, rnn.HiddenSize)) : null;
+        using var cx = lstm ? engine.Upload<T>(io.StateToEngine<T>(g.Get("cx").Data, rnn.HiddenSize)) : null;
+        using var dcy = lstm ? engine.Upload<T>(io.StateToEngine<T>(g.Get("dcy").Data, rnn.HiddenSize)) : null;
         using var cy = lstm ? engine.Allocate<T>(plan.CellStateElements) : null;
         using var dcx = lstm ? engine.Allocate<T>(plan.CellStateElements) : null;
-        using var w = Upload(engine, ws);
+        using var w = engine.Upload<T>(ws);
         using var dw = engine.Allocate<T>(layout.TotalElements);
         using var reserve = plan.CreateReserve();
 
@@ -98,13 +98,6 @@ public static class GoldenVerifier
             result.Add(("grad." + p.Name, v.Select(e => double.CreateChecked(e)).ToArray()));
         }
         return result;
-    }
-
-    private static RnnBuffer<T> Upload<T>(IRnnEngine engine, T[] data) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        var b = engine.Allocate<T>(data.Length);
-        b.CopyFrom(data);
-        return b;
     }
 
     internal static T[] Cast<T>(double[] d) where T : unmanaged, IFloatingPointIeee754<T>

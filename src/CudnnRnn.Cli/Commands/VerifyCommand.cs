@@ -1,0 +1,84 @@
+using System.CommandLine;
+using System.Text.Json;
+using CudnnRnn.Verification;
+
+namespace CudnnRnn.Cli;
+
+/// <summary><c>cudnnrnn verify &lt;file-or-folder&gt;</c>: runs golden cases on an engine and reports the worst errors.</summary>
+internal static class VerifyCommand
+{
+    public static Command Create()
+    {
+        var path = new Argument<string>("file-or-folder") { Description = "A golden case (.json) or a folder of them (../shared/golden)." };
+        var engine = new Option<string>("--engine") { Description = "Engine: cpu, cuda or opencl.", DefaultValueFactory = _ => "cpu" };
+        engine.AcceptOnlyFromAmong(Engines.Names);
+        var dtype = new Option<string>("--dtype") { Description = "Element type: float64 or float32.", DefaultValueFactory = _ => "float64" };
+        dtype.AcceptOnlyFromAmong("float64", "float32");
+        var layout = new Option<string>("--layout") { Description = "Data layout: seq, packed, batch or all.", DefaultValueFactory = _ => "seq" };
+        layout.AcceptOnlyFromAmong("seq", "packed", "batch", "all");
+        var device = new Option<string?>("--device") { Description = "Engine device selector (OpenCL: index or name)." };
+        var json = new Option<string?>("--json") { Description = "Also write per case and tensor maxAbs and scale to this JSON file." };
+        var cmd = new Command("verify", "Run golden reference cases (forward, backward data, backward weights) and compare every tensor.")
+        {
+            path, engine, dtype, layout, device, json,
+        };
+        cmd.SetAction(r => Run(r.GetValue(path)!, r.GetValue(engine)!, r.GetValue(dtype)!, r.GetValue(layout)!, r.GetValue(device), r.GetValue(json)));
+        return cmd;
+    }
+
+    private static int Run(string path, string engineName, string dtype, string layoutName, string? device, string? jsonPath)
+    {
+        IReadOnlyList<string> files;
+        try { files = GoldenCase.FindFiles(path); }
+        catch (FileNotFoundException e) { Console.Error.WriteLine($"verify: {e.Message}"); return Cli.UsageError; }
+        if (files.Count == 0) { Console.Error.WriteLine($"verify: no golden case (*.json) in '{path}'."); return Cli.UsageError; }
+        var layouts = layoutName switch
+        {
+            "seq" => [RnnDataLayout.SeqMajorUnpacked],
+            "packed" => [RnnDataLayout.SeqMajorPacked],
+            "batch" => [RnnDataLayout.BatchMajorUnpacked],
+            _ => Enum.GetValues<RnnDataLayout>(),
+        };
+        IRnnEngine engine;
+        try { engine = Engines.Create(engineName, device); }
+        catch (RnnEngineUnavailableException e) { Console.Error.WriteLine($"verify: {e.Message}"); return Cli.UsageError; }
+        using var _ = engine;
+        var dt = dtype == "float32" ? RnnDataType.Float32 : RnnDataType.Float64;
+        if (!engine.Supports(dt, out var why)) { Console.Error.WriteLine($"verify: the {engine.Name} engine cannot compute in {dtype}: {why}"); return Cli.UsageError; }
+        Console.WriteLine($"engine {engine.Name} ({engine.DeviceDescription}), {dtype}");
+
+        int passed = 0, failed = 0;
+        var records = new List<object>();
+        foreach (var file in files)
+        {
+            GoldenCase golden;
+            try { golden = GoldenCase.Load(file); }
+            catch (FormatException e) { Console.Error.WriteLine($"verify: {e.Message}"); return Cli.UsageError; }
+            foreach (var layout in layouts)
+            {
+                var result = dt == RnnDataType.Float32 ? GoldenVerifier.Run<float>(engine, golden, layout) : GoldenVerifier.Run<double>(engine, golden, layout);
+                if (result.Passed) passed++; else failed++;
+                string groups = string.Join("  ", result.WorstPerGroup.Select(t => $"{t.Group} {t.MaxAbs:E1}/{t.RelativeToScale:E1}"));
+                Console.WriteLine($"{(result.Passed ? "PASS" : "FAIL")} {golden.Name,-40} {LayoutName(layout),-6} {groups}");
+                foreach (var t in result.Tensors.Where(t => !t.Passed)) Console.WriteLine($"     {t}");
+                records.Add(new
+                {
+                    @case = golden.Name, engine = engine.Name, dtype, layout = LayoutName(layout), passed = result.Passed,
+                    tensors = result.Tensors.Select(t => new { name = t.Name, group = t.Group, maxAbs = t.MaxAbs, scale = t.Scale, rtol = t.Rtol, passed = t.Passed }),
+                });
+            }
+        }
+        Console.WriteLine("(per group: max |ours - expected| / that divided by max |expected|)");
+        if (jsonPath is not null)
+            File.WriteAllText(jsonPath, JsonSerializer.Serialize(records, new JsonSerializerOptions { WriteIndented = true }));
+        Console.WriteLine($"{passed} passed, {failed} failed");
+        return failed == 0 ? 0 : 1;
+    }
+
+    private static string LayoutName(RnnDataLayout l) => l switch
+    {
+        RnnDataLayout.SeqMajorUnpacked => "seq",
+        RnnDataLayout.SeqMajorPacked => "packed",
+        _ => "batch",
+    };
+}

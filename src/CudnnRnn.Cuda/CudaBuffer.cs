@@ -1,0 +1,122 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using CudnnRnn.Interop;
+
+namespace CudnnRnn.Cuda;
+
+/// <summary>
+/// A buffer in device memory (<c>cudaMalloc</c>), owned by a <see cref="SafeCudaDeviceMemory"/>. Host copies go through
+/// the engine's stream and wait for it (a read must; a write waits so the caller's span can be reused at once).
+/// </summary>
+public sealed unsafe class CudaBuffer<T> : RnnBuffer<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly CudaEngine _engine;
+
+    internal CudaBuffer(CudaEngine engine, long length) : base(engine, length)
+    {
+        _engine = engine;
+        nuint bytes = checked((nuint)length * (nuint)sizeof(T));
+        engine.EnterDevice();
+        Memory = SafeCudaDeviceMemory.Allocate(bytes);
+        try
+        {
+            if (bytes != 0)
+                CudaException.ThrowIfFailed(Cudart.cudaMemsetAsync((void*)Memory.DangerousGetHandle(), 0, bytes, engine.Stream));
+        }
+        catch
+        {
+            Memory.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The device memory (NULL for a zero-length buffer).</summary>
+    public SafeCudaDeviceMemory Memory { get; }
+
+    /// <summary>Size in bytes.</summary>
+    public long ByteLength => Length * sizeof(T);
+
+    /// <inheritdoc/>
+    protected override void WriteCore(long offset, ReadOnlySpan<T> source)
+    {
+        if (source.IsEmpty) return;
+        bool added = false;
+        Memory.DangerousAddRef(ref added);
+        try
+        {
+            _engine.EnterDevice();
+            fixed (T* src = source)
+            {
+                byte* dst = (byte*)Memory.DangerousGetHandle() + offset * sizeof(T);
+                CudaException.ThrowIfFailed(Cudart.cudaMemcpyAsync(dst, src, (nuint)source.Length * (nuint)sizeof(T),
+                    cudaMemcpyKind.cudaMemcpyHostToDevice, _engine.Stream));
+                CudaException.ThrowIfFailed(Cudart.cudaStreamSynchronize(_engine.Stream));
+            }
+        }
+        finally
+        {
+            if (added) Memory.DangerousRelease();
+        }
+    }
+
+    /// <inheritdoc/>
+    protected override void ReadCore(long offset, Span<T> destination)
+    {
+        if (destination.IsEmpty) return;
+        bool added = false;
+        Memory.DangerousAddRef(ref added);
+        try
+        {
+            _engine.EnterDevice();
+            fixed (T* dst = destination)
+            {
+                byte* src = (byte*)Memory.DangerousGetHandle() + offset * sizeof(T);
+                CudaException.ThrowIfFailed(Cudart.cudaMemcpyAsync(dst, src, (nuint)destination.Length * (nuint)sizeof(T),
+                    cudaMemcpyKind.cudaMemcpyDeviceToHost, _engine.Stream));
+                CudaException.ThrowIfFailed(Cudart.cudaStreamSynchronize(_engine.Stream));
+            }
+        }
+        finally
+        {
+            if (added) Memory.DangerousRelease();
+        }
+    }
+
+    /// <inheritdoc/>
+    protected override void FillCore(T value)
+    {
+        if (Length == 0) return;
+        bool added = false;
+        Memory.DangerousAddRef(ref added);
+        try
+        {
+            _engine.EnterDevice();
+            if (IsAllZeroBits(value))
+            {
+                CudaException.ThrowIfFailed(Cudart.cudaMemsetAsync((void*)Memory.DangerousGetHandle(), 0, (nuint)ByteLength, _engine.Stream));
+                return;
+            }
+            // No kernels of our own: a non-zero fill is copied from a host chunk (rare; not on any compute path).
+            int chunk = (int)Math.Min(Length, 1 << 16);
+            var host = new T[chunk];
+            host.AsSpan().Fill(value);
+            for (long done = 0; done < Length; done += chunk)
+                WriteCore(done, host.AsSpan(0, (int)Math.Min(chunk, Length - done)));
+        }
+        finally
+        {
+            if (added) Memory.DangerousRelease();
+        }
+    }
+
+    private static bool IsAllZeroBits(T value) => sizeof(T) == 8
+        ? Unsafe.As<T, ulong>(ref value) == 0
+        : Unsafe.As<T, uint>(ref value) == 0;
+
+    /// <inheritdoc/>
+    protected override void DisposeCore()
+    {
+        Memory.Dispose();
+        _engine.ReleaseDependent();
+    }
+}

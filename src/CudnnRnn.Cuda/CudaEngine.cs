@@ -1,0 +1,419 @@
+using System.Numerics;
+using CudnnRnn.Interop;
+
+namespace CudnnRnn.Cuda;
+
+/// <summary>
+/// The cuDNN engine: device memory buffers and plans that call <c>cudnnRNNForward</c>,
+/// <c>cudnnRNNBackwardData_v8</c> and <c>cudnnRNNBackwardWeights_v8</c>. Nothing native is loaded until
+/// <see cref="TryCreate(out CudaEngine?, out string)"/>, <see cref="Create"/> or <see cref="Probe"/> is called, so the
+/// type can be referenced and reflected on a machine without CUDA.
+/// </summary>
+/// <remarks>
+/// One engine owns one cuDNN handle and one CUDA stream on one device; every buffer and plan it creates keeps those two
+/// alive (DangerousAddRef) until it is disposed, so disposing the engine first is safe. Not thread-safe for concurrent
+/// use of the same plan; buffers and plans of one engine share its stream, so their work is ordered.
+/// Determinism: whether CUBLAS_WORKSPACE_CONFIG still governs RNN determinism on cuDNN 9 (which uses cuBLASLt, not
+/// cuBLAS) is NOT VERIFIED (API.md §10.4, §12.9); dropout masks come from cuDNN's RNG and cannot match the CPU engine.
+/// </remarks>
+public sealed class CudaEngine : IRnnEngine
+{
+    /// <summary>The engine's short name.</summary>
+    public const string EngineName = "cuda";
+
+    private readonly SafeCudnnHandle _cudnn;
+    private readonly SafeCudaStream _stream;
+    private readonly Dictionary<RnnDescriptor, RnnWeightLayout> _layouts = [];
+    private readonly Lock _layoutLock = new();
+    private int _disposed;
+
+    private CudaEngine(int device, SafeCudnnHandle cudnn, SafeCudaStream stream, CudaProbeResult probe)
+    {
+        Device = device;
+        _cudnn = cudnn;
+        _stream = stream;
+        ProbeInfo = probe;
+        CudnnVersion = CudaLibraries.CudnnVersion;
+    }
+
+    /// <inheritdoc/>
+    public string Name => EngineName;
+
+    /// <inheritdoc/>
+    public string DeviceDescription =>
+        $"{ProbeInfo.DeviceName} (CUDA device {Device}), cuDNN {CudnnVersion}, CUDA runtime {CudaProbeResult.FormatCudaVersion(ProbeInfo.RuntimeVersion)}, " +
+        $"driver CUDA {CudaProbeResult.FormatCudaVersion(ProbeInfo.DriverVersion)}";
+
+    /// <summary>CUDA device ordinal.</summary>
+    public int Device { get; }
+
+    /// <summary>The loaded cuDNN's version.</summary>
+    public CudnnVersionInfo CudnnVersion { get; }
+
+    /// <summary>What the probe found when the engine was created.</summary>
+    public CudaProbeResult ProbeInfo { get; }
+
+    internal SafeCudnnHandle CudnnHandle => _cudnn;
+    internal SafeCudaStream Stream => _stream;
+
+    /// <summary>True after <see cref="Dispose"/>.</summary>
+    public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+
+    /// <summary>
+    /// Creates an engine on device 0, or returns false with the exact reason: the library that could not be loaded (with
+    /// every name tried), no driver, driver too old, no device, or a cuDNN sub-library that does not load.
+    /// </summary>
+    public static bool TryCreate(out CudaEngine? engine, out string reason) => TryCreate(0, out engine, out reason);
+
+    /// <summary>Creates an engine on <paramref name="device"/>, or returns false with the exact reason.</summary>
+    public static bool TryCreate(int device, out CudaEngine? engine, out string reason)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(device);
+        engine = null;
+        var probe = Probe(device);
+        if (!probe.Available)
+        {
+            reason = probe.Reason;
+            return false;
+        }
+        SafeCudnnHandle? cudnn = null;
+        SafeCudaStream? stream = null;
+        try
+        {
+            CudaException.ThrowIfFailed(Cudart.cudaSetDevice(device));
+            stream = SafeCudaStream.Create();
+            cudnn = SafeCudnnHandle.Create();
+            CudnnException.ThrowIfFailed(Cudnn.cudnnSetStream(cudnn, stream));
+            engine = new CudaEngine(device, cudnn, stream, probe);
+            reason = "";
+            return true;
+        }
+        catch (Exception e) when (e is CudaException or CudnnException or DllNotFoundException or EntryPointNotFoundException)
+        {
+            cudnn?.Dispose();
+            stream?.Dispose();
+            reason = $"creating the cuDNN handle on CUDA device {device} failed: {e.Message}";
+            return false;
+        }
+    }
+
+    /// <summary>Creates an engine or throws <see cref="RnnEngineUnavailableException"/> with the reason.</summary>
+    public static CudaEngine Create(int device = 0) =>
+        TryCreate(device, out var engine, out string reason) ? engine! : throw new RnnEngineUnavailableException(EngineName, reason);
+
+    /// <summary>
+    /// Checks, in order, the CUDA runtime library, the driver, the device, cuDNN and its RNN sub-library, and reports
+    /// versions and the device name. Never throws for a missing library or device.
+    /// </summary>
+    public static CudaProbeResult Probe(int device = 0)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(device);
+        string? cudnnVer = null, deviceName = null;
+        ulong raw = 0, cudnnCudart = 0, maxDev = 0;
+        int runtime = 0, driver = 0, count = 0;
+        CudaProbeResult Result(bool ok, string reason)
+        {
+            var (cudnnLib, cudartLib, _) = CudaLibraries.LoadedFrom;
+            return new(ok, reason, cudnnVer, raw, cudnnCudart, maxDev, runtime, driver, count, device, deviceName, cudnnLib, cudartLib);
+        }
+
+        try
+        {
+            if (!CudaLibraries.TryLoadCudart(out var cudartError))
+                return Result(false, cudartError!.Message);
+            var err = Cudart.cudaDriverGetVersion(out driver);
+            if (err != cudaError_t.cudaSuccess)
+                return Result(false, CudaException.Create(err, "cudaDriverGetVersion(out driver)").Message);
+            _ = Cudart.cudaRuntimeGetVersion(out runtime); // informational; the device query below decides
+            if (driver == 0)
+                return Result(false, "no NVIDIA driver is installed (cudaDriverGetVersion reports 0).");
+            err = Cudart.cudaGetDeviceCount(out count);
+            switch (err)
+            {
+                case cudaError_t.cudaSuccess:
+                    break;
+                case cudaError_t.cudaErrorInsufficientDriver:
+                    return Result(false, $"the NVIDIA driver (supports CUDA {CudaProbeResult.FormatCudaVersion(driver)}) is older than the CUDA runtime " +
+                                         $"{CudaProbeResult.FormatCudaVersion(runtime)} (cudaErrorInsufficientDriver, 35).");
+                case cudaError_t.cudaErrorNoDevice:
+                    return Result(false, "no CUDA-capable device was detected by the installed driver (cudaErrorNoDevice, 100).");
+                default:
+                    return Result(false, CudaException.Create(err, "cudaGetDeviceCount(out count)").Message);
+            }
+            if (count == 0)
+                return Result(false, "no CUDA-capable device (cudaGetDeviceCount reports 0).");
+            if (device >= count)
+                return Result(false, $"CUDA device {device} does not exist; {count} device(s) found.");
+            deviceName = CudaDriver.TryGetDeviceName(device);
+
+            if (!CudaLibraries.TryLoadCudnn(out var cudnnError))
+                return Result(false, cudnnError!.Message);
+            var v = CudaLibraries.CudnnVersion;
+            cudnnVer = v.ToString();
+            raw = v.Raw;
+            cudnnCudart = Cudnn.cudnnGetCudartVersion();
+            if (v.Major < 8)
+                return Result(false, $"cuDNN {v} is too old: the v8 RNN API (cudnnRNNForward) needs cuDNN 8 or 9.");
+            if (v.Major >= 9)
+            {
+                maxDev = Cudnn.cudnnGetMaxDeviceVersion();
+                // cudnnAdvVersionCheck lives in the RNN sub-library: it fails here rather than at the first RNN call when
+                // libcudnn_adv / cudnn_adv64_9 cannot be loaded next to the shim (API.md §2.2, §10.5).
+                var st = Cudnn.cudnnAdvVersionCheck();
+                if (st != cudnnStatus_t.CUDNN_STATUS_SUCCESS)
+                    return Result(false, $"cuDNN's RNN sub-library is not usable: {CudnnException.Create((int)st, "cudnnAdvVersionCheck()").Message}");
+            }
+            else
+            {
+                var st = Cudnn.cudnnAdvInferVersionCheck();
+                if (st != cudnnStatus_t.CUDNN_STATUS_SUCCESS)
+                    return Result(false, $"cuDNN's RNN sub-library is not usable: {CudnnException.Create((int)st, "cudnnAdvInferVersionCheck()").Message}");
+            }
+            return Result(true, "");
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or CudaException or CudnnException)
+        {
+            return Result(false, e.Message);
+        }
+    }
+
+    /// <inheritdoc/>
+    public bool Supports(RnnDataType dataType, out string? reason)
+    {
+        if (dataType is RnnDataType.Float32 or RnnDataType.Float64)
+        {
+            reason = null;
+            return true;
+        }
+        reason = $"{dataType} is not a data type this engine knows.";
+        return false;
+    }
+
+    /// <inheritdoc/>
+    public RnnBuffer<T> Allocate<T>(long length) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ThrowIfDisposed();
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        _ = RnnDescriptor.DataTypeOf<T>(); // float or double, else NotSupportedException naming the type
+        AddDependent();
+        try
+        {
+            return new CudaBuffer<T>(this, length);
+        }
+        catch
+        {
+            ReleaseDependent();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The layout cuDNN uses for <paramref name="rnn"/>, built once per descriptor from <c>cudnnGetRNNWeightParams</c>
+    /// (<see cref="QueryWeightParams"/>), never from hard-coded offsets.
+    /// </summary>
+    public RnnWeightLayout GetWeightLayout(RnnDescriptor rnn)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(rnn);
+        lock (_layoutLock)
+        {
+            if (_layouts.TryGetValue(rnn, out var cached)) return cached;
+        }
+        var (bytes, table) = QueryWeightParams(rnn);
+        var layout = CudnnWeightLayoutBuilder.Build(rnn, bytes, CudnnMapping.ElementSize(rnn.DataType), table);
+        lock (_layoutLock)
+        {
+            return _layouts.TryAdd(rnn, layout) ? layout : _layouts[rnn];
+        }
+    }
+
+    /// <summary>
+    /// The raw <c>cudnnGetRNNWeightParams</c> table for every pseudoLayer × linLayerID, as byte offsets from the weight-space
+    /// base: what settles the block order on the first GPU run (API.md §12.1).
+    /// </summary>
+    public unsafe (long WeightSpaceBytes, IReadOnlyList<CudnnWeightParams> Table) QueryWeightParams(RnnDescriptor rnn)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(rnn);
+        EnterDevice();
+        using var dropout = CreateDropoutDescriptor(0, 0, out _);
+        using var desc = CreateRnnDescriptor(rnn, CudnnConstants.CUDNN_RNN_PADDED_IO_ENABLED, dropout);
+        CudnnException.ThrowIfFailed(Cudnn.cudnnGetRNNWeightSpaceSize(_cudnn, desc, out nuint bytes));
+        // A real buffer as the base: cuDNN only computes addresses from it, but nothing says it may be invalid.
+        using var space = SafeCudaDeviceMemory.Allocate(bytes);
+        // Dummy descriptors for both pairs on every call (API.md §5.3: NULL for an unused pair before 9.1 is NOT VERIFIED).
+        using var mDesc = SafeCudnnTensorDescriptor.Create();
+        using var bDesc = SafeCudnnTensorDescriptor.Create();
+        var table = new List<CudnnWeightParams>(rnn.PseudoLayerCount * rnn.LinLayerIdCount);
+        bool added = false;
+        space.DangerousAddRef(ref added);
+        try
+        {
+            nint baseAddr = space.DangerousGetHandle();
+            for (int pl = 0; pl < rnn.PseudoLayerCount; pl++)
+            {
+                for (int id = 0; id < rnn.LinLayerIdCount; id++)
+                {
+                    if (rnn.Mode == RnnMode.Lstm && id == 8 && !rnn.HasProjection)
+                    {
+                        // Without a projection, id 8 is not queried (PyTorch queries it only with proj_size; [VG], unverified,
+                        // says ids past 2·gates are BAD_PARAM). It exists in our layout as an absent matrix.
+                        table.Add(new CudnnWeightParams(pl, id, null, null, null, null));
+                        continue;
+                    }
+                    // PyTorch wraps this call in an unexplained `for (stateless < 100)` loop (no explanation found,
+                    // API.md §9, §12.10); one call is made here. Under SKIP_INPUT, whether layer-0 input biases still exist
+                    // is NOT FOUND (§7.6, §12.6): the table says, and the builder rejects a disagreement with our layout.
+                    CudnnException.ThrowIfFailed(Cudnn.cudnnGetRNNWeightParams(_cudnn, desc, pl, bytes, (void*)baseAddr, id,
+                        mDesc, out nint mAddr, bDesc, out nint bAddr));
+                    // A NULL address means "does not exist" (CUDA.jl; NVIDIA wording NOT FOUND, API.md §7.4); its
+                    // descriptor may still hold the previous call's dims, so dims are read only for non-NULL addresses.
+                    table.Add(new CudnnWeightParams(pl, id,
+                        mAddr == 0 ? null : (long)mAddr - baseAddr, mAddr == 0 ? null : Dims(mDesc),
+                        bAddr == 0 ? null : (long)bAddr - baseAddr, bAddr == 0 ? null : Dims(bDesc)));
+                }
+            }
+        }
+        finally
+        {
+            if (added) space.DangerousRelease();
+        }
+        return ((long)bytes, table);
+    }
+
+    private static unsafe int[] Dims(SafeCudnnTensorDescriptor desc)
+    {
+        int* dims = stackalloc int[CudnnConstants.CUDNN_DIM_MAX];
+        int* strides = stackalloc int[CudnnConstants.CUDNN_DIM_MAX];
+        CudnnException.ThrowIfFailed(Cudnn.cudnnGetTensorNdDescriptor(desc, 3, out _, out int nb, dims, strides));
+        return new ReadOnlySpan<int>(dims, Math.Clamp(nb, 0, 3)).ToArray();
+    }
+
+    /// <inheritdoc/>
+    public RnnPlan<T> CreatePlan<T>(RnnDescriptor rnn, RnnDataDescriptor xDesc) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(rnn);
+        ArgumentNullException.ThrowIfNull(xDesc);
+        // The base class checks these too; checking first keeps every native call behind the argument checks.
+        var dt = RnnDescriptor.DataTypeOf<T>();
+        if (dt != rnn.DataType)
+            throw new ArgumentException($"The plan's element type is {typeof(T).Name} ({dt}), but the descriptor says {rnn.DataType}.", nameof(rnn));
+        if (xDesc.VectorSize != rnn.InputSize)
+            throw new ArgumentException($"xDesc.VectorSize is {xDesc.VectorSize}; expected the network's inputSize {rnn.InputSize}.", nameof(xDesc));
+        var layout = GetWeightLayout(rnn);
+        AddDependent();
+        try
+        {
+            return new CudaPlan<T>(this, rnn, xDesc, layout);
+        }
+        catch
+        {
+            ReleaseDependent();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// A dropout descriptor: p = 0 without states (PyTorch's cheap "no dropout" form), else a state buffer of
+    /// cudnnDropoutGetStatesSize bytes that the descriptor keeps alive. Always created: a NULL dropoutDesc in
+    /// cudnnSetRNNDescriptor_v8 documented as legal is NOT FOUND (API.md §5.7).
+    /// </summary>
+    internal SafeCudnnDropoutDescriptor CreateDropoutDescriptor(double p, ulong seed, out long stateBytes)
+    {
+        var d = SafeCudnnDropoutDescriptor.Create();
+        try
+        {
+            stateBytes = 0;
+            if (p > 0)
+            {
+                CudnnException.ThrowIfFailed(Cudnn.cudnnDropoutGetStatesSize(_cudnn, out nuint size));
+                using var states = SafeCudaDeviceMemory.Allocate(size); // the descriptor takes its own reference
+                d.Set(_cudnn, (float)p, states, seed);
+                stateBytes = (long)size;
+            }
+            else
+            {
+                d.Set(_cudnn, 0f, null, 0);
+            }
+            return d;
+        }
+        catch
+        {
+            d.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>cudnnSetRNNDescriptor_v8 (+ clip) for a descriptor: ALGO_STANDARD, the mapped modes, math per data type.</summary>
+    internal SafeCudnnRNNDescriptor CreateRnnDescriptor(RnnDescriptor rnn, uint auxFlags, SafeCudnnDropoutDescriptor dropout)
+    {
+        var (dataType, mathPrec, mathType) = CudnnMapping.Math(rnn.DataType);
+        var desc = SafeCudnnRNNDescriptor.Create();
+        try
+        {
+            // ALGO_STANDARD always: projection requires it, and persistent algorithms reject variable lengths (API.md §10.2).
+            // projSize = hiddenSize means "no projection" (cuDNN's own convention; [VG], unverified: projSize 0 is BAD_PARAM).
+            desc.Set(cudnnRNNAlgo_t.CUDNN_RNN_ALGO_STANDARD, CudnnMapping.Mode(rnn.Mode), CudnnMapping.BiasMode(rnn.BiasMode),
+                CudnnMapping.Direction(rnn.Direction), CudnnMapping.InputMode(rnn.InputMode), dataType, mathPrec, mathType,
+                rnn.InputSize, rnn.HiddenSize, rnn.ProjSize, rnn.NumLayers, dropout, auxFlags);
+            if (rnn.CellClip is { } clip)
+            {
+                // Where cuDNN clips (stored c_t or only where c is read) is NOT FOUND; [VG]'s description is unverified
+                // (API.md §7.8, §12.3). cudnnRNNSetClip_v9 has no NaN option and its NaN policy is NOT FOUND, so
+                // clip.Nan is honoured only on 8.x (_v8); on 9.x it cannot be expressed.
+                if (CudnnVersion.Major >= 9)
+                    CudnnException.ThrowIfFailed(Cudnn.cudnnRNNSetClip_v9(desc, cudnnRNNClipMode_t.CUDNN_RNN_CLIP_MINMAX, clip.Min, clip.Max));
+                else
+                    CudnnException.ThrowIfFailed(Cudnn.cudnnRNNSetClip_v8(desc, cudnnRNNClipMode_t.CUDNN_RNN_CLIP_MINMAX,
+                        clip.Nan == ClipNanMode.Propagate ? cudnnNanPropagation_t.CUDNN_PROPAGATE_NAN : cudnnNanPropagation_t.CUDNN_NOT_PROPAGATE_NAN,
+                        clip.Min, clip.Max));
+            }
+            return desc;
+        }
+        catch
+        {
+            desc.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Makes the engine's device current on this thread (the CUDA runtime's current device is per thread).</summary>
+    internal void EnterDevice() => CudaException.ThrowIfFailed(Cudart.cudaSetDevice(Device));
+
+    /// <summary>A buffer or plan keeps the cuDNN handle and the stream alive until it is disposed.</summary>
+    internal void AddDependent()
+    {
+        bool h = false, s = false;
+        try
+        {
+            _cudnn.DangerousAddRef(ref h);
+            _stream.DangerousAddRef(ref s);
+        }
+        catch
+        {
+            if (h) _cudnn.DangerousRelease();
+            if (s) _stream.DangerousRelease();
+            throw;
+        }
+    }
+
+    internal void ReleaseDependent()
+    {
+        _cudnn.DangerousRelease(); // the handle (which uses the stream) goes first
+        _stream.DangerousRelease();
+    }
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(IsDisposed, this);
+
+    /// <summary>Releases the engine's handle and stream once every buffer and plan created from it is disposed too.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        _cudnn.Dispose();
+        _stream.Dispose();
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => $"{Name}: {DeviceDescription}";
+}

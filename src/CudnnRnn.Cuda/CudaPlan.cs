@@ -1,0 +1,239 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
+using CudnnRnn.Interop;
+
+namespace CudnnRnn.Cuda;
+
+/// <summary>
+/// One network on one data shape on cuDNN: the RNN descriptor (with its dropout descriptor), x/y data descriptors,
+/// h/c tensor descriptors, a device copy of the sequence lengths and one workspace, all created once. Forward and
+/// backward allocate nothing, synchronize nothing, and only enqueue cuDNN work on the engine's stream.
+/// </summary>
+/// <remarks>
+/// Semantics are cuDNN's own; two of them are documented only indirectly and are checked by the GPU conformance tests:
+/// hy/cy of a sequence shorter than maxSeqLength (its own last valid step) and the reverse direction starting at len−1
+/// (NVIDIA wording NOT FOUND, API.md §7.11, §12.2), and the forward half first in bidirectional y (no NVIDIA sentence,
+/// evidence only, §7.3).
+/// </remarks>
+public sealed unsafe class CudaPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly CudaEngine _engine;
+    private readonly SafeCudnnDropoutDescriptor _dropout;
+    private readonly SafeCudnnRNNDescriptor _rnnDesc;
+    private readonly SafeCudnnRNNDataDescriptor _xDesc, _yDesc;
+    private readonly SafeCudnnTensorDescriptor _hDesc, _cDesc;
+    private readonly SafeCudaDeviceMemory _devSeqLengths;
+    private readonly SafeCudaDeviceMemory _workspace;
+    private readonly nuint _weightBytes, _workBytes, _reserveBytes;
+    private readonly SafeHandle?[] _leases = new SafeHandle?[16];
+    private int _leaseCount;
+
+    internal CudaPlan(CudaEngine engine, RnnDescriptor rnn, RnnDataDescriptor xDesc, RnnWeightLayout layout)
+        : base(engine, rnn, xDesc, layout)
+    {
+        _engine = engine;
+        var owned = new List<IDisposable>();
+        try
+        {
+            engine.EnterDevice();
+            var (dataType, _, _) = CudnnMapping.Math(rnn.DataType);
+
+            _dropout = Own(owned, engine.CreateDropoutDescriptor(rnn.Dropout, rnn.DropoutSeed, out long stateBytes));
+            DropoutStateBytes = stateBytes;
+            // PADDED_IO_ENABLED for the unpacked layouts, DISABLED for packed (API.md §7.10).
+            _rnnDesc = Own(owned, engine.CreateRnnDescriptor(rnn, CudnnMapping.AuxFlags(xDesc.Layout), _dropout));
+
+            CudnnException.ThrowIfFailed(Cudnn.cudnnGetRNNWeightSpaceSize(engine.CudnnHandle, _rnnDesc, out _weightBytes));
+            long expected = layout.TotalElements * sizeof(T);
+            if ((long)_weightBytes != expected)
+                throw new InvalidOperationException(
+                    $"cudnnGetRNNWeightSpaceSize reports {_weightBytes} bytes for this plan's descriptor, but the weight layout has {expected} " +
+                    "(auxFlags/dropout are not expected to change the weight space; this is a cuDNN behaviour we did not anticipate).");
+
+            _xDesc = Own(owned, DataDescriptor(dataType, xDesc));
+            _yDesc = Own(owned, DataDescriptor(dataType, YDesc));
+            _hDesc = Own(owned, StateDescriptor(dataType, CudnnMapping.StateTensor(rnn, xDesc.Batch, cell: false)));
+            // cDesc is created for every mode: cuDNN ignores it for non-LSTM cells ([RC]), and a SafeHandle argument cannot be NULL.
+            _cDesc = Own(owned, StateDescriptor(dataType, CudnnMapping.StateTensor(rnn, xDesc.Batch, cell: true)));
+
+            // Backward needs the TRAINING workspace; INFERENCE may differ and sizes are not monotonic (API.md §8): one buffer
+            // of the larger size serves both.
+            CudnnException.ThrowIfFailed(Cudnn.cudnnGetRNNTempSpaceSizes(engine.CudnnHandle, _rnnDesc,
+                cudnnForwardMode_t.CUDNN_FWD_MODE_TRAINING, _xDesc, out nuint workTraining, out _reserveBytes));
+            CudnnException.ThrowIfFailed(Cudnn.cudnnGetRNNTempSpaceSizes(engine.CudnnHandle, _rnnDesc,
+                cudnnForwardMode_t.CUDNN_FWD_MODE_INFERENCE, _xDesc, out nuint workInference, out _));
+            _workBytes = Math.Max(workTraining, workInference);
+            _workspace = Own(owned, SafeCudaDeviceMemory.Allocate(_workBytes));
+
+            // Always a device copy of the lengths (API.md §10.1: whether cuDNN reads it is a disagreement between sources;
+            // a device int32[batch] works on every version). Copied once here; every call passes it.
+            int batch = xDesc.Batch;
+            _devSeqLengths = Own(owned, SafeCudaDeviceMemory.Allocate((nuint)batch * sizeof(int)));
+            fixed (int* lengths = xDesc.SeqLengths)
+                CudaException.ThrowIfFailed(Cudart.cudaMemcpy((void*)_devSeqLengths.DangerousGetHandle(), lengths,
+                    (nuint)batch * sizeof(int), cudaMemcpyKind.cudaMemcpyHostToDevice));
+        }
+        catch
+        {
+            for (int i = owned.Count - 1; i >= 0; i--) owned[i].Dispose();
+            throw;
+        }
+    }
+
+    private static TH Own<TH>(List<IDisposable> owned, TH h) where TH : IDisposable
+    {
+        owned.Add(h);
+        return h;
+    }
+
+    /// <inheritdoc/>
+    public override long WorkspaceBytes => (long)_workBytes;
+
+    /// <inheritdoc/>
+    public override long ReserveBytes => (long)_reserveBytes;
+
+    /// <summary>Bytes of the dropout RNG state this plan holds (0 without dropout).</summary>
+    public long DropoutStateBytes { get; }
+
+    /// <summary>cudnnGetRNNWeightSpaceSize for this plan's descriptor.</summary>
+    public long WeightSpaceBytes => (long)_weightBytes;
+
+    private SafeCudnnRNNDataDescriptor DataDescriptor(cudnnDataType_t dataType, RnnDataDescriptor d)
+    {
+        var desc = SafeCudnnRNNDataDescriptor.Create();
+        try
+        {
+            // paddingFill: a host pointer to ONE value of the data type (API.md §7.10); only read for unpacked output.
+            T fill = T.CreateChecked(d.PaddingFill);
+            fixed (int* lengths = d.SeqLengths)
+                CudnnException.ThrowIfFailed(Cudnn.cudnnSetRNNDataDescriptor(desc, dataType, CudnnMapping.Layout(d.Layout),
+                    d.MaxSeqLength, d.Batch, d.VectorSize, lengths, &fill));
+            return desc;
+        }
+        catch
+        {
+            desc.Dispose();
+            throw;
+        }
+    }
+
+    private static SafeCudnnTensorDescriptor StateDescriptor(cudnnDataType_t dataType, (int[] Dims, int[] Strides) shape)
+    {
+        var desc = SafeCudnnTensorDescriptor.Create();
+        try
+        {
+            fixed (int* dims = shape.Dims)
+            fixed (int* strides = shape.Strides)
+                CudnnException.ThrowIfFailed(Cudnn.cudnnSetTensorNdDescriptor(desc, dataType, shape.Dims.Length, dims, strides));
+            return desc;
+        }
+        catch
+        {
+            desc.Dispose();
+            throw;
+        }
+    }
+
+    /// <inheritdoc/>
+    protected override bool Accepts(RnnBuffer<T> buffer) => buffer is CudaBuffer<T> && ReferenceEquals(buffer.Engine, _engine);
+
+    /// <inheritdoc/>
+    protected override RnnBuffer<T> AllocateReserveStorage() =>
+        _engine.Allocate<T>(((long)_reserveBytes + sizeof(T) - 1) / sizeof(T));
+
+    /// <inheritdoc/>
+    protected override void ForwardCore(RnnForwardMode mode, RnnBuffer<T> x, RnnBuffer<T> y, RnnBuffer<T>? hx, RnnBuffer<T>? hy,
+        RnnBuffer<T>? cx, RnnBuffer<T>? cy, RnnBuffer<T> weights, RnnReserve<T>? reserve)
+    {
+        bool training = mode == RnnForwardMode.Training;
+        try
+        {
+            _engine.EnterDevice();
+            // INFERENCE: reserve size 0 and NULL, as PyTorch passes a 0-byte reserve (API.md §8).
+            CudnnException.ThrowIfFailed(Cudnn.cudnnRNNForward(_engine.CudnnHandle, _rnnDesc, CudnnMapping.ForwardMode(mode),
+                (int*)Lease(_devSeqLengths), _xDesc, Lease(x), _yDesc, Lease(y),
+                _hDesc, Lease(hx), Lease(hy), _cDesc, Lease(cx), Lease(cy),
+                _weightBytes, Lease(weights), _workBytes, Lease(_workspace),
+                training ? _reserveBytes : 0, training ? Lease(reserve!.Storage) : null));
+        }
+        finally
+        {
+            ReleaseLeases();
+        }
+    }
+
+    /// <inheritdoc/>
+    protected override void BackwardDataCore(RnnBuffer<T> y, RnnBuffer<T> dy, RnnBuffer<T> dx, RnnBuffer<T>? hx, RnnBuffer<T>? dhy,
+        RnnBuffer<T>? dhx, RnnBuffer<T>? cx, RnnBuffer<T>? dcy, RnnBuffer<T>? dcx, RnnBuffer<T> weights, RnnReserve<T> reserve)
+    {
+        // The engine contract (and the CPU reference) has dx = 0 at padded positions of unpacked layouts. Whether cuDNN
+        // writes them is not documented (paddingFill applies to outputs of forward), so clear dx first: one async memset
+        // on the plan's stream, no host synchronisation.
+        if (XDesc.IsUnpacked && XDesc.TotalSteps < (long)XDesc.MaxSeqLength * XDesc.Batch) dx.Clear();
+        try
+        {
+            _engine.EnterDevice();
+            CudnnException.ThrowIfFailed(Cudnn.cudnnRNNBackwardData_v8(_engine.CudnnHandle, _rnnDesc,
+                (int*)Lease(_devSeqLengths), _yDesc, Lease(y), Lease(dy), _xDesc, Lease(dx),
+                _hDesc, Lease(hx), Lease(dhy), Lease(dhx), _cDesc, Lease(cx), Lease(dcy), Lease(dcx),
+                _weightBytes, Lease(weights), _workBytes, Lease(_workspace), _reserveBytes, Lease(reserve.Storage)));
+        }
+        finally
+        {
+            ReleaseLeases();
+        }
+    }
+
+    /// <inheritdoc/>
+    protected override void BackwardWeightsCore(RnnBuffer<T> x, RnnBuffer<T>? hx, RnnBuffer<T> y, RnnBuffer<T> dweights, RnnReserve<T> reserve)
+    {
+        try
+        {
+            _engine.EnterDevice();
+            // Always ADD: the base class has cleared dweights for Set (cuDNN's SET on 9.x is NOT VERIFIED, API.md §8).
+            CudnnException.ThrowIfFailed(Cudnn.cudnnRNNBackwardWeights_v8(_engine.CudnnHandle, _rnnDesc,
+                cudnnWgradMode_t.CUDNN_WGRAD_MODE_ADD, (int*)Lease(_devSeqLengths), _xDesc, Lease(x), _hDesc, Lease(hx),
+                _yDesc, Lease(y), _weightBytes, Lease(dweights), _workBytes, Lease(_workspace), _reserveBytes, Lease(reserve.Storage)));
+        }
+        finally
+        {
+            ReleaseLeases();
+        }
+    }
+
+    // Device pointers are borrowed with DangerousAddRef for the duration of one call, so a buffer disposed on another
+    // thread cannot be freed under cuDNN; the slots are reused (no allocation per call).
+    private void* Lease(RnnBuffer<T>? buffer) => buffer is null ? null : Lease(((CudaBuffer<T>)buffer).Memory);
+
+    private void* Lease(SafeCudaDeviceMemory memory)
+    {
+        bool added = false;
+        memory.DangerousAddRef(ref added);
+        _leases[_leaseCount++] = memory;
+        return (void*)memory.DangerousGetHandle();
+    }
+
+    private void ReleaseLeases()
+    {
+        for (int i = 0; i < _leaseCount; i++)
+        {
+            _leases[i]!.DangerousRelease();
+            _leases[i] = null;
+        }
+        _leaseCount = 0;
+    }
+
+    /// <inheritdoc/>
+    protected override void DisposeCore()
+    {
+        _workspace.Dispose();
+        _devSeqLengths.Dispose();
+        _cDesc.Dispose();
+        _hDesc.Dispose();
+        _yDesc.Dispose();
+        _xDesc.Dispose();
+        _rnnDesc.Dispose();  // releases its reference on the dropout descriptor
+        _dropout.Dispose();  // releases the RNG states after the descriptor
+        _engine.ReleaseDependent();
+    }
+}

@@ -1,0 +1,141 @@
+using System.Diagnostics;
+using System.Numerics;
+
+namespace CudnnRnn.Cpu;
+
+/// <summary>
+/// A set of C tiles handed out one at a time. The claim counter carries the call's generation in its high half, so a
+/// worker that wakes late (after its call finished) can never claim a tile of a later call by mistake.
+/// </summary>
+internal abstract class TileJob
+{
+    private long _state;   // (generation << 32) | next tile
+    private int _count;
+    private int _done;
+
+    protected abstract void RunTile(int tile);
+
+    public void Reset(int generation, int count)
+    {
+        _count = count;
+        _done = 0;
+        Volatile.Write(ref _state, (long)generation << 32);
+    }
+
+    /// <summary>Runs tiles of <paramref name="generation"/> until none are left.</summary>
+    public void Work(int generation)
+    {
+        while (true)
+        {
+            long s = Volatile.Read(ref _state);
+            if ((int)(s >> 32) != generation) return;
+            int idx = (int)s;
+            if (idx >= Volatile.Read(ref _count)) return;
+            if (Interlocked.CompareExchange(ref _state, s + 1, s) != s) continue;
+            RunTile(idx);
+            Interlocked.Increment(ref _done);
+        }
+    }
+
+    public bool IsDone => Volatile.Read(ref _done) == Volatile.Read(ref _count);
+}
+
+/// <summary>The tile job of one element type; one instance, used by whichever caller holds the pool.</summary>
+internal sealed unsafe class GemmJob<T> : TileJob where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public static readonly GemmJob<T> Shared = new();
+    public GemmArgs<T> Args;
+    protected override void RunTile(int tile) => GemmDriver<T>.Tile(in Args, tile);
+}
+
+/// <summary>
+/// A small persistent pool (ProcessorCount − 1 background threads) that runs the tiles of one GEMM at a time with the
+/// calling thread. Workers spin briefly after a call (the RNN issues GEMMs back to back, microseconds apart) and then
+/// sleep on a semaphore. A caller that finds the pool busy runs its GEMM on its own thread (same bits).
+/// </summary>
+internal static class GemmPool
+{
+    private sealed class Worker
+    {
+        public readonly SemaphoreSlim Wake = new(0);
+        public int Sleeping;
+    }
+
+    private static readonly object s_gate = new();
+    private static Worker[]? s_workers;
+    private static TileJob? s_job;
+    private static int s_generation;
+    private static int s_wanted;
+    /// <summary>How long an idle worker polls for the next call before it sleeps (~100 µs).</summary>
+    private static readonly long s_spinTicks = Stopwatch.Frequency / 10_000;
+
+    public static bool TryRun<T>(GemmJob<T> job, ref GemmArgs<T> args, int tiles, int threads)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (!Monitor.TryEnter(s_gate)) return false;
+        try
+        {
+            var workers = s_workers ??= StartWorkers();
+            int wanted = Math.Min(Math.Min(threads - 1, workers.Length), tiles - 1);
+            if (wanted <= 0) return false;
+            job.Args = args;
+            int gen = s_generation + 1;
+            job.Reset(gen, tiles);
+            s_job = job;
+            Volatile.Write(ref s_wanted, wanted);
+            Interlocked.Exchange(ref s_generation, gen);
+            for (int i = 0; i < wanted; i++)
+                if (Interlocked.Exchange(ref workers[i].Sleeping, 0) == 1) workers[i].Wake.Release();
+            job.Work(gen);
+            var spin = new SpinWait();
+            while (!job.IsDone) spin.SpinOnce(sleep1Threshold: -1);
+            s_job = null;
+            return true;
+        }
+        finally
+        {
+            Monitor.Exit(s_gate);
+        }
+    }
+
+    private static Worker[] StartWorkers()
+    {
+        var workers = new Worker[Math.Max(0, Environment.ProcessorCount - 1)];
+        for (int i = 0; i < workers.Length; i++)
+        {
+            workers[i] = new Worker();
+            int index = i;
+            var t = new Thread(() => Loop(index, workers[index])) { IsBackground = true, Name = $"CudnnRnn.Gemm.{i + 1}" };
+            t.Start();
+        }
+        return workers;
+    }
+
+    private static void Loop(int index, Worker self)
+    {
+        int seen = Volatile.Read(ref s_generation);
+        while (true)
+        {
+            int g = Volatile.Read(ref s_generation);
+            if (g != seen)
+            {
+                seen = g;
+                if (index < Volatile.Read(ref s_wanted)) s_job?.Work(g);
+                continue;
+            }
+            long until = Stopwatch.GetTimestamp() + s_spinTicks;
+            bool woke = false;
+            while (Stopwatch.GetTimestamp() < until)
+            {
+                if (Volatile.Read(ref s_generation) != seen) { woke = true; break; }
+                Thread.SpinWait(20);
+            }
+            if (woke) continue;
+            // Announce sleep, then re-check: a caller that bumped the generation after our check sees Sleeping = 1 and
+            // releases us; if it bumped before, we either take the flag back or consume the release it already made.
+            Interlocked.Exchange(ref self.Sleeping, 1);
+            if (Volatile.Read(ref s_generation) != seen && Interlocked.Exchange(ref self.Sleeping, 0) == 1) continue;
+            self.Wake.Wait();
+        }
+    }
+}
