@@ -1,0 +1,77 @@
+using System.CommandLine;
+using System.Diagnostics;
+using CudnnRnn.Cli.Examples;
+
+namespace CudnnRnn.Cli;
+
+/// <summary>
+/// <c>cudnnrnn example &lt;name&gt;</c>: the classic RNN tutorial experiments (sine, airline, classify, shapes) on this
+/// library's API, each in one short file under <c>Examples/</c>, each writing a plot.
+/// </summary>
+internal static class ExampleCommand
+{
+    /// <summary>Example names and what each reproduces.</summary>
+    public static readonly IReadOnlyDictionary<string, string> Names = new Dictionary<string, string>
+    {
+        ["sine"] = "GRU vs LSTM predicting the next value of a noisy sine mixture (prediction vs truth plot)",
+        ["airline"] = "2-layer LSTM forecasting monthly airline passengers 1949-1960 (RMSE in passengers)",
+        ["classify"] = "many-to-one classification from h_n, unidirectional vs bidirectional (accuracy)",
+        ["shapes"] = "shapes of output, h_n, c_n for a bidirectional 2-layer GRU/LSTM, and which output element equals h_n",
+    };
+
+    public static Command Create()
+    {
+        var name = new Argument<string>("name") { Description = "Which example: " + string.Join(", ", Names.Keys) + "." };
+        name.AcceptOnlyFromAmong([.. Names.Keys]);
+        var engine = new Option<string>("--engine") { Description = "Engine: cpu, cuda or opencl.", DefaultValueFactory = _ => "cpu" };
+        engine.AcceptOnlyFromAmong(Engines.Names);
+        var cell = new Option<string?>("--cell") { Description = "Cell type: rnn, gru or lstm (default: the example's own; sine and shapes run gru and lstm)." };
+        cell.AcceptOnlyFromAmong("rnn", "gru", "lstm");
+        var output = new Option<string>("--out") { Description = "Folder for the plots.", DefaultValueFactory = _ => "cudnnrnn-examples" };
+        var seed = new Option<ulong>("--seed") { Description = "Seed of data, weights and batch order.", DefaultValueFactory = _ => 1UL };
+        var epochs = new Option<int?>("--epochs") { Description = "Training epochs (default: the example's own)." };
+        var cmd = new Command("example", "Run a classic RNN tutorial experiment: " + string.Join("; ", Names.Select(p => $"{p.Key}: {p.Value}")) + ".")
+        {
+            name, engine, cell, output, seed, epochs,
+        };
+        cmd.SetAction(r =>
+        {
+            if (r.GetValue(epochs) is < 1)
+            {
+                Console.Error.WriteLine("example: --epochs must be at least 1.");
+                return Cli.UsageError;
+            }
+            var options = new ExampleOptions
+            {
+                Cell = r.GetValue(cell) switch { "rnn" => RnnMode.RnnTanh, "gru" => RnnMode.Gru, "lstm" => RnnMode.Lstm, _ => null },
+                OutputDirectory = r.GetValue(output)!,
+                Seed = r.GetValue(seed),
+                Epochs = r.GetValue(epochs),
+            };
+            IRnnEngine e;
+            try { e = Engines.Create(r.GetValue(engine)!); }
+            catch (RnnEngineUnavailableException ex)
+            {
+                Console.Error.WriteLine($"example: {ex.Message}");
+                return Cli.UsageError;
+            }
+            using var _ = e;
+            Console.WriteLine($"engine: {e.Name} ({e.DeviceDescription})");
+            var clock = Stopwatch.StartNew();
+            Run(r.GetValue(name)!, e, options);
+            Console.WriteLine($"wall time {clock.Elapsed.TotalSeconds:F1} s");
+            return 0;
+        });
+        return cmd;
+    }
+
+    /// <summary>Runs one example by name.</summary>
+    public static void Run(string name, IRnnEngine engine, ExampleOptions options)
+    {
+        switch (name)
+        {
+            case "sine": SineExample.Run(engine, options); break;
+            default: throw new ArgumentException($"Unknown example '{name}'; expected one of {string.Join(", ", Names.Keys)}.", nameof(name));
+        }
+    }
+}

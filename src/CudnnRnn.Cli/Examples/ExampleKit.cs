@@ -1,0 +1,151 @@
+// The few pieces every example shares: options, a recurrent layer whose weights the toolkit's optimizers update, a
+// dense layer, mean squared error and saving a plot. Each example file uses these and is otherwise self-contained.
+using CudnnRnn.Training;
+
+namespace CudnnRnn.Cli.Examples;
+
+/// <summary>Settings common to every example (the command line fills them; tests shrink <see cref="Epochs"/>).</summary>
+internal sealed record ExampleOptions
+{
+    /// <summary>Cell type, or null for the example's default (some examples compare two cells).</summary>
+    public RnnMode? Cell { get; init; }
+    /// <summary>Folder the plot is written to.</summary>
+    public string OutputDirectory { get; init; } = "cudnnrnn-examples";
+    /// <summary>Seed of the data, the weights and the batch order: same seed, same numbers.</summary>
+    public ulong Seed { get; init; } = 1;
+    /// <summary>Training epochs, or null for the example's default.</summary>
+    public int? Epochs { get; init; }
+    /// <summary>Where progress and results are printed.</summary>
+    public TextWriter Log { get; init; } = Console.Out;
+}
+
+/// <summary>
+/// An <see cref="RnnLayer{T}"/> whose weights also live in a toolkit <see cref="Parameter{T}"/>, so that
+/// <see cref="Adam{T}"/> or <see cref="Sgd{T}"/> can update them: after <see cref="Backward"/> the parameter holds the
+/// gradient; after the optimizer's step, <see cref="Upload"/> copies the new weights to the engine.
+/// </summary>
+internal sealed class TrainableRnn : IDisposable
+{
+    /// <summary>Creates the layer (PyTorch's initialisation, seeded) and its parameter.</summary>
+    public TrainableRnn(IRnnEngine engine, RnnDescriptor descriptor, ulong seed, string name = "rnn")
+    {
+        Layer = new RnnLayer<float>(engine, descriptor, seed);
+        Weights = new Parameter<float>(name, checked((int)Layer.WeightLayout.TotalElements));
+        Layer.Weights.CopyTo(Weights.Value);
+    }
+
+    /// <summary>The layer on the engine.</summary>
+    public RnnLayer<float> Layer { get; }
+    /// <summary>Host copy of the packed weights and their gradient, for the optimizer.</summary>
+    public Parameter<float> Weights { get; }
+
+    /// <summary>Forward pass; <paramref name="training"/> keeps what backward needs.</summary>
+    public RnnOutput<float> Forward(RnnDataDescriptor xDesc, ReadOnlySpan<float> x, bool training)
+    {
+        Layer.Training = training;
+        return Layer.Forward(xDesc, x);
+    }
+
+    /// <summary>Backward pass of the last training forward; the weight gradient lands in <see cref="Weights"/>.Grad.</summary>
+    public RnnInputGradients<float> Backward(ReadOnlySpan<float> dy, ReadOnlySpan<float> dhy = default)
+    {
+        Layer.ZeroGrad();
+        var grads = Layer.Backward(dy, dhy);
+        Layer.WeightGradients.CopyTo(Weights.Grad);
+        return grads;
+    }
+
+    /// <summary>Copies the optimizer's new weights to the engine.</summary>
+    public void Upload() => Layer.Weights.CopyFrom(Weights.Value);
+
+    /// <inheritdoc/>
+    public void Dispose() => Layer.Dispose();
+}
+
+/// <summary>A fully connected layer <c>y = x·Wᵀ + b</c> (PyTorch's <c>nn.Linear</c>) over the toolkit's <see cref="Linear"/>.</summary>
+internal sealed class Dense
+{
+    /// <summary>Creates it with PyTorch's initialisation: uniform in ±1/√inputs.</summary>
+    public Dense(string name, int inputs, int outputs, ref SeededRandom rng)
+    {
+        Inputs = inputs;
+        Outputs = outputs;
+        Weight = new Parameter<float>(name + ".weight", outputs, inputs);
+        Bias = new Parameter<float>(name + ".bias", outputs);
+        rng.FillUniform<float>(Weight.Value, 1 / Math.Sqrt(inputs));
+        rng.FillUniform<float>(Bias.Value, 1 / Math.Sqrt(inputs));
+    }
+
+    /// <summary>Input width.</summary>
+    public int Inputs { get; }
+    /// <summary>Output width.</summary>
+    public int Outputs { get; }
+    /// <summary>[outputs, inputs].</summary>
+    public Parameter<float> Weight { get; }
+    /// <summary>[outputs].</summary>
+    public Parameter<float> Bias { get; }
+    /// <summary>Both parameters, for an optimizer.</summary>
+    public Parameter<float>[] Parameters => [Weight, Bias];
+
+    /// <summary>y[rows × outputs] for x[rows × inputs].</summary>
+    public float[] Forward(ReadOnlySpan<float> x, int rows)
+    {
+        var y = new float[rows * Outputs];
+        Linear.Forward<float>(x, rows, Inputs, Weight.Value, Bias.Value, Outputs, y);
+        return y;
+    }
+
+    /// <summary>Adds the weight and bias gradients and returns dL/dx.</summary>
+    public float[] Backward(ReadOnlySpan<float> x, int rows, ReadOnlySpan<float> dy)
+    {
+        var dx = new float[rows * Inputs];
+        Linear.Backward<float>(x, rows, Inputs, Weight.Value, dy, Outputs, dx, Weight.Grad, Bias.Grad);
+        return dx;
+    }
+}
+
+/// <summary>Small numeric and plotting helpers of the examples.</summary>
+internal static class ExampleMath
+{
+    /// <summary>Mean of (prediction − target)²; writes its gradient into <paramref name="gradient"/> when not empty.</summary>
+    public static double MeanSquaredError(ReadOnlySpan<float> prediction, ReadOnlySpan<float> target, Span<float> gradient = default)
+    {
+        double sum = 0;
+        for (int i = 0; i < prediction.Length; i++)
+        {
+            double d = prediction[i] - target[i];
+            sum += d * d;
+            if (!gradient.IsEmpty) gradient[i] = (float)(2 * d / prediction.Length);
+        }
+        return sum / prediction.Length;
+    }
+
+    /// <summary>ReLU in place; returns the values for backward.</summary>
+    public static float[] Relu(float[] values)
+    {
+        for (int i = 0; i < values.Length; i++) values[i] = Math.Max(values[i], 0f);
+        return values;
+    }
+
+    /// <summary>Zeroes the gradient where the ReLU output was 0.</summary>
+    public static void ReluBackward(ReadOnlySpan<float> output, Span<float> gradient)
+    {
+        for (int i = 0; i < gradient.Length; i++) if (output[i] <= 0) gradient[i] = 0;
+    }
+
+    /// <summary>The display name of a cell: GRU, LSTM, RNN.</summary>
+    public static string CellName(RnnMode mode) => mode switch
+    {
+        RnnMode.Gru => "GRU",
+        RnnMode.Lstm => "LSTM",
+        RnnMode.RnnTanh => "RNN (tanh)",
+        _ => "RNN (ReLU)",
+    };
+
+    /// <summary>Full path of <c>OutputDirectory/fileName</c>, creating the folder.</summary>
+    public static string PlotPath(ExampleOptions options, string fileName)
+    {
+        Directory.CreateDirectory(options.OutputDirectory);
+        return Path.GetFullPath(Path.Combine(options.OutputDirectory, fileName));
+    }
+}
