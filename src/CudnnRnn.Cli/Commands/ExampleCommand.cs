@@ -71,6 +71,7 @@ internal static class ExampleCommand
         switch (name)
         {
             case "sine": SineExample.Run(engine, options); break;
+            case "airline": AirlineExample.Run(engine, options); break;
             default: throw new ArgumentException($"Unknown example '{name}'; expected one of {string.Join(", ", Names.Keys)}.", nameof(name));
         }
     }
