@@ -72,6 +72,7 @@ internal static class ExampleCommand
         {
             case "sine": SineExample.Run(engine, options); break;
             case "airline": AirlineExample.Run(engine, options); break;
+            case "classify": ClassifyExample.Run(engine, options); break;
             default: throw new ArgumentException($"Unknown example '{name}'; expected one of {string.Join(", ", Names.Keys)}.", nameof(name));
         }
     }
