@@ -58,21 +58,22 @@ internal static class ExampleCommand
             using var _ = e;
             Console.WriteLine($"engine: {e.Name} ({e.DeviceDescription})");
             var clock = Stopwatch.StartNew();
-            Run(r.GetValue(name)!, e, options);
+            int code = Run(r.GetValue(name)!, e, options);
             Console.WriteLine($"wall time {clock.Elapsed.TotalSeconds:F1} s");
-            return 0;
+            return code;
         });
         return cmd;
     }
 
-    /// <summary>Runs one example by name.</summary>
-    public static void Run(string name, IRnnEngine engine, ExampleOptions options)
+    /// <summary>Runs one example by name; returns the exit code (1 when shapes finds an equality that does not hold).</summary>
+    public static int Run(string name, IRnnEngine engine, ExampleOptions options)
     {
         switch (name)
         {
-            case "sine": SineExample.Run(engine, options); break;
-            case "airline": AirlineExample.Run(engine, options); break;
-            case "classify": ClassifyExample.Run(engine, options); break;
+            case "sine": SineExample.Run(engine, options); return 0;
+            case "airline": AirlineExample.Run(engine, options); return 0;
+            case "classify": ClassifyExample.Run(engine, options); return 0;
+            case "shapes": return ShapesExample.Run(engine, options).Checks.All(c => c.Holds) ? 0 : 1;
             default: throw new ArgumentException($"Unknown example '{name}'; expected one of {string.Join(", ", Names.Keys)}.", nameof(name));
         }
     }
