@@ -18,7 +18,8 @@ internal static class CommandErrors
         catch (Exception e) when (IsUserError(e))
         {
             Console.Out.Flush();
-            Console.Error.WriteLine($"error: {e.Message}");
+            string message = e is ArgumentException { ParamName: { } name } ? e.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal) : e.Message;
+            Console.Error.WriteLine($"error: {message}");
             return UserError;
         }
     }

@@ -24,7 +24,7 @@ internal static class TrainingPlot
         if (main.Count > 0)
         {
             var loss = plt.Add.Scatter(main.Select(e => (double)e.Epoch).ToArray(), main.Select(e => e.TrainLoss).ToArray());
-            loss.LegendText = series.Length > 1 ? $"training loss ({series[0].Label})" : "training loss";
+            loss.LegendText = series.Length > 1 ? $"training loss ({series[0].Label.Split(':')[0]})" : "training loss";
             loss.Color = ScottPlot.Colors.C0;
             loss.LineWidth = 2;
             loss.MarkerSize = 6;
@@ -48,6 +48,12 @@ internal static class TrainingPlot
             text.LabelFontColor = colors[i % colors.Length];
             text.LabelAlignment = ScottPlot.Alignment.LowerRight;
         }
+        // Whole epochs only on the x axis.
+        int last = series.Max(x => x.Epochs.Count == 0 ? 1 : x.Epochs[^1].Epoch);
+        int step = Math.Max(1, (int)Math.Ceiling(last / 12.0));
+        var ticks = new ScottPlot.TickGenerators.NumericManual();
+        for (int e = 1; e <= last; e += step) ticks.AddMajor(e, e.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        plt.Axes.Bottom.TickGenerator = ticks;
         plt.ShowLegend(ScottPlot.Alignment.MiddleRight);
         string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
         if (dir is not null) Directory.CreateDirectory(dir);
