@@ -263,3 +263,40 @@ public sealed class InvariantTests
         }
     }
 }
+
+/// <summary>Hot paths allocate nothing: after warm-up, forward and backward calls allocate 0 bytes on the calling thread.</summary>
+public sealed class AllocationTests
+{
+    [Theory]
+    [InlineData(RnnMode.Lstm, true)]
+    [InlineData(RnnMode.Gru, false)]
+    public void ForwardAndBackward_AllocateNothingAfterWarmUp(RnnMode mode, bool proj)
+    {
+        // Large enough that the two directions run on two threads (the pool path) where the machine has them.
+        var rnn = new RnnDescriptor(mode, 64, 96, 2, RnnDirection.Bidirectional, proj ? 48 : null, dataType: RnnDataType.Float32, dropout: 0.2);
+        var xDesc = new RnnDataDescriptor(RnnDataLayout.SeqMajorUnpacked, 20, 16, 64, Enumerable.Range(0, 16).Select(i => 20 - i).ToArray());
+        using var e = new CpuEngine();
+        using var plan = e.CreatePlan<float>(rnn, xDesc);
+        using var x = e.Allocate<float>(xDesc.ElementCount);
+        using var y = e.Allocate<float>(plan.YDesc.ElementCount);
+        using var dx = e.Allocate<float>(xDesc.ElementCount);
+        using var w = e.Upload<float>(Rand.Weights(1, rnn).Select(v => (float)v).ToArray());
+        using var dw = e.Allocate<float>(w.Length);
+        using var hx = e.Allocate<float>(plan.HiddenStateElements);
+        using var hy = e.Allocate<float>(plan.HiddenStateElements);
+        using var cx = mode == RnnMode.Lstm ? e.Allocate<float>(plan.CellStateElements) : null;
+        using var r = plan.CreateReserve();
+        void Step()
+        {
+            plan.Forward(RnnForwardMode.Inference, x, y, hx, hy, cx, null, w, null);
+            plan.Forward(RnnForwardMode.Training, x, y, hx, hy, cx, null, w, r);
+            plan.BackwardData(y, y, dx, hx, hy, null, cx, null, null, w, r);
+            plan.BackwardWeights(WeightGradMode.Add, x, hx, y, dw, r);
+        }
+        for (int i = 0; i < 3; i++) Step();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 5; i++) Step();
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(0, allocated);
+    }
+}
