@@ -30,6 +30,8 @@ public sealed unsafe class OpenClEngine : IRnnEngine
         Device = device;
         _float64Disabled = disableFloat64;
         TileSize = device.MaxWorkGroupSize >= 256 ? 16 : device.MaxWorkGroupSize >= 64 ? 8 : 4;
+        LinearGroup = device.MaxWorkGroupSize >= 128 ? 128 : (int)Math.Max(1, device.MaxWorkGroupSize);
+        PlaneGroup = device.MaxWorkGroupSize >= 128 ? (32, 4) : (LinearGroup, 1);
 
         int err;
         nint* props = stackalloc nint[3] { 0x1084 /* CL_CONTEXT_PLATFORM */, device.PlatformId, 0 };
@@ -101,6 +103,12 @@ public sealed unsafe class OpenClEngine : IRnnEngine
 
     /// <summary>Tile edge of the GEMM kernel (work-group TileSize × TileSize), from the device's work-group limit.</summary>
     public int TileSize { get; }
+
+    /// <summary>Work-group size of the one-dimensional element-wise kernels.</summary>
+    internal int LinearGroup { get; }
+
+    /// <summary>Work-group shape (columns, rows) of the two-dimensional element-wise kernels.</summary>
+    internal (int X, int Y) PlaneGroup { get; }
 
     /// <inheritdoc/>
     public string Name => EngineName;

@@ -48,12 +48,16 @@ internal sealed unsafe class ClKernel : IDisposable
         return this;
     }
 
-    /// <summary>Enqueues over a global range of (g0, g1); the runtime picks the work-group size. Empty ranges do nothing.</summary>
+    /// <summary>
+    /// Enqueues over a global range of (g0, g1) (the kernels guard their bounds), with the engine's fixed work-group
+    /// shape, rounded up to whole groups. The shape is fixed on purpose: runtimes such as PoCL compile one specialization
+    /// per (kernel, work-group size), so letting the runtime choose per launch would recompile for every data shape.
+    /// Empty ranges do nothing.
+    /// </summary>
     public void Run(long g0, long g1 = 1)
     {
-        if (g0 <= 0 || g1 <= 0) return;
-        nuint* global = stackalloc nuint[2] { (nuint)g0, (nuint)g1 };
-        Enqueue(g1 == 1 ? 1u : 2u, global, null);
+        if (g1 == 1) RunGroups(g0, 1, _engine.LinearGroup, 1);
+        else RunGroups(g0, g1, _engine.PlaneGroup.X, _engine.PlaneGroup.Y);
     }
 
     /// <summary>Enqueues with a fixed work-group (l0, l1); the global range is rounded up to whole groups.</summary>
@@ -62,7 +66,7 @@ internal sealed unsafe class ClKernel : IDisposable
         if (g0 <= 0 || g1 <= 0) return;
         nuint* global = stackalloc nuint[2] { (nuint)RoundUp(g0, l0), (nuint)RoundUp(g1, l1) };
         nuint* local = stackalloc nuint[2] { (nuint)l0, (nuint)l1 };
-        Enqueue(2, global, local);
+        Enqueue(l1 == 1 && g1 == 1 ? 1u : 2u, global, local);
     }
 
     private void Enqueue(uint dims, nuint* global, nuint* local)
