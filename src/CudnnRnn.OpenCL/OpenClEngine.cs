@@ -29,7 +29,11 @@ public sealed unsafe class OpenClEngine : IRnnEngine
         _api = api;
         Device = device;
         _float64Disabled = disableFloat64;
-        TileSize = device.MaxWorkGroupSize >= 256 ? 16 : device.MaxWorkGroupSize >= 64 ? 8 : 4;
+        // GEMM tile edge. GPUs: the classic 16 x 16 work-group. CPU devices (PoCL, Intel CPU runtime) run a work-group as
+        // loops over its work-items, so a larger tile amortises the loops and the tile loads: 32 is 2.5x faster than 16
+        // on PoCL for an LSTM with H = 256. Results do not depend on the tile (each dot product runs k = 0..K-1 in order).
+        TileSize = device.Type == "CPU" && device.MaxWorkGroupSize >= 1024 ? 32
+            : device.MaxWorkGroupSize >= 256 ? 16 : device.MaxWorkGroupSize >= 64 ? 8 : 4;
         LinearGroup = device.MaxWorkGroupSize >= 128 ? 128 : (int)Math.Max(1, device.MaxWorkGroupSize);
         PlaneGroup = device.MaxWorkGroupSize >= 128 ? (32, 4) : (LinearGroup, 1);
 
