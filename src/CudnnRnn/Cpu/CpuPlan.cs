@@ -86,19 +86,23 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
                     throw new InvalidOperationException("The CPU engine needs gate blocks stored contiguously (the canonical layout).");
             }
 
-        _xPacked = new T[(long)_N * _I];
+        // Workspace comes from the engine's pool (a plan per batch shape is then cheap) and starts as NaN, so a read of
+        // anything the engine did not write first poisons the results and shows up in the tests.
+        _pool = engine.Pool;
+        _xPacked = RentPoisoned((long)_N * _I);
         _scratch = new Scratch[_D];
         for (int d = 0; d < _D; d++) _scratch[d] = new Scratch(_B, _H, _S, _GH);
         _cellClip = new CellClip<T>(rnn.CellClip);
         _threads = engine.MaxThreads;
         _directionJob = new DirectionJob(this);
         _parallelDirections = _D == 2 && engine.MaxThreads > 1 && (long)_N * _GH * (_S + _I) >= 100_000;
-        _dOut = new T[(long)_N * _O];
-        _dIn = new T[(long)_N * Math.Max(_I, _O)];
-        _gr = _mode == RnnMode.Gru ? new T[(long)_N * _GH] : [];
-        _hPrevAll = new T[(long)_N * _S];
+        _dOut = RentPoisoned((long)_N * _O);
+        _dIn = RentPoisoned((long)_N * Math.Max(_I, _O));
+        _gr = _mode == RnnMode.Gru ? RentPoisoned((long)_N * _GH) : [];
+        _hPrevAll = RentPoisoned((long)_N * _S);
     }
 
+    private readonly CpuArrayPool _pool;
     private readonly CellClip<T> _cellClip;
     private readonly int _threads;
     private readonly DirectionJob _directionJob;
@@ -155,6 +159,20 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
 
     protected override bool Accepts(RnnBuffer<T> buffer) => buffer is CpuBuffer<T>;
 
+    private T[] RentPoisoned(long length)
+    {
+        var a = _pool.Rent<T>(length);
+        a.AsSpan().Fill(T.NaN);
+        return a;
+    }
+
+    protected override void DisposeCore()
+    {
+        foreach (var a in new[] { _xPacked, _dOut, _dIn, _gr, _hPrevAll, _inferenceReserve })
+            if (a is not null) _pool.Return(a);
+        _inferenceReserve = null;
+    }
+
     protected override RnnBuffer<T> AllocateReserveStorage() => Engine.Allocate<T>(_reserveLength);
 
     private static Span<T> S(RnnBuffer<T> b) => ((CpuBuffer<T>)b).Span;
@@ -170,7 +188,7 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
     protected override void ForwardCore(RnnForwardMode mode, RnnBuffer<T> x, RnnBuffer<T> y, RnnBuffer<T>? hx, RnnBuffer<T>? hy,
         RnnBuffer<T>? cx, RnnBuffer<T>? cy, RnnBuffer<T> weights, RnnReserve<T>? reserve)
     {
-        T[] resArr = reserve is not null ? ((CpuBuffer<T>)reserve.Storage).Array : (_inferenceReserve ??= new T[_reserveLength]);
+        T[] resArr = reserve is not null ? ((CpuBuffer<T>)reserve.Storage).Array : (_inferenceReserve ??= RentPoisoned(_reserveLength));
         Span<T> res = resArr;
         bool training = mode == RnnForwardMode.Training;
         T[] w = ((CpuBuffer<T>)weights).Array;

@@ -74,9 +74,16 @@ internal static class GemmPool
     public static bool TryRun<T>(GemmJob<T> job, ref GemmArgs<T> args, int tiles, int threads)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (t_inJob) return false;
-        job.Args = args;
-        return TryRun(job, tiles, threads);
+        if (t_inJob || !Monitor.TryEnter(s_gate)) return false;
+        try
+        {
+            job.Args = args; // only while holding the gate: the job object is shared by every caller
+            return RunLocked(job, tiles, threads);
+        }
+        finally
+        {
+            Monitor.Exit(s_gate);
+        }
     }
 
     /// <summary>
@@ -87,30 +94,29 @@ internal static class GemmPool
     public static bool TryRun(TileJob job, int tiles, int threads)
     {
         if (t_inJob || !Monitor.TryEnter(s_gate)) return false;
-        try
-        {
-            var workers = s_workers ??= StartWorkers();
-            int wanted = Math.Min(Math.Min(threads - 1, workers.Length), tiles - 1);
-            if (wanted <= 0) return false;
-            int gen = s_generation + 1;
-            job.Reset(gen, tiles);
-            s_job = job;
-            Volatile.Write(ref s_wanted, wanted);
-            Interlocked.Exchange(ref s_generation, gen);
-            for (int i = 0; i < wanted; i++)
-                if (Interlocked.Exchange(ref workers[i].Sleeping, 0) == 1) workers[i].Wake.Release();
-            t_inJob = true;
-            try { job.Work(gen); }
-            finally { t_inJob = false; }
-            var spin = new SpinWait();
-            while (!job.IsDone) spin.SpinOnce(sleep1Threshold: -1);
-            s_job = null;
-            return true;
-        }
-        finally
-        {
-            Monitor.Exit(s_gate);
-        }
+        try { return RunLocked(job, tiles, threads); }
+        finally { Monitor.Exit(s_gate); }
+    }
+
+    private static bool RunLocked(TileJob job, int tiles, int threads)
+    {
+        var workers = s_workers ??= StartWorkers();
+        int wanted = Math.Min(Math.Min(threads - 1, workers.Length), tiles - 1);
+        if (wanted <= 0) return false;
+        int gen = s_generation + 1;
+        job.Reset(gen, tiles);
+        s_job = job;
+        Volatile.Write(ref s_wanted, wanted);
+        Interlocked.Exchange(ref s_generation, gen);
+        for (int i = 0; i < wanted; i++)
+            if (Interlocked.Exchange(ref workers[i].Sleeping, 0) == 1) workers[i].Wake.Release();
+        t_inJob = true;
+        try { job.Work(gen); }
+        finally { t_inJob = false; }
+        var spin = new SpinWait();
+        while (!job.IsDone) spin.SpinOnce(sleep1Threshold: -1);
+        s_job = null;
+        return true;
     }
 
     private static Worker[] StartWorkers()
