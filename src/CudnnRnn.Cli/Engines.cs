@@ -1,6 +1,7 @@
 using System.Globalization;
 using CudnnRnn.Cpu;
 using CudnnRnn.Cuda;
+using CudnnRnn.OpenCL;
 
 namespace CudnnRnn.Cli;
 
@@ -26,7 +27,12 @@ internal static class Engines
     };
 
     /// <summary>Extra lines for <c>info</c> (versions, devices) about an engine.</summary>
-    public static IEnumerable<string> Details(string name) => [];
+    public static IEnumerable<string> Details(string name) => name switch
+    {
+        "cuda" => CudaEngine.Probe() is { Available: true } probe ? [probe.ToString()] : [],
+        "opencl" => OpenClEngine.ListDevices().ToString()!.Split('\n', StringSplitOptions.RemoveEmptyEntries),
+        _ => [],
+    };
 
     private static IRnnEngine CreateCuda(string? device)
     {
@@ -36,6 +42,7 @@ internal static class Engines
         return CudaEngine.Create(index);
     }
 
+    /// <summary>OpenCL: the first GPU, else the first device; <paramref name="device"/> selects "P:D", "P" or a name substring.</summary>
     private static IRnnEngine CreateOpenCl(string? device) =>
-        throw new RnnEngineUnavailableException("opencl", "the OpenCL engine is not built into this version of the tool yet");
+        OpenClEngine.Create(device is null ? null : OpenClDeviceSelector.Parse(device));
 }

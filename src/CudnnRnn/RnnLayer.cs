@@ -23,7 +23,9 @@ public sealed record RnnInputGradients<T>(T[] Dx, T[] Dhx, T[] Dcx);
 /// </summary>
 public sealed class RnnLayer<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private const int MaxCachedPlans = 64;
+    // Plans are per data shape; variable-length batches bring new shapes all the time. Evicted plans give their memory
+    // back to the engine (the CPU engine pools it), so a small cache costs little and bounds memory.
+    private const int MaxCachedPlans = 8;
     private readonly Dictionary<RnnDataDescriptor, Slot> _slots = new();
     private readonly LinkedList<RnnDataDescriptor> _lru = new();
     private RnnDescriptor _inference;

@@ -181,25 +181,26 @@ public abstract class RnnPlan<T> : IDisposable where T : unmanaged, IFloatingPoi
         GC.SuppressFinalize(this);
     }
 
-    private void CheckBuffer(RnnBuffer<T> b, long expected, string name, string what)
+    /// <summary>Checks one buffer; the description of what was expected is only formatted on failure (no allocation per call).</summary>
+    private void CheckBuffer(RnnBuffer<T> b, long expected, string name, Func<RnnPlan<T>, string> what)
     {
         if (b.IsDisposed) throw new ObjectDisposedException(name, $"Buffer '{name}' has been disposed.");
         if (!Accepts(b))
             throw new ArgumentException($"Buffer '{name}' belongs to the {b.Engine.Name} engine ({b.Engine.DeviceDescription}); this plan runs on {Engine.Name} ({Engine.DeviceDescription}).", name);
         if (b.Length != expected)
-            throw new ArgumentException($"Buffer '{name}' has {b.Length} elements; expected {expected} ({what}).", name);
+            throw new ArgumentException($"Buffer '{name}' has {b.Length} elements; expected {expected} ({what(this)}).", name);
     }
 
     private void CheckData(RnnBuffer<T> b, RnnDataDescriptor desc, string name)
     {
         ArgumentNullException.ThrowIfNull(b, name);
-        CheckBuffer(b, desc.ElementCount, name, desc.ToString());
+        CheckBuffer(b, desc.ElementCount, name, ReferenceEquals(desc, XDesc) ? static p => p.XDesc.ToString() : static p => p.YDesc.ToString());
     }
 
     private void CheckState(RnnBuffer<T>? b, long expected, string name)
     {
         if (b is null) return;
-        CheckBuffer(b, expected, name, $"[{Rnn.PseudoLayerCount}, {XDesc.Batch}, {Rnn.StateSize}]");
+        CheckBuffer(b, expected, name, static p => $"[{p.Rnn.PseudoLayerCount}, {p.XDesc.Batch}, {p.Rnn.StateSize}]");
     }
 
     private void CheckCell(RnnBuffer<T>? b, string name)
@@ -207,13 +208,13 @@ public abstract class RnnPlan<T> : IDisposable where T : unmanaged, IFloatingPoi
         if (b is null) return;
         if (Rnn.Mode != RnnMode.Lstm)
             throw new ArgumentException($"'{name}' is a cell state, which exists for Lstm only (mode is {Rnn.Mode}); pass null.", name);
-        CheckBuffer(b, CellStateElements, name, $"[{Rnn.PseudoLayerCount}, {XDesc.Batch}, {Rnn.HiddenSize}]");
+        CheckBuffer(b, CellStateElements, name, static p => $"[{p.Rnn.PseudoLayerCount}, {p.XDesc.Batch}, {p.Rnn.HiddenSize}]");
     }
 
     private void CheckWeights(RnnBuffer<T> b, string name)
     {
         ArgumentNullException.ThrowIfNull(b, name);
-        CheckBuffer(b, WeightLayout.TotalElements, name, "the weight layout's TotalElements");
+        CheckBuffer(b, WeightLayout.TotalElements, name, static _ => "the weight layout's TotalElements");
     }
 
     private void CheckReserve(RnnReserve<T> reserve)

@@ -200,6 +200,29 @@ public sealed class InvariantTests
     }
 
     [Fact]
+    public void ConcurrentPlans_OnTheSharedPool_GetTheSameBits()
+    {
+        // Several threads drive their own plans at once; they share the engine's pool of GEMM workers and arrays.
+        var rnn = new RnnDescriptor(RnnMode.Gru, 32, 48, 2, RnnDirection.Bidirectional, dataType: RnnDataType.Float32);
+        var xDesc = new RnnDataDescriptor(RnnDataLayout.SeqMajorUnpacked, 10, 8, 32, [10, 9, 9, 7, 5, 4, 2, 1]);
+        float[] F(double[] a) => a.Select(v => (float)v).ToArray();
+        var w = F(Rand.Weights(91, rnn)); var x = F(Rand.Data(92, xDesc, 0)); var dy = F(Rand.Data(93, xDesc.WithVectorSize(rnn.OutputSize), 0));
+        var engine = new CpuEngine();
+        var reference = Pass<float>.Run(engine, rnn, xDesc, w, x, null, null, dy, null, null);
+        var results = new Pass<float>[6];
+        Parallel.For(0, results.Length, new ParallelOptions { MaxDegreeOfParallelism = 6 }, i =>
+        {
+            for (int k = 0; k < 3; k++) results[i] = Pass<float>.Run(engine, rnn, xDesc, w, x, null, null, dy, null, null);
+        });
+        foreach (var r in results)
+        {
+            Assert.Equal(reference.Y, r.Y);
+            Assert.Equal(reference.Dx, r.Dx);
+            Assert.Equal(reference.Dw, r.Dw);
+        }
+    }
+
+    [Fact]
     public void CellClip_ChangesResults_WhenBoundsBite()
     {
         // Guards against a clip that silently does nothing (the FD grid would pass either way).
@@ -263,3 +286,49 @@ public sealed class InvariantTests
         }
     }
 }
+
+/// <summary>
+/// Hot paths allocate nothing: after warm-up, forward and backward calls allocate 0 bytes on the calling thread. Runs
+/// alone: when other tests hold the shared GEMM pool, a caller packs on its own thread and allocates its thread-local
+/// packing buffers the first time — a one-off that depends on contention, not on the call.
+/// </summary>
+[Collection(nameof(AllocationTests))]
+public sealed class AllocationTests
+{
+    [Theory]
+    [InlineData(RnnMode.Lstm, true)]
+    [InlineData(RnnMode.Gru, false)]
+    public void ForwardAndBackward_AllocateNothingAfterWarmUp(RnnMode mode, bool proj)
+    {
+        // Large enough that the two directions run on two threads (the pool path) where the machine has them.
+        var rnn = new RnnDescriptor(mode, 64, 96, 2, RnnDirection.Bidirectional, proj ? 48 : null, dataType: RnnDataType.Float32, dropout: 0.2);
+        var xDesc = new RnnDataDescriptor(RnnDataLayout.SeqMajorUnpacked, 20, 16, 64, Enumerable.Range(0, 16).Select(i => 20 - i).ToArray());
+        using var e = new CpuEngine();
+        using var plan = e.CreatePlan<float>(rnn, xDesc);
+        using var x = e.Allocate<float>(xDesc.ElementCount);
+        using var y = e.Allocate<float>(plan.YDesc.ElementCount);
+        using var dx = e.Allocate<float>(xDesc.ElementCount);
+        using var w = e.Upload<float>(Rand.Weights(1, rnn).Select(v => (float)v).ToArray());
+        using var dw = e.Allocate<float>(w.Length);
+        using var hx = e.Allocate<float>(plan.HiddenStateElements);
+        using var hy = e.Allocate<float>(plan.HiddenStateElements);
+        using var cx = mode == RnnMode.Lstm ? e.Allocate<float>(plan.CellStateElements) : null;
+        using var r = plan.CreateReserve();
+        void Step()
+        {
+            plan.Forward(RnnForwardMode.Inference, x, y, hx, hy, cx, null, w, null);
+            plan.Forward(RnnForwardMode.Training, x, y, hx, hy, cx, null, w, r);
+            plan.BackwardData(y, y, dx, hx, hy, null, cx, null, null, w, r);
+            plan.BackwardWeights(WeightGradMode.Add, x, hx, y, dw, r);
+        }
+        for (int i = 0; i < 3; i++) Step();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 5; i++) Step();
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(0, allocated);
+    }
+}
+
+/// <summary>Runs <see cref="AllocationTests"/> with no other test in parallel.</summary>
+[CollectionDefinition(nameof(AllocationTests), DisableParallelization = true)]
+public sealed class AllocationTestsCollection;

@@ -25,7 +25,7 @@ internal static class InfoCommand
             }
             catch (RnnEngineUnavailableException ex)
             {
-                Console.WriteLine($"  {name,-7} unavailable: {ex.Reason}");
+                Console.WriteLine($"  {name,-7} unavailable: {ex.Reason.ReplaceLineEndings(Environment.NewLine + "            ")}");
             }
             foreach (var line in Engines.Details(name)) Console.WriteLine($"          {line}");
         }

@@ -6,21 +6,28 @@ namespace CudnnRnn.Cpu;
 public sealed class CpuBuffer<T> : RnnBuffer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly T[] _array;
+    private readonly CpuArrayPool? _pool;
 
-    internal CpuBuffer(IRnnEngine engine, T[] array) : base(engine, array.LongLength) => _array = array;
+    /// <summary>Wraps <paramref name="array"/>; when <paramref name="pool"/> is given the array came from it (it may be
+    /// longer than <paramref name="length"/>) and goes back to it on dispose.</summary>
+    internal CpuBuffer(IRnnEngine engine, T[] array, long length, CpuArrayPool? pool) : base(engine, length)
+    {
+        _array = array;
+        _pool = pool;
+    }
 
-    /// <summary>The elements. Throws when disposed.</summary>
+    /// <summary>The elements (exactly <see cref="RnnBuffer{T}.Length"/>). Throws when disposed.</summary>
     public Span<T> Span
     {
         get
         {
             ThrowIfDisposed();
-            return _array;
+            return _array.AsSpan(0, (int)Length);
         }
     }
 
-    /// <summary>The underlying array (the buffer wraps it without copying). Throws when disposed.</summary>
-    public T[] Array
+    /// <summary>The backing array, which may be longer than Length (pooled); the engine addresses it by offsets.</summary>
+    internal T[] Array
     {
         get
         {
@@ -34,7 +41,7 @@ public sealed class CpuBuffer<T> : RnnBuffer<T> where T : unmanaged, IFloatingPo
     /// <inheritdoc/>
     protected override void ReadCore(long offset, Span<T> destination) => _array.AsSpan(checked((int)offset), destination.Length).CopyTo(destination);
     /// <inheritdoc/>
-    protected override void FillCore(T value) => _array.AsSpan().Fill(value);
+    protected override void FillCore(T value) => _array.AsSpan(0, (int)Length).Fill(value);
     /// <inheritdoc/>
-    protected override void DisposeCore() { }
+    protected override void DisposeCore() => _pool?.Return(_array);
 }

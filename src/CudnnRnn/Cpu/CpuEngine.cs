@@ -44,8 +44,13 @@ public sealed class CpuEngine : IRnnEngine
         RnnDescriptor.DataTypeOf<T>();
         if (length < 0 || length > Array.MaxLength)
             throw new ArgumentOutOfRangeException(nameof(length), length, $"Expected 0..{Array.MaxLength} elements.");
-        return new CpuBuffer<T>(this, new T[length]);
+        var array = Pool.Rent<T>(length);
+        array.AsSpan(0, (int)length).Clear();
+        return new CpuBuffer<T>(this, array, length, Pool);
     }
+
+    /// <summary>Reused memory for buffers, reserves and plan workspaces.</summary>
+    internal CpuArrayPool Pool { get; } = new();
 
     /// <summary>Wraps an existing array as a buffer of this engine, without copying.</summary>
     public CpuBuffer<T> Wrap<T>(T[] array) where T : unmanaged, IFloatingPointIeee754<T>
@@ -53,7 +58,7 @@ public sealed class CpuEngine : IRnnEngine
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(array);
         RnnDescriptor.DataTypeOf<T>();
-        return new CpuBuffer<T>(this, array);
+        return new CpuBuffer<T>(this, array, array.LongLength, pool: null);
     }
 
     /// <inheritdoc/>
@@ -71,5 +76,8 @@ public sealed class CpuEngine : IRnnEngine
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed != 0, this);
 
     /// <inheritdoc/>
-    public void Dispose() => Interlocked.Exchange(ref _disposed, 1);
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0) Pool.Clear();
+    }
 }

@@ -86,20 +86,26 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
                     throw new InvalidOperationException("The CPU engine needs gate blocks stored contiguously (the canonical layout).");
             }
 
-        _xPacked = new T[(long)_N * _I];
+        // Workspace comes from the engine's pool (a plan per batch shape is then cheap) and starts as NaN, so a read of
+        // anything the engine did not write first poisons the results and shows up in the tests.
+        _pool = engine.Pool;
+        _xPacked = RentPoisoned((long)_N * _I);
         _scratch = new Scratch[_D];
         for (int d = 0; d < _D; d++) _scratch[d] = new Scratch(_B, _H, _S, _GH);
         _cellClip = new CellClip<T>(rnn.CellClip);
         _threads = engine.MaxThreads;
+        _directionJob = new DirectionJob(this);
         _parallelDirections = _D == 2 && engine.MaxThreads > 1 && (long)_N * _GH * (_S + _I) >= 100_000;
-        _dOut = new T[(long)_N * _O];
-        _dIn = new T[(long)_N * Math.Max(_I, _O)];
-        _gr = _mode == RnnMode.Gru ? new T[(long)_N * _GH] : [];
-        _hPrevAll = new T[(long)_N * _S];
+        _dOut = RentPoisoned((long)_N * _O);
+        _dIn = RentPoisoned((long)_N * Math.Max(_I, _O));
+        _gr = _mode == RnnMode.Gru ? RentPoisoned((long)_N * _GH) : [];
+        _hPrevAll = RentPoisoned((long)_N * _S);
     }
 
+    private readonly CpuArrayPool _pool;
     private readonly CellClip<T> _cellClip;
     private readonly int _threads;
+    private readonly DirectionJob _directionJob;
     private readonly bool _parallelDirections;
 
     /// <summary>Per-direction step buffers.</summary>
@@ -119,12 +125,30 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
         public long Length => 2L * gh * s + Hp.Length + Cp.Length + Rec.Length + M.Length + Dh.Length + Dc.Length + DhPrev.Length + DhTot.Length + Tmp.Length;
     }
 
-    /// <summary>Runs body(d) for every direction: both at once on two threads when the work is large enough. The
-    /// directions are independent, so the results do not depend on it.</summary>
-    private void ForEachDirection(Action<int> body)
+    /// <summary>
+    /// The per-direction work of one layer as a pool job: both directions at once on two threads when the work is large
+    /// enough and the pool is free, else one after the other. The directions are independent, so the results do not
+    /// depend on it. Call arguments live in fields so a call allocates nothing (no closures, no tasks).
+    /// </summary>
+    private sealed class DirectionJob(CpuPlan<T> plan) : TileJob
     {
-        if (_parallelDirections) Parallel.Invoke(() => body(0), () => body(1));
-        else for (int d = 0; d < _D; d++) body(d);
+        public bool Backward, Training;
+        public int Layer;
+        public T[]? Res, W, DOut, Hx, Hy, Cx, Cy, Dhy, Dhx, Dcy, Dcx;
+
+        protected override void RunTile(int d)
+        {
+            if (Backward) plan.BackwardDirection(Layer, d, DOut, W, Res, Hx, Dhy, Dhx, Cx, Dcy, Dcx);
+            else plan.ForwardDirection(Layer, d, plan.LayerInput(Layer, Res!, Training), W, Res, Hx, Hy, Cx, Cy);
+        }
+
+        public void Run()
+        {
+            if (plan._parallelDirections && GemmPool.TryRun(this, plan._D, plan._threads)) return;
+            for (int d = 0; d < plan._D; d++) RunTile(d);
+        }
+
+        public void Clear() => Res = W = DOut = Hx = Hy = Cx = Cy = Dhy = Dhx = Dcy = Dcx = null;
     }
 
     public override long WorkspaceBytes =>
@@ -134,6 +158,20 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
     public override long ReserveBytes => _reserveLength * Unsafe.SizeOf<T>();
 
     protected override bool Accepts(RnnBuffer<T> buffer) => buffer is CpuBuffer<T>;
+
+    private T[] RentPoisoned(long length)
+    {
+        var a = _pool.Rent<T>(length);
+        a.AsSpan().Fill(T.NaN);
+        return a;
+    }
+
+    protected override void DisposeCore()
+    {
+        foreach (var a in new[] { _xPacked, _dOut, _dIn, _gr, _hPrevAll, _inferenceReserve })
+            if (a is not null) _pool.Return(a);
+        _inferenceReserve = null;
+    }
 
     protected override RnnBuffer<T> AllocateReserveStorage() => Engine.Allocate<T>(_reserveLength);
 
@@ -150,17 +188,19 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
     protected override void ForwardCore(RnnForwardMode mode, RnnBuffer<T> x, RnnBuffer<T> y, RnnBuffer<T>? hx, RnnBuffer<T>? hy,
         RnnBuffer<T>? cx, RnnBuffer<T>? cy, RnnBuffer<T> weights, RnnReserve<T>? reserve)
     {
-        T[] resArr = reserve is not null ? ((CpuBuffer<T>)reserve.Storage).Array : (_inferenceReserve ??= new T[_reserveLength]);
+        T[] resArr = reserve is not null ? ((CpuBuffer<T>)reserve.Storage).Array : (_inferenceReserve ??= RentPoisoned(_reserveLength));
         Span<T> res = resArr;
         bool training = mode == RnnForwardMode.Training;
         T[] w = ((CpuBuffer<T>)weights).Array;
         GatherRows(S(x), _I, _xPacked);
-        T[]? hxa = Arr(hx), hya = Arr(hy), cxa = Arr(cx), cya = Arr(cy);
 
+        var job = _directionJob;
+        job.Backward = false; job.Training = training; job.Res = resArr; job.W = w;
+        job.Hx = Arr(hx); job.Hy = Arr(hy); job.Cx = Arr(cx); job.Cy = Arr(cy);
         for (int l = 0; l < _L; l++)
         {
-            int layer = l;
-            ForEachDirection(d => ForwardDirection(layer, d, LayerInput(layer, resArr, training), w, resArr, hxa, hya, cxa, cya));
+            job.Layer = l;
+            job.Run();
             if (training && Rnn.Dropout > 0 && l + 1 < _L)
                 ApplyDropout(res.Slice((int)_outOff[l], _N * _O), res.Slice((int)_dropOff[l + 1], _N * _O), l + 1, reserve!.DropoutCounter);
         }
@@ -169,6 +209,7 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
         Span<T> ys = S(y);
         if (YDesc.IsUnpacked) ys.Fill(T.CreateChecked(YDesc.PaddingFill));
         ScatterRows(res.Slice((int)_outOff[_L - 1], _N * _O), _O, ys);
+        job.Clear();
     }
 
     /// <summary>Input of layer l: packed x, or the previous layer's output (dropout-masked in training).</summary>
@@ -297,13 +338,16 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
         T[] w = ((CpuBuffer<T>)weights).Array;
         Span<T> dOut = _dOut.AsSpan(0, _N * _O);
         GatherRows(S(dy), _O, dOut);
-        T[]? hxa = Arr(hx), dhya = Arr(dhy), dhxa = Arr(dhx), cxa = Arr(cx), dcya = Arr(dcy), dcxa = Arr(dcx);
+        var job = _directionJob;
+        job.Backward = true; job.Res = resArr; job.W = w; job.DOut = _dOut;
+        job.Hx = Arr(hx); job.Dhy = Arr(dhy); job.Dhx = Arr(dhx); job.Cx = Arr(cx); job.Dcy = Arr(dcy); job.Dcx = Arr(dcx);
 
         for (int l = _L - 1; l >= 0; l--)
         {
-            int inW = InW(l), layer = l;
+            int inW = InW(l);
             Span<T> dIn = _dIn.AsSpan(0, _N * inW);
-            ForEachDirection(d => BackwardDirection(layer, d, _dOut.AsSpan(0, _N * _O), w, resArr, hxa, dhya, dhxa, cxa, dcya, dcxa));
+            job.Layer = l;
+            job.Run();
             for (int d = 0; d < _D; d++) InputGradient(l, d, dIn, accumulateDIn: d > 0, w, res);
             if (l > 0)
             {
@@ -321,6 +365,7 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
                 ScatterRows(dIn, _I, dxs);
             }
         }
+        job.Clear();
     }
 
     /// <summary>The backward recurrence of one layer and direction: leaves the gate gradients in the reserve.</summary>

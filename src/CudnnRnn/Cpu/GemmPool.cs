@@ -62,6 +62,8 @@ internal static class GemmPool
     }
 
     private static readonly object s_gate = new();
+    /// <summary>True on a thread while it runs tiles of a pool job (callers and workers alike).</summary>
+    [ThreadStatic] private static bool t_inJob;
     private static Worker[]? s_workers;
     private static TileJob? s_job;
     private static int s_generation;
@@ -72,30 +74,49 @@ internal static class GemmPool
     public static bool TryRun<T>(GemmJob<T> job, ref GemmArgs<T> args, int tiles, int threads)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (!Monitor.TryEnter(s_gate)) return false;
+        if (t_inJob || !Monitor.TryEnter(s_gate)) return false;
         try
         {
-            var workers = s_workers ??= StartWorkers();
-            int wanted = Math.Min(Math.Min(threads - 1, workers.Length), tiles - 1);
-            if (wanted <= 0) return false;
-            job.Args = args;
-            int gen = s_generation + 1;
-            job.Reset(gen, tiles);
-            s_job = job;
-            Volatile.Write(ref s_wanted, wanted);
-            Interlocked.Exchange(ref s_generation, gen);
-            for (int i = 0; i < wanted; i++)
-                if (Interlocked.Exchange(ref workers[i].Sleeping, 0) == 1) workers[i].Wake.Release();
-            job.Work(gen);
-            var spin = new SpinWait();
-            while (!job.IsDone) spin.SpinOnce(sleep1Threshold: -1);
-            s_job = null;
-            return true;
+            job.Args = args; // only while holding the gate: the job object is shared by every caller
+            return RunLocked(job, tiles, threads);
         }
         finally
         {
             Monitor.Exit(s_gate);
         }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="tiles"/> tiles of <paramref name="job"/> on the calling thread and up to threads − 1 pool
+    /// workers; returns false (nothing run) when the pool is busy, when called from inside a pool job (a nested job, such
+    /// as a GEMM inside a per-direction job, runs on its own thread instead), or when one thread is all that is wanted.
+    /// </summary>
+    public static bool TryRun(TileJob job, int tiles, int threads)
+    {
+        if (t_inJob || !Monitor.TryEnter(s_gate)) return false;
+        try { return RunLocked(job, tiles, threads); }
+        finally { Monitor.Exit(s_gate); }
+    }
+
+    private static bool RunLocked(TileJob job, int tiles, int threads)
+    {
+        var workers = s_workers ??= StartWorkers();
+        int wanted = Math.Min(Math.Min(threads - 1, workers.Length), tiles - 1);
+        if (wanted <= 0) return false;
+        int gen = s_generation + 1;
+        job.Reset(gen, tiles);
+        s_job = job;
+        Volatile.Write(ref s_wanted, wanted);
+        Interlocked.Exchange(ref s_generation, gen);
+        for (int i = 0; i < wanted; i++)
+            if (Interlocked.Exchange(ref workers[i].Sleeping, 0) == 1) workers[i].Wake.Release();
+        t_inJob = true;
+        try { job.Work(gen); }
+        finally { t_inJob = false; }
+        var spin = new SpinWait();
+        while (!job.IsDone) spin.SpinOnce(sleep1Threshold: -1);
+        s_job = null;
+        return true;
     }
 
     private static Worker[] StartWorkers()
@@ -120,7 +141,12 @@ internal static class GemmPool
             if (g != seen)
             {
                 seen = g;
-                if (index < Volatile.Read(ref s_wanted)) s_job?.Work(g);
+                if (index < Volatile.Read(ref s_wanted))
+                {
+                    t_inJob = true;
+                    try { s_job?.Work(g); }
+                    finally { t_inJob = false; }
+                }
                 continue;
             }
             long until = Stopwatch.GetTimestamp() + s_spinTicks;
