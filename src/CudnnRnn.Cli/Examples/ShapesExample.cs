@@ -2,6 +2,9 @@
 // h_n and c_n in sequence-major and batch-major (batch_first) layouts, and how output splits into a forward and a reverse
 // half. It computes, with real numbers, the point every such tutorial warns about: the forward half at each sequence's
 // last step equals h_n's forward state, but the reverse half's final state sits at t = 0, so output[-1] is not h_n.
+using System.Globalization;
+using CudnnRnn.Training;
+
 namespace CudnnRnn.Cli.Examples;
 
 /// <summary>One comparison: an output slice against an h_n slice, whether they should be equal, and how far apart they are.</summary>
@@ -29,7 +32,7 @@ internal static class ShapesExample
             var rnn = new RnnDescriptor(cell, InputSize, Hidden, Layers, RnnDirection.Bidirectional, dataType: RnnDataType.Float32);
             using var layer = new RnnLayer<float>(engine, rnn, options.Seed);
             layer.Training = false;
-            var rng = new Training.SeededRandom(options.Seed);
+            var rng = new SeededRandom(options.Seed);
             var xSeq = new float[Steps * Batch * InputSize];
             rng.FillUniform<float>(xSeq, 1.0);
             var seqDesc = new RnnDataDescriptor(RnnDataLayout.SeqMajorUnpacked, Steps, Batch, InputSize, Lengths);
@@ -100,7 +103,7 @@ internal static class ShapesExample
 
     private static string StateShape(float[] state) => $"[L*D={state.Length / (Batch * Hidden)}, B={Batch}, S={Hidden}]";
 
-    private static string Format(float[] v) => "[" + string.Join(", ", v.Select(f => f.ToString("+0.0000;-0.0000", System.Globalization.CultureInfo.InvariantCulture))) + "]";
+    private static string Format(float[] v) => "[" + string.Join(", ", v.Select(f => f.ToString("+0.0000;-0.0000", CultureInfo.InvariantCulture))) + "]";
 
     /// <summary>[rows, cols, width] ↔ [cols, rows, width].</summary>
     private static float[] Transpose(float[] a, int rows, int cols, int width)

@@ -27,7 +27,7 @@ internal static class SineExample
         var log = options.Log;
         var rng = new SeededRandom(options.Seed);
         // x = 1.00, 1.01, …, 199.99 and x = 200.02, …, 239.99, computed from integers so that no step drifts.
-        var (trainX, train) = Signal(100, 20000, ref rng);
+        var (_, train) = Signal(100, 20000, ref rng);
         var (testX, test) = Signal(20002, 24000, ref rng);
         double variance = Variance(test);
         double repeatLast = ExampleMath.MeanSquaredError(test.AsSpan(Window - 1, test.Length - Window), test.AsSpan(Window));
@@ -42,12 +42,11 @@ internal static class SineExample
         foreach (var cell in cells)
         {
             var clock = Stopwatch.StartNew();
-            var model = new Model(engine, cell, options.Seed);
+            using var model = new Model(engine, cell, options.Seed);
             model.Train(train, epochs, options.Seed, log);
             predictions[cell] = model.Predict(test);
             mse[cell] = ExampleMath.MeanSquaredError(predictions[cell], test.AsSpan(Window));
             log.WriteLine($"  {ExampleMath.CellName(cell),-5} test MSE {mse[cell]:F5} ({mse[cell] / variance:P3} of the variance), {clock.Elapsed.TotalSeconds:F1} s");
-            model.Dispose();
         }
 
         string path = ExampleMath.PlotPath(options, "sine.png");
