@@ -12,6 +12,7 @@ internal static class Cli
         root.Subcommands.Add(InfoCommand.Create());
         root.Subcommands.Add(ChecksumsCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(ExampleCommand.Create());
         return root;
     }
 
