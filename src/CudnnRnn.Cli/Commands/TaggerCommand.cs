@@ -44,7 +44,7 @@ internal static class TaggerCommand
         var threads = ThreadsOption();
         var output = new Option<string>("--out") { Description = "Model file to write (safetensors); the plot goes to MODEL.png.", Required = true };
         var hidden = new Option<int>("--hidden") { Description = "Hidden units per direction of the sentence LSTM.", DefaultValueFactory = _ => 128 };
-        var layers = new Option<int>("--layers") { Description = "Stacked sentence LSTM layers.", DefaultValueFactory = _ => 1 };
+        var layers = new Option<int>("--layers") { Description = "Stacked sentence LSTM layers.", DefaultValueFactory = _ => 2 };
         var chars = new Option<string>("--char-model") { Description = "Character features: cnn, lstm or none.", DefaultValueFactory = _ => "cnn" };
         var batch = new Option<int>("--batch-size") { Description = "Sentences per batch.", DefaultValueFactory = _ => 32 };
         var lr = new Option<double>("--lr") { Description = "Adam learning rate (cosine-decayed over the budget).", DefaultValueFactory = _ => 2e-3 };
