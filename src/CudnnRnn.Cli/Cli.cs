@@ -13,6 +13,8 @@ internal static class Cli
         root.Subcommands.Add(ChecksumsCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(ExampleCommand.Create());
+        root.Subcommands.Add(Commands.TaggerCommand.Create());
+        root.Subcommands.Add(Commands.DemoCommand.Create());
         return root;
     }
 
