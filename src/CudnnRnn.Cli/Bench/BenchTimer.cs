@@ -19,9 +19,21 @@ internal sealed record BenchResult(string Kind, string Shape, int Threads, strin
 /// <summary>Stopwatch timing with libtorch-bench's rule: warm-ups, then at least N reps, more while under 1 s (≤ 50).</summary>
 internal static class BenchTimer
 {
+    /// <summary>
+    /// At least <paramref name="warmup"/> calls, and then more until 0.5 s have passed (≤ 200 calls): .NET's tiered JIT
+    /// promotes a method to optimised code only after ~30 calls plus a background delay, so a fixed 3 warm-ups of a
+    /// millisecond-long call would time tier-0 code (seen here: the first shape measured 2-3x slower than later).
+    /// </summary>
+    private static void WarmUp(Action run, int warmup)
+    {
+        long t0 = Stopwatch.GetTimestamp();
+        for (int i = 0; i < warmup; i++) run();
+        for (int i = 0; i < 200 && Stopwatch.GetElapsedTime(t0).TotalMilliseconds < 500; i++) run();
+    }
+
     public static (double MedianMs, double MinMs, int Reps) Measure(Action run, int warmup, int minReps, double minTotalMs = 1000, int maxReps = 50)
     {
-        for (int i = 0; i < warmup; i++) run();
+        WarmUp(run, warmup);
         var times = new List<double>(maxReps);
         double total = 0;
         while (times.Count < minReps || (total < minTotalMs && times.Count < maxReps))
@@ -41,7 +53,7 @@ internal static class BenchTimer
     /// </summary>
     public static (double MedianMs, double MinMs, int Reps) MeasureShort(Action run, int warmup, int minReps, double minTotalMs = 300, int maxReps = 200)
     {
-        for (int i = 0; i < warmup; i++) run();
+        WarmUp(run, warmup);
         long t0 = Stopwatch.GetTimestamp();
         run();
         run();
