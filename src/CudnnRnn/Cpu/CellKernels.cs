@@ -18,10 +18,9 @@ internal static class CellKernels
     public static void AddInPlace<T>(Span<T> a, ReadOnlySpan<T> b) where T : unmanaged, IFloatingPointIeee754<T> =>
         TensorPrimitives.Add(a, b, a);
 
-    /// <summary>RNN tanh/relu forward: a = pre + rec; h = act(a); pre ← h (saved for backward).</summary>
-    public static void RnnForward<T>(bool relu, Span<T> pre, ReadOnlySpan<T> rec, Span<T> h) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>RNN tanh/relu forward: pre already holds a (input and recurrent parts added); h = act(a); pre ← h.</summary>
+    public static void RnnForward<T>(bool relu, Span<T> pre, Span<T> h) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        TensorPrimitives.Add(pre, rec, pre);
         if (relu) TensorPrimitives.Max(pre, T.Zero, pre);
         else TensorPrimitives.Tanh(pre, pre);
         pre.CopyTo(h);
@@ -50,15 +49,15 @@ internal static class CellKernels
     }
 
     /// <summary>
-    /// LSTM forward for one row: pre (4H, i f g o pre-activations from the input side) += rec; activations saved into pre;
-    /// c = f ⊙ cPrev + i ⊙ g (cPrev already clipped); m = o ⊙ tanh(clip(c)). <paramref name="scratch"/> holds H values.
+    /// LSTM forward for one row: pre (4H, i f g o pre-activations, input and recurrent parts already added);
+    /// activations saved into pre; c = f ⊙ cPrev + i ⊙ g (cPrev already clipped); m = o ⊙ tanh(clip(c)).
+    /// <paramref name="scratch"/> holds H values.
     /// </summary>
-    public static void LstmForward<T>(Span<T> pre, ReadOnlySpan<T> rec, ReadOnlySpan<T> cPrev, Span<T> c, Span<T> m, Span<T> scratch,
+    public static void LstmForward<T>(Span<T> pre, ReadOnlySpan<T> cPrev, Span<T> c, Span<T> m, Span<T> scratch,
         CellClip<T> clip) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int H = c.Length;
         scratch = scratch[..H];
-        TensorPrimitives.Add(pre, rec, pre);
         Span<T> i = pre[..H], f = pre.Slice(H, H), g = pre.Slice(2 * H, H), o = pre.Slice(3 * H, H);
         TensorPrimitives.Sigmoid(pre[..(2 * H)], pre[..(2 * H)]);
         TensorPrimitives.Tanh(g, g);

@@ -120,9 +120,10 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
         public readonly T[] DhPrev = new T[b * s];
         public readonly T[] DhTot = new T[b * s];
         public readonly T[] Tmp = new T[2 * h];
+        public readonly T[] Bias = new T[gh];
         public readonly GemmPackedB<T> PackedR = new(gh, s);   // R^T packed once per layer for the per-step h·R^T
         public readonly GemmPackedB<T> PackedRT = new(s, gh);  // R packed once per layer for the per-step dG·R
-        public long Length => 2L * gh * s + Hp.Length + Cp.Length + Rec.Length + M.Length + Dh.Length + Dc.Length + DhPrev.Length + DhTot.Length + Tmp.Length;
+        public long Length => 2L * gh * s + Bias.Length + Hp.Length + Cp.Length + Rec.Length + M.Length + Dh.Length + Dc.Length + DhPrev.Length + DhTot.Length + Tmp.Length;
     }
 
     /// <summary>
@@ -243,12 +244,13 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
         bool hasBW = W(l, d, 0).HasBias, hasBR = W(l, d, _G).HasBias;
         ReadOnlySpan<T> bW = hasBW ? w.Slice((int)W(l, d, 0).BiasOffset, GH) : default;
         ReadOnlySpan<T> bR = hasBR ? w.Slice((int)W(l, d, _G).BiasOffset, GH) : default;
-        int bRCount = _mode == RnnMode.Gru ? 2 * H : GH;
-        for (int r = 0; r < N; r++)
+        if (hasBW || hasBR)
         {
-            Span<T> row = gates.Slice(r * GH, GH);
-            if (hasBW) Add(row, bW);
-            if (hasBR) Add(row[..bRCount], bR[..bRCount]);
+            // One combined bias per call: bW + bR (without GRU's bR_n), added to every row in one vectorised pass.
+            Span<T> bias = sc.Bias;
+            if (hasBW) bW.CopyTo(bias); else bias.Clear();
+            if (hasBR) Add(bias[..(_mode == RnnMode.Gru ? 2 * H : GH)], bR[..(_mode == RnnMode.Gru ? 2 * H : GH)]);
+            for (int r = 0; r < N; r++) Add(gates.Slice(r * GH, GH), bias);
         }
 
         ReadOnlySpan<T> R = w.Slice((int)eR.MatrixOffset, GH * S);
@@ -271,6 +273,9 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
             Span<T> rec = sc.Rec.AsSpan(0, n * GH);
             Gemm.Multiply(false, n, sc.Hp, S, sc.PackedR, rec, GH, accumulate: false, _threads);
 
+            // RNN and LSTM add the whole recurrent product of the step in one pass (the rows are contiguous); GRU's new gate
+            // needs r ⊙ (R h + bR) first, so its kernel adds per row.
+            if (_mode != RnnMode.Gru) Add(gates.Slice(r0 * GH, n * GH), rec);
             for (int i = 0; i < n; i++)
             {
                 int row = r0 + i;
@@ -281,12 +286,12 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
                 {
                     case RnnMode.RnnTanh:
                     case RnnMode.RnnRelu:
-                        CellKernels.RnnForward(_mode == RnnMode.RnnRelu, gRow, recRow, hOut);
+                        CellKernels.RnnForward(_mode == RnnMode.RnnRelu, gRow, hOut);
                         break;
                     case RnnMode.Lstm:
                         {
                             Span<T> m = sc.M.AsSpan(i * H, H);
-                            CellKernels.LstmForward(gRow, recRow, sc.Cp.AsSpan(i * H, H), aux.Slice(row * H, H), m, sc.Tmp, _cellClip);
+                            CellKernels.LstmForward(gRow, sc.Cp.AsSpan(i * H, H), aux.Slice(row * H, H), m, sc.Tmp, _cellClip);
                             if (!Rnn.HasProjection) m.CopyTo(hOut);
                             break;
                         }
@@ -407,7 +412,7 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
                 }
                 ReadOnlySpan<T> dhCarry = sc.Dh.AsSpan(i * S, S);
                 ReadOnlySpan<T> dyRow = dOut.Slice((r0 + i) * O + d * S, S);
-                for (int j = 0; j < S; j++) dht[j] = dhCarry[j] + dyRow[j];
+                System.Numerics.Tensors.TensorPrimitives.Add(dhCarry, dyRow, dht);
             }
             // GRU needs h_{prev} for dz; LSTM needs the raw c_{prev} for df.
             GatherPrevious(l, d, t, outp, hx, _mode == RnnMode.Gru ? sc.Hp : default, _mode == RnnMode.Lstm ? aux : default, cx, sc.Cp);
@@ -603,10 +608,7 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Add(Span<T> dst, ReadOnlySpan<T> src)
-    {
-        for (int j = 0; j < dst.Length; j++) dst[j] += src[j];
-    }
+    private static void Add(Span<T> dst, ReadOnlySpan<T> src) => System.Numerics.Tensors.TensorPrimitives.Add(dst, src, dst);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static T Sigmoid(T x) => T.One / (T.One + T.Exp(-x));
