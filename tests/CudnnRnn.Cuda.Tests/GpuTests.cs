@@ -113,22 +113,10 @@ public sealed class GpuTests
         var ws = new T[layout.TotalElements];
         foreach (var (name, values) in parameters) layout.ImportPyTorch<T>(ws, name, values);
         bool lstm = rnn.Mode == RnnMode.Lstm;
-        RnnBuffer<T> Up(T[] h) => engine.Upload<T>(h);
-        RnnBuffer<T>? UpIf(bool c, T[] h) => c ? Up(h) : null;
-        using var bx = Up(x); using var bdy = Up(dy); using var bhx = Up(hx); using var bdhy = Up(dhy);
-        using var bcx = UpIf(lstm, cx); using var bdcy = UpIf(lstm, dcy);
-        using var w = Up(ws);
-        using var y = engine.Allocate<T>(plan.YDesc.ElementCount);
-        using var hy = engine.Allocate<T>(plan.HiddenStateElements);
-        using var cy = lstm ? engine.Allocate<T>(plan.CellStateElements) : null;
-        using var dx = engine.Allocate<T>(xDesc.ElementCount);
-        using var dhx = engine.Allocate<T>(plan.HiddenStateElements);
-        using var dcx = lstm ? engine.Allocate<T>(plan.CellStateElements) : null;
-        using var dw = engine.Allocate<T>(ws.Length);
-        using var reserve = plan.CreateReserve();
-        plan.Forward(RnnForwardMode.Training, bx, y, bhx, hy, bcx, cy, w, reserve);
-        plan.BackwardData(y, bdy, dx, bhx, bdhy, dhx, bcx, bdcy, dcx, w, reserve);
-        plan.BackwardWeights(WeightGradMode.Set, bx, bhx, y, dw, reserve);
+        using var pass = new PassBuffers<T>(plan, x, ws, hx, lstm ? cx : null, dy, dhy, lstm ? dcy : null);
+        pass.RunTraining(WeightGradMode.Set);
+        RnnBuffer<T> y = pass.Y, hy = pass.Hy, dx = pass.Dx, dhx = pass.Dhx, dw = pass.Dw;
+        RnnBuffer<T>? cy = pass.Cy, dcx = pass.Dcx;
         static double[] D(RnnBuffer<T> b) => b.ToArray().Select(v => double.CreateChecked(v)).ToArray();
         var r = new Dictionary<string, double[]> { ["y"] = D(y), ["hy"] = D(hy), ["dx"] = D(Mask2(dx, xDesc)), ["dhx"] = D(dhx) };
         if (lstm) { r["cy"] = D(cy!); r["dcx"] = D(dcx!); }

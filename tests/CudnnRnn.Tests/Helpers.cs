@@ -1,5 +1,6 @@
 using System.Numerics;
 using CudnnRnn.Cpu;
+using CudnnRnn.Verification;
 
 namespace CudnnRnn.Tests;
 
@@ -10,27 +11,14 @@ internal sealed record Pass<T>(T[] Y, T[] Hy, T[] Cy, T[] Dx, T[] Dhx, T[] Dcx, 
         T[] dy, T[]? dhy, T[]? dcy, bool inferenceOnly = false)
     {
         using var plan = engine.CreatePlan<T>(rnn, xDesc);
-        bool lstm = rnn.Mode == RnnMode.Lstm;
-        RnnBuffer<T>? Up(T[]? a) => a is null ? null : engine.Upload<T>(a);
-        using var bx = Up(x)!; using var bw = Up(weights)!; using var bhx = Up(hx); using var bcx = Up(cx);
-        using var bdy = Up(dy)!; using var bdhy = Up(dhy); using var bdcy = Up(dcy);
-        using var y = engine.Allocate<T>(plan.YDesc.ElementCount);
-        using var hy = engine.Allocate<T>(plan.HiddenStateElements);
-        using var cy = lstm ? engine.Allocate<T>(plan.CellStateElements) : null;
-        using var dx = engine.Allocate<T>(xDesc.ElementCount);
-        using var dhx = engine.Allocate<T>(plan.HiddenStateElements);
-        using var dcx = lstm ? engine.Allocate<T>(plan.CellStateElements) : null;
-        using var dw = engine.Allocate<T>(weights.Length);
+        using var p = new PassBuffers<T>(plan, x, weights, hx, cx, dy, dhy, dcy);
         if (inferenceOnly)
         {
-            plan.Forward(RnnForwardMode.Inference, bx, y, bhx, hy, bcx, cy, bw, null);
-            return new Pass<T>(y.ToArray(), hy.ToArray(), cy?.ToArray() ?? [], [], [], [], []);
+            p.RunInference();
+            return new Pass<T>(p.Y.ToArray(), p.Hy.ToArray(), p.Cy?.ToArray() ?? [], [], [], [], []);
         }
-        using var reserve = plan.CreateReserve();
-        plan.Forward(RnnForwardMode.Training, bx, y, bhx, hy, bcx, cy, bw, reserve);
-        plan.BackwardData(y, bdy, dx, bhx, bdhy, dhx, bcx, bdcy, dcx, bw, reserve);
-        plan.BackwardWeights(WeightGradMode.Set, bx, bhx, y, dw, reserve);
-        return new Pass<T>(y.ToArray(), hy.ToArray(), cy?.ToArray() ?? [], dx.ToArray(), dhx.ToArray(), dcx?.ToArray() ?? [], dw.ToArray());
+        p.RunTraining(WeightGradMode.Set);
+        return new Pass<T>(p.Y.ToArray(), p.Hy.ToArray(), p.Cy?.ToArray() ?? [], p.Dx.ToArray(), p.Dhx.ToArray(), p.Dcx?.ToArray() ?? [], p.Dw.ToArray());
     }
 }
 

@@ -57,26 +57,15 @@ public static class GoldenVerifier
         foreach (var p in layout.PyTorchParameters) layout.ImportPyTorch<T>(ws, p.Name, Cast<T>(g.Get(p.Name).Data));
         bool lstm = rnn.Mode == RnnMode.Lstm;
 
-        using var x = engine.Upload<T>(io.ToEngine<T>(g.Get("x").Data, rnn.InputSize));
-        using var dy = engine.Upload<T>(io.ToEngine<T>(g.Get("dy").Data, rnn.OutputSize));
-        using var y = engine.Allocate<T>(plan.YDesc.ElementCount);
-        using var dx = engine.Allocate<T>(xDesc.ElementCount);
-        using var hx = engine.Upload<T>(io.StateToEngine<T>(g.Get("hx").Data, rnn.StateSize));
-        using var dhy = engine.Upload<T>(io.StateToEngine<T>(g.Get("dhy").Data, rnn.StateSize));
-        using var hy = engine.Allocate<T>(plan.HiddenStateElements);
-        using var dhx = engine.Allocate<T>(plan.HiddenStateElements);
-        using var cx = lstm ? engine.Upload<T>(io.StateToEngine<T>(g.Get("cx").Data, rnn.HiddenSize)) : null;
-        using var dcy = lstm ? engine.Upload<T>(io.StateToEngine<T>(g.Get("dcy").Data, rnn.HiddenSize)) : null;
-        using var cy = lstm ? engine.Allocate<T>(plan.CellStateElements) : null;
-        using var dcx = lstm ? engine.Allocate<T>(plan.CellStateElements) : null;
-        using var w = engine.Upload<T>(ws);
-        using var dw = engine.Allocate<T>(layout.TotalElements);
-        using var reserve = plan.CreateReserve();
-
-        plan.Forward(RnnForwardMode.Training, x, y, hx, hy, cx, cy, w, reserve);
-        plan.BackwardData(y, dy, dx, hx, dhy, dhx, cx, dcy, dcx, w, reserve);
-        dw.Clear();
-        plan.BackwardWeights(WeightGradMode.Add, x, hx, y, dw, reserve);
+        using var pass = new PassBuffers<T>(plan, io.ToEngine<T>(g.Get("x").Data, rnn.InputSize), ws,
+            io.StateToEngine<T>(g.Get("hx").Data, rnn.StateSize), lstm ? io.StateToEngine<T>(g.Get("cx").Data, rnn.HiddenSize) : null,
+            io.ToEngine<T>(g.Get("dy").Data, rnn.OutputSize), io.StateToEngine<T>(g.Get("dhy").Data, rnn.StateSize),
+            lstm ? io.StateToEngine<T>(g.Get("dcy").Data, rnn.HiddenSize) : null);
+        // ADD into a zeroed buffer, as cuDNN's users do (API.md §8).
+        pass.Dw.Clear();
+        pass.RunTraining(WeightGradMode.Add);
+        RnnBuffer<T> y = pass.Y, hy = pass.Hy, dx = pass.Dx, dhx = pass.Dhx, dw = pass.Dw;
+        RnnBuffer<T>? cy = pass.Cy, dcx = pass.Dcx;
 
         var result = new List<(string, double[])>
         {

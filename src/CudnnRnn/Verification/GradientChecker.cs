@@ -108,29 +108,14 @@ public static class GradientChecker
         var dhy = o.UseFinalStateGradients ? Rand(plan.HiddenStateElements) : null;
         var dcy = o.UseFinalStateGradients && lstm ? Rand(plan.CellStateElements) : null;
 
-        using var bx = engine.Upload<double>(x);
-        using var bw = engine.Upload<double>(weights);
-        using var bhx = hx is null ? null : engine.Upload<double>(hx);
-        using var bcx = cx is null ? null : engine.Upload<double>(cx);
-        using var bdy = engine.Upload<double>(dy);
-        using var bdhy = dhy is null ? null : engine.Upload<double>(dhy);
-        using var bdcy = dcy is null ? null : engine.Upload<double>(dcy);
-        using var y = engine.Allocate<double>(plan.YDesc.ElementCount);
-        using var hy = engine.Allocate<double>(plan.HiddenStateElements);
-        using var cy = lstm ? engine.Allocate<double>(plan.CellStateElements) : null;
-        using var dx = engine.Allocate<double>(xDesc.ElementCount);
-        using var dhx = engine.Allocate<double>(plan.HiddenStateElements);
-        using var dcx = lstm ? engine.Allocate<double>(plan.CellStateElements) : null;
-        using var dw = engine.Allocate<double>(plan.WeightLayout.TotalElements);
-        using var reserve = plan.CreateReserve();
-
-        plan.Forward(RnnForwardMode.Training, bx, y, bhx, hy, bcx, cy, bw, reserve);
-        plan.BackwardData(y, bdy, dx, bhx, bdhy, dhx, bcx, bdcy, dcx, bw, reserve);
-        plan.BackwardWeights(WeightGradMode.Set, bx, bhx, y, dw, reserve);
+        using var pass = new PassBuffers<double>(plan, x, weights, hx, cx, dy, dhy, dcy);
+        pass.RunTraining(WeightGradMode.Set);
+        RnnBuffer<double> bx = pass.X, bw = pass.W, y = pass.Y, hy = pass.Hy, dx = pass.Dx, dhx = pass.Dhx, dw = pass.Dw;
+        RnnBuffer<double>? bhx = pass.Hx, bcx = pass.Cx, cy = pass.Cy, dcx = pass.Dcx;
 
         double Loss()
         {
-            plan.Forward(RnnForwardMode.Inference, bx, y, bhx, hy, bcx, cy, bw, null);
+            pass.RunInference();
             double l = Dot(y.ToArray(), dy);
             if (dhy is not null) l += Dot(hy.ToArray(), dhy);
             if (dcy is not null) l += Dot(cy!.ToArray(), dcy);

@@ -38,26 +38,14 @@ public static class NvidiaSample
             if (e.HasBias) ws.AsSpan((int)e.BiasOffset, e.BiasLength).Fill(1f);
         }
         bool lstm = mode == RnnMode.Lstm;
-        RnnBuffer<float> Ones(long n) { var b = engine.Allocate<float>(n); b.Fill(1f); return b; }
-        using var x = Ones(xDesc.ElementCount);
-        using var dy = Ones(plan.YDesc.ElementCount);
-        using var hx = Ones(plan.HiddenStateElements);
-        using var dhy = Ones(plan.HiddenStateElements);
-        using var cx = lstm ? Ones(plan.CellStateElements) : null;
-        using var dcy = lstm ? Ones(plan.CellStateElements) : null;
-        using var y = engine.Allocate<float>(plan.YDesc.ElementCount);
-        using var hy = engine.Allocate<float>(plan.HiddenStateElements);
-        using var cy = lstm ? engine.Allocate<float>(plan.CellStateElements) : null;
-        using var dx = engine.Allocate<float>(xDesc.ElementCount);
-        using var dhx = engine.Allocate<float>(plan.HiddenStateElements);
-        using var dcx = lstm ? engine.Allocate<float>(plan.CellStateElements) : null;
-        using var w = engine.Allocate<float>(ws.Length);
-        w.CopyFrom(ws);
-        using var dw = engine.Allocate<float>(ws.Length);
-        using var reserve = plan.CreateReserve();
-        plan.Forward(RnnForwardMode.Training, x, y, hx, hy, cx, cy, w, reserve);
-        plan.BackwardData(y, dy, dx, hx, dhy, dhx, cx, dcy, dcx, w, reserve);
-        plan.BackwardWeights(WeightGradMode.Add, x, hx, y, dw, reserve);
+        float[] Ones(long n) { var a = new float[n]; Array.Fill(a, 1f); return a; }
+        // x, hx, cx, dy, dhy, dcy all 1; dW accumulated (ADD) into a zeroed buffer, as the sample does.
+        using var pass = new PassBuffers<float>(plan, Ones(xDesc.ElementCount), ws, Ones(plan.HiddenStateElements),
+            lstm ? Ones(plan.CellStateElements) : null, Ones(plan.YDesc.ElementCount), Ones(plan.HiddenStateElements),
+            lstm ? Ones(plan.CellStateElements) : null);
+        pass.RunTraining(WeightGradMode.Add);
+        RnnBuffer<float> y = pass.Y, hy = pass.Hy, dx = pass.Dx, dhx = pass.Dhx, dw = pass.Dw;
+        RnnBuffer<float>? cy = pass.Cy, dcx = pass.Dcx;
         static double Sum(RnnBuffer<float>? b) => b is null ? 0 : b.ToArray().Sum(v => (double)v);
         var r = new Dictionary<string, double>
         {
