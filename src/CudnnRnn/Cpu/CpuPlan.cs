@@ -610,7 +610,5 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Add(Span<T> dst, ReadOnlySpan<T> src) => System.Numerics.Tensors.TensorPrimitives.Add(dst, src, dst);
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static T Sigmoid(T x) => T.One / (T.One + T.Exp(-x));
 
 }
