@@ -39,42 +39,35 @@ public sealed unsafe class CudaBuffer<T> : RnnBuffer<T> where T : unmanaged, IFl
     /// <inheritdoc/>
     protected override void WriteCore(long offset, ReadOnlySpan<T> source)
     {
-        if (source.IsEmpty) return;
-        bool added = false;
-        Memory.DangerousAddRef(ref added);
-        try
-        {
-            _engine.EnterDevice();
-            fixed (T* src = source)
-            {
-                byte* dst = (byte*)Memory.DangerousGetHandle() + offset * sizeof(T);
-                CudaException.ThrowIfFailed(Cudart.cudaMemcpyAsync(dst, src, (nuint)source.Length * (nuint)sizeof(T),
-                    cudaMemcpyKind.cudaMemcpyHostToDevice, _engine.Stream));
-                CudaException.ThrowIfFailed(Cudart.cudaStreamSynchronize(_engine.Stream));
-            }
-        }
-        finally
-        {
-            if (added) Memory.DangerousRelease();
-        }
+        fixed (T* src = source) CopyHost(src, offset, source.Length, cudaMemcpyKind.cudaMemcpyHostToDevice);
     }
 
     /// <inheritdoc/>
     protected override void ReadCore(long offset, Span<T> destination)
     {
-        if (destination.IsEmpty) return;
+        fixed (T* dst = destination) CopyHost(dst, offset, destination.Length, cudaMemcpyKind.cudaMemcpyDeviceToHost);
+    }
+
+    /// <summary>
+    /// Copies <paramref name="count"/> elements between host memory and this buffer at element <paramref name="offset"/>
+    /// on the engine's stream, then waits for it (the host span is only pinned for the duration of the call).
+    /// </summary>
+    private void CopyHost(T* host, long offset, int count, cudaMemcpyKind kind)
+    {
+        if (count == 0) return;
         bool added = false;
         Memory.DangerousAddRef(ref added);
         try
         {
             _engine.EnterDevice();
-            fixed (T* dst = destination)
-            {
-                byte* src = (byte*)Memory.DangerousGetHandle() + offset * sizeof(T);
-                CudaException.ThrowIfFailed(Cudart.cudaMemcpyAsync(dst, src, (nuint)destination.Length * (nuint)sizeof(T),
-                    cudaMemcpyKind.cudaMemcpyDeviceToHost, _engine.Stream));
-                CudaException.ThrowIfFailed(Cudart.cudaStreamSynchronize(_engine.Stream));
-            }
+            byte* device = (byte*)Memory.DangerousGetHandle() + offset * sizeof(T);
+            nuint bytes = (nuint)count * (nuint)sizeof(T);
+            // One call per direction, so the error message names the exact call that failed.
+            if (kind == cudaMemcpyKind.cudaMemcpyHostToDevice)
+                CudaException.ThrowIfFailed(Cudart.cudaMemcpyAsync(device, host, bytes, kind, _engine.Stream));
+            else
+                CudaException.ThrowIfFailed(Cudart.cudaMemcpyAsync(host, device, bytes, kind, _engine.Stream));
+            CudaException.ThrowIfFailed(Cudart.cudaStreamSynchronize(_engine.Stream));
         }
         finally
         {
