@@ -187,26 +187,26 @@ public sealed class RnnWeightLayout
     }
 
     /// <summary>Every PyTorch parameter of this network, in PyTorch's order.</summary>
-    public IReadOnlyList<PyTorchParameter> PyTorchParameters
+    public IReadOnlyList<PyTorchParameter> PyTorchParameters => _pyTorchParameters ??= BuildPyTorchParameters(Descriptor);
+
+    private IReadOnlyList<PyTorchParameter>? _pyTorchParameters;
+
+    private static IReadOnlyList<PyTorchParameter> BuildPyTorchParameters(RnnDescriptor rnn)
     {
-        get
-        {
-            var rnn = Descriptor;
-            var list = new List<PyTorchParameter>();
-            int gh = rnn.Gates * rnn.HiddenSize;
-            for (int layer = 0; layer < rnn.NumLayers; layer++)
-                for (int dir = 0; dir < rnn.NumDirections; dir++)
-                {
-                    string sfx = $"_l{layer}{(dir == 1 ? "_reverse" : "")}";
-                    if (!(layer == 0 && rnn.InputMode == RnnInputMode.Skip))
-                        list.Add(new("weight_ih" + sfx, [gh, rnn.LayerInputSize(layer)]));
-                    list.Add(new("weight_hh" + sfx, [gh, rnn.StateSize]));
-                    if (rnn.HasInputBias) list.Add(new("bias_ih" + sfx, [gh]));
-                    if (rnn.HasRecurrentBias) list.Add(new("bias_hh" + sfx, [gh]));
-                    if (rnn.HasProjection) list.Add(new("weight_hr" + sfx, [rnn.ProjSize, rnn.HiddenSize]));
-                }
-            return list;
-        }
+        var list = new List<PyTorchParameter>();
+        int gh = rnn.Gates * rnn.HiddenSize;
+        for (int layer = 0; layer < rnn.NumLayers; layer++)
+            for (int dir = 0; dir < rnn.NumDirections; dir++)
+            {
+                string sfx = $"_l{layer}{(dir == 1 ? "_reverse" : "")}";
+                if (!(layer == 0 && rnn.InputMode == RnnInputMode.Skip))
+                    list.Add(new("weight_ih" + sfx, [gh, rnn.LayerInputSize(layer)]));
+                list.Add(new("weight_hh" + sfx, [gh, rnn.StateSize]));
+                if (rnn.HasInputBias) list.Add(new("bias_ih" + sfx, [gh]));
+                if (rnn.HasRecurrentBias) list.Add(new("bias_hh" + sfx, [gh]));
+                if (rnn.HasProjection) list.Add(new("weight_hr" + sfx, [rnn.ProjSize, rnn.HiddenSize]));
+            }
+        return list.AsReadOnly();
     }
 
     private (string Kind, int PseudoLayer) ParseName(string name)
