@@ -39,9 +39,9 @@ public sealed class CudnnException : Exception
     /// <summary>Builds the exception for <paramref name="status"/> (queries cuDNN's strings when the library is loaded).</summary>
     public static CudnnException Create(int status, string call)
     {
+        string text = ErrorString(status);  // first: it binds cuDNN when it is installed, so the major below is known
         int major = SafeMajor();
         string name = CudnnStatus.GetName(status, major);
-        string text = ErrorString(status);
         string last = major >= 9 ? LastErrorString() : "";
         string msg = $"{call} failed: {name} ({status}){(text.Length > 0 ? $": {text}" : "")}" +
                      (last.Length > 0 ? $"{Environment.NewLine}cudnnGetLastErrorString: {last}" : "");

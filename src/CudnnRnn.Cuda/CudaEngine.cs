@@ -379,6 +379,14 @@ public sealed class CudaEngine : IRnnEngine
     }
 
     /// <summary>Makes the engine's device current on this thread (the CUDA runtime's current device is per thread).</summary>
+    /// <summary>Waits for everything queued on this engine's stream (cuDNN calls return once the kernels are queued).</summary>
+    public void Synchronize()
+    {
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        EnterDevice();
+        CudaException.ThrowIfFailed(Cudart.cudaStreamSynchronize(_stream));
+    }
+
     internal void EnterDevice() => CudaException.ThrowIfFailed(Cudart.cudaSetDevice(Device));
 
     /// <summary>A buffer or plan keeps the cuDNN handle and the stream alive until it is disposed.</summary>

@@ -186,6 +186,13 @@ public sealed unsafe class OpenClEngine : IRnnEngine
         return SafeClHandle.Own<SafeClMem>(mem);
     }
 
+    /// <summary>Waits for the queue (clFinish). Plan calls already end with it; this is for callers that time work.</summary>
+    public void Synchronize()
+    {
+        ThrowIfDisposed();
+        Finish();
+    }
+
     internal void Finish() => OpenClException.ThrowIfFailed(_api.Finish(Queue));
 
     /// <summary>The RNN kernel program for an element type, built on first use and cached.</summary>

@@ -57,8 +57,8 @@ internal sealed class OpenClPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingP
         if (rnn.CellClip is { } c)
         {
             _clip = true;
-            _clipMin = T.CreateChecked(c.Min);
-            _clipMax = T.CreateChecked(c.Max);
+            _clipMin = T.CreateChecked(c.EffectiveMin);
+            _clipMax = T.CreateChecked(c.EffectiveMax);
             _clipNanPropagate = c.Nan == ClipNanMode.Propagate;
         }
         // Dropout, as CpuPlan: keep when u = (z >> 11)·2^-53 >= p, i.e. (z >> 11) >= ceil(p·2^53) (p·2^53 is exact).

@@ -29,6 +29,13 @@ public interface IRnnEngine : IDisposable
     /// <paramref name="xDesc"/>.VectorSize must equal the input size.
     /// </summary>
     RnnPlan<T> CreatePlan<T>(RnnDescriptor rnn, RnnDataDescriptor xDesc) where T : unmanaged, IFloatingPointIeee754<T>;
+
+    /// <summary>
+    /// Waits until every computation this engine has queued has finished. Plan calls on a GPU engine return once the work
+    /// is queued, so a timer must call this before reading the clock; buffer reads already wait. The CPU engine computes
+    /// synchronously, so the default does nothing.
+    /// </summary>
+    void Synchronize() { }
 }
 
 /// <summary>Thrown when an engine cannot run here (library missing, no driver, no device, no platform).</summary>

@@ -62,6 +62,73 @@ public sealed class GpuTests
         else Parity<double>(cpu, cuda, rnn, xDesc, seed);
     }
 
+    /// <summary>
+    /// LSTM cell clipping: cuDNN is the definition. The CPU engine clips where c is read and leaves cy unclipped, after the
+    /// only concrete description we found (NVIDIA's wording is NOT FOUND, API.md); this compares the two on a range tight
+    /// enough that every step clips (asymmetric, so a swapped min/max fails), for both NaN policies, with and without
+    /// projection, one and two directions.
+    /// </summary>
+    [Theory]
+    [InlineData(false, false, ClipNanMode.Propagate)]
+    [InlineData(true, false, ClipNanMode.Propagate)]
+    [InlineData(true, true, ClipNanMode.NotPropagate)]
+    [InlineData(false, true, ClipNanMode.NotPropagate)]
+    public void Lstm_cell_clipping_matches_cuDNN(bool bidirectional, bool projection, ClipNanMode nan)
+    {
+        using var cuda = Gpu.RequireEngine();
+        using var cpu = new CpuEngine();
+        var dir = bidirectional ? RnnDirection.Bidirectional : RnnDirection.Unidirectional;
+        var clip = new RnnCellClip(-0.15, 0.25, nan);
+        var rnn = new RnnDescriptor(RnnMode.Lstm, 5, 6, 2, dir, projection ? 4 : null, dataType: RnnDataType.Float64, cellClip: clip);
+        var xDesc = new RnnDataDescriptor(RnnDataLayout.SeqMajorUnpacked, 7, 3, 5, [7, 4, 6]);
+        // The case must exercise the clip: without it the CPU engine's outputs differ.
+        var unclipped = new RnnDescriptor(RnnMode.Lstm, 5, 6, 2, dir, projection ? 4 : null, dataType: RnnDataType.Float64);
+        Assert.NotEqual(CpuCellState(cpu, rnn, xDesc), CpuCellState(cpu, unclipped, xDesc));
+        Parity<double>(cpu, cuda, rnn, xDesc, seed: 11);
+    }
+
+    /// <summary>Skip input (no input matrix; input size = hidden size) for every mode against the CPU engine.</summary>
+    [Theory]
+    [InlineData(RnnMode.RnnTanh)]
+    [InlineData(RnnMode.RnnRelu)]
+    [InlineData(RnnMode.Gru)]
+    [InlineData(RnnMode.Lstm)]
+    public void Skip_input_matches_cuDNN(RnnMode mode)
+    {
+        using var cuda = Gpu.RequireEngine();
+        using var cpu = new CpuEngine();
+        var rnn = new RnnDescriptor(mode, 6, 6, 2, RnnDirection.Bidirectional, inputMode: RnnInputMode.Skip, dataType: RnnDataType.Float64);
+        var xDesc = new RnnDataDescriptor(RnnDataLayout.BatchMajorUnpacked, 5, 4, 6, [5, 2, 4, 1]);
+        Parity<double>(cpu, cuda, rnn, xDesc, seed: 5);
+    }
+
+    /// <summary>
+    /// Packed data whose maxSeqLength is longer than every sequence: cuDNN 9.19 rejects that descriptor as given, so the
+    /// engine passes the longest length; results must still equal the CPU engine's.
+    /// </summary>
+    [Fact]
+    public void Packed_data_with_max_length_beyond_the_longest_sequence_runs()
+    {
+        using var cuda = Gpu.RequireEngine();
+        using var cpu = new CpuEngine();
+        var rnn = new RnnDescriptor(RnnMode.Gru, 4, 5, 2, RnnDirection.Bidirectional, dataType: RnnDataType.Float64);
+        var xDesc = new RnnDataDescriptor(RnnDataLayout.SeqMajorPacked, 9, 3, 4, [5, 3, 3]);
+        Parity<double>(cpu, cuda, rnn, xDesc, seed: 3);
+    }
+
+    private static double[] CpuCellState(IRnnEngine cpu, RnnDescriptor rnn, RnnDataDescriptor xDesc)
+    {
+        var rng = new Random(11);
+        double[] Rand(long n) => Enumerable.Range(0, (int)n).Select(_ => rng.NextDouble() * 2 - 1).ToArray();
+        var layout = cpu.GetWeightLayout(rnn);
+        var parameters = layout.PyTorchParameters.ToDictionary(p => p.Name, p => Rand(p.Count).Select(v => v / Math.Sqrt(rnn.HiddenSize)).ToArray());
+        long hN = (long)rnn.PseudoLayerCount * xDesc.Batch * rnn.StateSize, cN = (long)rnn.PseudoLayerCount * xDesc.Batch * rnn.HiddenSize;
+        var yDesc = xDesc.WithVectorSize(rnn.OutputSize);
+        var r = RunAll(cpu, rnn, xDesc, parameters, Mask(Rand(xDesc.ElementCount), xDesc), Mask(Rand(yDesc.ElementCount), yDesc),
+            Rand(hN), Rand(hN), Rand(cN), Rand(cN));
+        return r["cy"];
+    }
+
     private static void Parity<T>(IRnnEngine cpu, IRnnEngine cuda, RnnDescriptor rnn, RnnDataDescriptor xDesc, int seed)
         where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {

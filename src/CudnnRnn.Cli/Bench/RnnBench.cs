@@ -35,12 +35,17 @@ internal static class RnnBench
         using var dw = engine.Allocate<T>(plan.WeightLayout.TotalElements);
         using var reserve = plan.CreateReserve();
 
-        var inf = BenchTimer.Measure(() => plan.Forward(RnnForwardMode.Inference, x, y, hx, hy, cx, cy, w, null), warmup, reps);
+        var inf = BenchTimer.Measure(() =>
+        {
+            plan.Forward(RnnForwardMode.Inference, x, y, hx, hy, cx, cy, w, null);
+            engine.Synchronize();  // a GPU engine returns once the work is queued
+        }, warmup, reps);
         var train = BenchTimer.Measure(() =>
         {
             plan.Forward(RnnForwardMode.Training, x, y, hx, hy, cx, cy, w, reserve);
             plan.BackwardData(y, dy, dx, hx, null, dhx, cx, null, dcx, w, reserve);
             plan.BackwardWeights(WeightGradMode.Add, x, hx, y, dw, reserve);
+            engine.Synchronize();
         }, warmup, reps);
 
         double flops = shape.ForwardFlops(lengths);

@@ -27,7 +27,7 @@ internal static class TaggerCommand
 
     private static Option<int> ThreadsOption() => new("--threads")
     {
-        Description = "Worker threads (data-parallel copies of the network); 0 = all cores.",
+        Description = "Worker threads (data-parallel copies of the network); 0 = all cores on the CPU engine, 1 on GPU engines.",
         DefaultValueFactory = _ => 0,
     };
 
@@ -146,7 +146,9 @@ internal static class TaggerTraining
         if (train.All(s => s.Tags.All(t => t == "_")))
             throw new UsageException($"{trainPath}: the {column.DisplayName()} column holds only '_' (no tags to learn); try the other --column.");
         using var tagger = Tagger<float>.Create(engine, hyper, train, column, options.Seed);
-        int threads = TaggerCommand.Threads(options.Threads);
+        // A GPU engine runs a batch's RNN in one library call, so splitting the batch across data-parallel workers only
+        // multiplies the small calls and the per-shape plans (3.5k tok/s with 16 workers on an H100): one worker by default.
+        int threads = options.Threads > 0 ? options.Threads : engine.Name == "cpu" ? Environment.ProcessorCount : 1;
         Console.WriteLine($"train: {train.Count:N0} sentences, {train.Sum(s => s.Length):N0} tokens; dev: {(dev is null ? "none" : $"{dev.Count:N0} sentences, {dev.Sum(s => s.Length):N0} tokens")}");
         Console.WriteLine($"model: {hyper.Layers}-layer Bi{hyper.Mode} hidden {hyper.Hidden}, word dim {hyper.WordDim}, chars {(hyper.UsesChars ? hyper.CharModel : "none")}, " +
             $"{tagger.Words.Count:N0} words, {tagger.Tags.Count} tags, {tagger.ParameterCount:N0} parameters");

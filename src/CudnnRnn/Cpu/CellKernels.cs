@@ -208,8 +208,8 @@ internal readonly struct CellClip<T> where T : unmanaged, IFloatingPointIeee754<
         Enabled = clip.HasValue;
         if (clip is { } c)
         {
-            _min = T.CreateChecked(c.Min);
-            _max = T.CreateChecked(c.Max);
+            _min = T.CreateChecked(c.EffectiveMin);
+            _max = T.CreateChecked(c.EffectiveMax);
             _propagateNan = c.Nan == ClipNanMode.Propagate;
         }
     }
