@@ -47,8 +47,11 @@ def main():
     ap.add_argument("--json")
     ap.add_argument("--reps", type=int, default=50)
     ap.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds per phase")
+    ap.add_argument("--no-tf32", action="store_true",
+                    help="exact float32 math (CUDNN_FMA_MATH, as CudnnRnn's cuda engine uses); PyTorch's default allows TF32")
     args = ap.parse_args()
     torch.backends.cudnn.enabled = True
+    torch.backends.cudnn.allow_tf32 = not args.no_tf32
     dev = torch.device("cuda")
     results = []
     for sid, mode, inp, hid, layers, bi, batch, t in SHAPES:
@@ -76,7 +79,7 @@ def main():
                  "gflops": mult * f / (med * 1e6)}
             results.append(r)
             print(f"torch cuDNN {sid} {phase:17s} median {med:8.3f} ms  min {mn:8.3f} ms  {r['gflops']:8.1f} GF/s", flush=True)
-    meta = {"torch": torch.__version__, "cudnn": torch.backends.cudnn.version(), "device": torch.cuda.get_device_name()}
+    meta = {"tf32": not args.no_tf32, "torch": torch.__version__, "cudnn": torch.backends.cudnn.version(), "device": torch.cuda.get_device_name()}
     print(json.dumps(meta))
     if args.json:
         with open(args.json, "w") as fh:

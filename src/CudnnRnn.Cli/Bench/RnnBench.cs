@@ -11,11 +11,12 @@ namespace CudnnRnn.Cli.Bench;
 internal static class RnnBench
 {
     public static (BenchResult Inference, BenchResult Training) Run<T>(IRnnEngine engine, BenchShape shape, bool varied,
-        int threads, int warmup, int reps) where T : unmanaged, IFloatingPointIeee754<T>
+        int threads, int warmup, int reps, RnnDataLayout layout = RnnDataLayout.SeqMajorUnpacked) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var rnn = shape.Descriptor(RnnDescriptor.DataTypeOf<T>());
         int[] lengths = shape.Lengths(varied);
-        var xDesc = new RnnDataDescriptor(RnnDataLayout.SeqMajorUnpacked, shape.T, shape.Batch, shape.Input, lengths);
+        if (layout == RnnDataLayout.SeqMajorPacked) Array.Sort(lengths, (a, b) => b.CompareTo(a));  // packed: longest first
+        var xDesc = new RnnDataDescriptor(layout, shape.T, shape.Batch, shape.Input, lengths);
         using var plan = engine.CreatePlan<T>(rnn, xDesc);
         bool lstm = rnn.Mode == RnnMode.Lstm;
         var rng = new Random(1234);

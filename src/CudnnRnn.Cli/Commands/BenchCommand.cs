@@ -21,6 +21,8 @@ internal static class BenchCommand
         dtype.AcceptOnlyFromAmong("float32", "float64");
         var lengths = new Option<string>("--lengths") { Description = "full: every sequence has length T; varied: uniform in [T/2, T], fixed seed", DefaultValueFactory = _ => "full" };
         lengths.AcceptOnlyFromAmong("full", "varied");
+        var layout = new Option<string>("--layout") { Description = "Data layout: seq (sequence-major, padded), packed or batch (batch-major, padded)", DefaultValueFactory = _ => "seq" };
+        layout.AcceptOnlyFromAmong("seq", "packed", "batch");
         var json = new Option<FileInfo?>("--json") { Description = "Write the results as JSON to this file" };
         var engine = new Option<string>("--engine") { Description = "Engine", DefaultValueFactory = _ => "cpu" };
         engine.AcceptOnlyFromAmong(Engines.Names);
@@ -30,16 +32,22 @@ internal static class BenchCommand
         var warmup = new Option<int>("--warmup") { Description = "Untimed warm-up repetitions", DefaultValueFactory = _ => 3 };
 
         var command = new Command("bench", "Time the RNN shapes a-e (or the GEMMs) with libtorch-bench's shapes, phases and FLOP model");
-        foreach (var o in new Option[] { shape, threads, dtype, lengths, json, engine, gemm, libtorch, reps, warmup }) command.Options.Add(o);
+        foreach (var o in new Option[] { shape, threads, dtype, lengths, layout, json, engine, gemm, libtorch, reps, warmup }) command.Options.Add(o);
         command.SetAction(parse => Run(
             parse.GetValue(shape)!, parse.GetValue(threads), parse.GetValue(dtype)!, parse.GetValue(lengths)!, parse.GetValue(json),
-            parse.GetValue(engine)!, parse.GetValue(gemm), parse.GetValue(libtorch), parse.GetValue(reps), parse.GetValue(warmup)));
+            parse.GetValue(engine)!, parse.GetValue(gemm), parse.GetValue(libtorch), parse.GetValue(reps), parse.GetValue(warmup), parse.GetValue(layout)!));
         return command;
     }
 
     private static int Run(string shapeSel, int threads, string dtype, string lengths, FileInfo? json, string engineName,
-        bool gemm, FileInfo? libtorchJson, int reps, int warmup)
+        bool gemm, FileInfo? libtorchJson, int reps, int warmup, string layoutName = "seq")
     {
+        var dataLayout = layoutName switch
+        {
+            "packed" => RnnDataLayout.SeqMajorPacked,
+            "batch" => RnnDataLayout.BatchMajorUnpacked,
+            _ => RnnDataLayout.SeqMajorUnpacked,
+        };
         if (threads < 0) return Fail("--threads must be 0 (all cores) or positive.");
         if (reps < 10) return Fail("--reps must be at least 10.");
         if (warmup < 0) return Fail("--warmup must not be negative.");
@@ -87,13 +95,13 @@ internal static class BenchCommand
                 var dt = f64 ? RnnDataType.Float64 : RnnDataType.Float32;
                 if (!engine.Supports(dt, out string? reason)) return Fail($"The {engine.Name} engine cannot run {dtype}: {reason}");
                 device = engine.DeviceDescription;
-                Console.WriteLine($"cudnnrnn bench: {engine.Name} engine ({device}), {dtype}, {nThreads} thread(s), lengths {lengths}, warmup {warmup}, >= {reps} timed reps, median");
+                Console.WriteLine($"cudnnrnn bench: {engine.Name} engine ({device}), {dtype}, {nThreads} thread(s), lengths {lengths}, layout {layoutName}, warmup {warmup}, >= {reps} timed reps, median");
                 Console.WriteLine($"{"shape",-5} {"fwd ms",9} {"fwd GF/s",9} {"train ms",9} {"train GF/s",10}   description (fwd GFLOP on actual lengths)");
                 foreach (var s in shapes)
                 {
                     var (inf, train) = f64
-                        ? RnnBench.Run<double>(engine, s, lengths == "varied", nThreads, warmup, reps)
-                        : RnnBench.Run<float>(engine, s, lengths == "varied", nThreads, warmup, reps);
+                        ? RnnBench.Run<double>(engine, s, lengths == "varied", nThreads, warmup, reps, dataLayout)
+                        : RnnBench.Run<float>(engine, s, lengths == "varied", nThreads, warmup, reps, dataLayout);
                     results.Add(inf);
                     results.Add(train);
                     Console.WriteLine($"{s.Id,-5} {inf.MedianMs,9:F2} {inf.Gflops,9:F1} {train.MedianMs,9:F2} {train.Gflops,10:F1}   {s.Description} ({inf.Flops / 1e9:F3})" +
