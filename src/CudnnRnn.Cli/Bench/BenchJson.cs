@@ -44,6 +44,7 @@ internal static class BenchJson
             if (r.ReserveBytes is { } rb) w.WriteNumber("reserveBytes", rb);
             if (r.ReserveMinimumBytes is { } mb) w.WriteNumber("reserveMinimumBytes", mb);
             if (r.PeakWorkingSetBytes is { } pw) w.WriteNumber("peakWorkingSetBytes", pw);
+            if (r.HostEnqueueMs is { } he) w.WriteNumber("hostEnqueueMs", he);
             w.WriteEndObject();
         }
         w.WriteEndArray();

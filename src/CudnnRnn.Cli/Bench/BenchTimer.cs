@@ -13,6 +13,8 @@ internal sealed record BenchResult(string Kind, string Shape, int Threads, strin
     public long? ReserveMinimumBytes { get; init; }
     /// <summary>Process peak working set after the phase.</summary>
     public long? PeakWorkingSetBytes { get; init; }
+    /// <summary>GPU engines: host time per call when calls are queued back to back (see RnnBench).</summary>
+    public double? HostEnqueueMs { get; init; }
     public double Gflops => Flops / (MedianMs * 1e6);
 }
 

@@ -106,7 +106,8 @@ internal static class BenchCommand
                     results.Add(train);
                     Console.WriteLine($"{s.Id,-5} {inf.MedianMs,9:F2} {inf.Gflops,9:F1} {train.MedianMs,9:F2} {train.Gflops,10:F1}   {s.Description} ({inf.Flops / 1e9:F3})" +
                         $"  reserve {train.ReserveBytes / 1048576.0:F1} MiB (minimum {train.ReserveMinimumBytes / 1048576.0:F1} MiB, x{(double)train.ReserveBytes! / train.ReserveMinimumBytes!:F2})," +
-                        $" peak working set {train.PeakWorkingSetBytes / 1048576.0:F0} MiB");
+                        $" peak working set {train.PeakWorkingSetBytes / 1048576.0:F0} MiB" +
+                        (inf.HostEnqueueMs is { } host ? $", host {host:F3} ms per queued forward" : ""));
                 }
             }
         }
