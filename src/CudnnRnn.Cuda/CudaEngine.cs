@@ -346,15 +346,16 @@ public sealed class CudaEngine : IRnnEngine
     }
 
     /// <summary>cudnnSetRNNDescriptor_v8 (+ clip) for a descriptor: ALGO_STANDARD, the mapped modes, math per data type.</summary>
-    internal SafeCudnnRNNDescriptor CreateRnnDescriptor(RnnDescriptor rnn, uint auxFlags, SafeCudnnDropoutDescriptor dropout)
+    internal SafeCudnnRNNDescriptor CreateRnnDescriptor(RnnDescriptor rnn, uint auxFlags, SafeCudnnDropoutDescriptor dropout,
+        cudnnRNNAlgo_t algo = cudnnRNNAlgo_t.CUDNN_RNN_ALGO_STANDARD)
     {
         var (dataType, mathPrec, mathType) = CudnnMapping.Math(rnn.DataType);
         var desc = SafeCudnnRNNDescriptor.Create();
         try
         {
-            // ALGO_STANDARD always: projection requires it, and persistent algorithms reject variable lengths (API.md §10.2).
+            // The algorithm comes from CudnnMapping.Algorithm (STANDARD unless the plan qualifies for a persistent one).
             // projSize = hiddenSize means "no projection" (cuDNN's own convention; [VG], unverified: projSize 0 is BAD_PARAM).
-            desc.Set(cudnnRNNAlgo_t.CUDNN_RNN_ALGO_STANDARD, CudnnMapping.Mode(rnn.Mode), CudnnMapping.BiasMode(rnn.BiasMode),
+            desc.Set(algo, CudnnMapping.Mode(rnn.Mode), CudnnMapping.BiasMode(rnn.BiasMode),
                 CudnnMapping.Direction(rnn.Direction), CudnnMapping.InputMode(rnn.InputMode), dataType, mathPrec, mathType,
                 rnn.InputSize, rnn.HiddenSize, rnn.ProjSize, rnn.NumLayers, dropout, auxFlags);
             if (rnn.CellClip is { } clip)

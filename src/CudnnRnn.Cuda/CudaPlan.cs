@@ -40,28 +40,33 @@ public sealed unsafe class CudaPlan<T> : RnnPlan<T> where T : unmanaged, IFloati
 
             _dropout = Own(owned, engine.CreateDropoutDescriptor(rnn.Dropout, rnn.DropoutSeed, out long stateBytes));
             DropoutStateBytes = stateBytes;
-            // PADDED_IO_ENABLED for the unpacked layouts, DISABLED for packed (API.md §7.10).
-            _rnnDesc = Own(owned, engine.CreateRnnDescriptor(rnn, CudnnMapping.AuxFlags(xDesc.Layout), _dropout));
-
-            CudnnException.ThrowIfFailed(Cudnn.cudnnGetRNNWeightSpaceSize(engine.CudnnHandle, _rnnDesc, out _weightBytes));
-            long expected = layout.TotalElements * sizeof(T);
-            if ((long)_weightBytes != expected)
-                throw new InvalidOperationException(
-                    $"cudnnGetRNNWeightSpaceSize reports {_weightBytes} bytes for this plan's descriptor, but the weight layout has {expected} " +
-                    "(auxFlags/dropout are not expected to change the weight space; this is a cuDNN behaviour we did not anticipate).");
-
             _xDesc = Own(owned, DataDescriptor(dataType, xDesc));
             _yDesc = Own(owned, DataDescriptor(dataType, YDesc));
             _hDesc = Own(owned, StateDescriptor(dataType, CudnnMapping.StateTensor(rnn, xDesc.Batch, cell: false)));
             // cDesc is created for every mode: cuDNN ignores it for non-LSTM cells ([RC]), and a SafeHandle argument cannot be NULL.
             _cDesc = Own(owned, StateDescriptor(dataType, CudnnMapping.StateTensor(rnn, xDesc.Batch, cell: true)));
 
-            // Backward needs the TRAINING workspace; INFERENCE may differ and sizes are not monotonic (API.md §8): one buffer
-            // of the larger size serves both.
-            CudnnException.ThrowIfFailed(Cudnn.cudnnGetRNNTempSpaceSizes(engine.CudnnHandle, _rnnDesc,
-                cudnnForwardMode_t.CUDNN_FWD_MODE_TRAINING, _xDesc, out nuint workTraining, out _reserveBytes));
-            CudnnException.ThrowIfFailed(Cudnn.cudnnGetRNNTempSpaceSizes(engine.CudnnHandle, _rnnDesc,
-                cudnnForwardMode_t.CUDNN_FWD_MODE_INFERENCE, _xDesc, out nuint workInference, out _));
+            // PADDED_IO_ENABLED for the unpacked layouts, DISABLED for packed (API.md §7.10). A persistent algorithm that
+            // cuDNN refuses for this configuration (on this GPU) falls back to STANDARD here, before any call can fail.
+            Algorithm = CudnnMapping.Algorithm(rnn, xDesc);
+            nuint workTraining, workInference;
+            try
+            {
+                _rnnDesc = CreateDescriptor(engine, rnn, xDesc, Algorithm, out workTraining, out workInference, out _reserveBytes);
+            }
+            catch (CudnnException) when (Algorithm != cudnnRNNAlgo_t.CUDNN_RNN_ALGO_STANDARD)
+            {
+                Algorithm = cudnnRNNAlgo_t.CUDNN_RNN_ALGO_STANDARD;
+                _rnnDesc = CreateDescriptor(engine, rnn, xDesc, Algorithm, out workTraining, out workInference, out _reserveBytes);
+            }
+            Own(owned, _rnnDesc);
+
+            CudnnException.ThrowIfFailed(Cudnn.cudnnGetRNNWeightSpaceSize(engine.CudnnHandle, _rnnDesc, out _weightBytes));
+            long expected = layout.TotalElements * sizeof(T);
+            if ((long)_weightBytes != expected)
+                throw new InvalidOperationException(
+                    $"cudnnGetRNNWeightSpaceSize reports {_weightBytes} bytes for this plan's descriptor, but the weight layout has {expected} " +
+                    "(auxFlags/dropout/algorithm are not expected to change the weight space; this is a cuDNN behaviour we did not anticipate).");
             _workBytes = Math.Max(workTraining, workInference);
             _workspace = Own(owned, SafeCudaDeviceMemory.Allocate(_workBytes));
 
@@ -81,6 +86,27 @@ public sealed unsafe class CudaPlan<T> : RnnPlan<T> where T : unmanaged, IFloati
         }
     }
 
+    // The RNN descriptor and the sizes it implies. Backward needs the TRAINING workspace; INFERENCE may differ and sizes
+    // are not monotonic (API.md §8), so the plan keeps one buffer of the larger size.
+    private SafeCudnnRNNDescriptor CreateDescriptor(CudaEngine engine, RnnDescriptor rnn, RnnDataDescriptor xDesc, cudnnRNNAlgo_t algo,
+        out nuint workTraining, out nuint workInference, out nuint reserveBytes)
+    {
+        var desc = engine.CreateRnnDescriptor(rnn, CudnnMapping.AuxFlags(xDesc.Layout), _dropout, algo);
+        try
+        {
+            CudnnException.ThrowIfFailed(Cudnn.cudnnGetRNNTempSpaceSizes(engine.CudnnHandle, desc,
+                cudnnForwardMode_t.CUDNN_FWD_MODE_TRAINING, _xDesc, out workTraining, out reserveBytes));
+            CudnnException.ThrowIfFailed(Cudnn.cudnnGetRNNTempSpaceSizes(engine.CudnnHandle, desc,
+                cudnnForwardMode_t.CUDNN_FWD_MODE_INFERENCE, _xDesc, out workInference, out _));
+            return desc;
+        }
+        catch
+        {
+            desc.Dispose();
+            throw;
+        }
+    }
+
     private static TH Own<TH>(List<IDisposable> owned, TH h) where TH : IDisposable
     {
         owned.Add(h);
@@ -92,6 +118,9 @@ public sealed unsafe class CudaPlan<T> : RnnPlan<T> where T : unmanaged, IFloati
 
     /// <inheritdoc/>
     public override long ReserveBytes => (long)_reserveBytes;
+
+    /// <summary>The cuDNN algorithm this plan runs (see <see cref="CudnnMapping.Algorithm"/> for when it is not STANDARD).</summary>
+    public cudnnRNNAlgo_t Algorithm { get; }
 
     /// <summary>Bytes of the dropout RNG state this plan holds (0 without dropout).</summary>
     public long DropoutStateBytes { get; }

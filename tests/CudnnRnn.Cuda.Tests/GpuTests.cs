@@ -116,6 +116,28 @@ public sealed class GpuTests
         Parity<double>(cpu, cuda, rnn, xDesc, seed: 3);
     }
 
+    /// <summary>
+    /// Full-length float32 batches with a small hidden size run cuDNN's persistent algorithm (as PyTorch's do); it must
+    /// be accepted on this GPU and agree with the CPU engine; varied lengths stay on STANDARD.
+    /// </summary>
+    [Theory]
+    [InlineData(RnnMode.Lstm, RnnDirection.Unidirectional)]
+    [InlineData(RnnMode.Gru, RnnDirection.Bidirectional)]
+    [InlineData(RnnMode.RnnTanh, RnnDirection.Bidirectional)]
+    public void Small_hidden_full_length_plans_run_the_persistent_algorithm_and_match_the_CPU(RnnMode mode, RnnDirection dir)
+    {
+        using var cuda = Gpu.RequireEngine();
+        using var cpu = new CpuEngine();
+        var rnn = new RnnDescriptor(mode, 16, 32, 2, dir, dataType: RnnDataType.Float32);
+        var full = new RnnDataDescriptor(RnnDataLayout.SeqMajorUnpacked, 12, 8, 16, Enumerable.Repeat(12, 8).ToArray());
+        using (var plan = (CudaPlan<float>)cuda.CreatePlan<float>(rnn, full))
+            Assert.Equal(cudnnRNNAlgo_t.CUDNN_RNN_ALGO_PERSIST_STATIC_SMALL_H, plan.Algorithm);
+        Parity<float>(cpu, cuda, rnn, full, seed: 21);
+        var varied = new RnnDataDescriptor(RnnDataLayout.SeqMajorUnpacked, 12, 8, 16, [12, 11, 9, 12, 3, 7, 12, 1]);
+        using (var plan = (CudaPlan<float>)cuda.CreatePlan<float>(rnn, varied))
+            Assert.Equal(cudnnRNNAlgo_t.CUDNN_RNN_ALGO_STANDARD, plan.Algorithm);
+    }
+
     private static double[] CpuCellState(IRnnEngine cpu, RnnDescriptor rnn, RnnDataDescriptor xDesc)
     {
         var rng = new Random(11);

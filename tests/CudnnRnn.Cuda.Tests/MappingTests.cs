@@ -26,6 +26,26 @@ public sealed class MappingTests
     }
 
     [Fact]
+    public void The_persistent_algorithm_is_chosen_only_where_PyTorch_would_and_nothing_unusual_is_asked()
+    {
+        const cudnnRNNAlgo_t persistent = cudnnRNNAlgo_t.CUDNN_RNN_ALGO_PERSIST_STATIC_SMALL_H, standard = cudnnRNNAlgo_t.CUDNN_RNN_ALGO_STANDARD;
+        static RnnDataDescriptor Full(int input) => new(RnnDataLayout.SeqMajorUnpacked, 10, 4, input, [10, 10, 10, 10]);
+        var lstm = new RnnDescriptor(RnnMode.Lstm, 8, 128, 2, RnnDirection.Bidirectional);
+        Assert.Equal(persistent, CudnnMapping.Algorithm(lstm, Full(8)));
+        Assert.Equal(persistent, CudnnMapping.Algorithm(new RnnDescriptor(RnnMode.RnnTanh, 8, 256), Full(8)));
+        // Each condition alone sends the plan back to STANDARD.
+        Assert.Equal(standard, CudnnMapping.Algorithm(new RnnDescriptor(RnnMode.Lstm, 8, 129), Full(8)));
+        Assert.Equal(standard, CudnnMapping.Algorithm(new RnnDescriptor(RnnMode.RnnRelu, 8, 257), Full(8)));
+        Assert.Equal(standard, CudnnMapping.Algorithm(new RnnDescriptor(RnnMode.Lstm, 8, 64, dataType: RnnDataType.Float64), Full(8)));
+        Assert.Equal(standard, CudnnMapping.Algorithm(lstm, new RnnDataDescriptor(RnnDataLayout.SeqMajorUnpacked, 10, 4, 8, [10, 9, 10, 10])));
+        Assert.Equal(standard, CudnnMapping.Algorithm(lstm, new RnnDataDescriptor(RnnDataLayout.SeqMajorPacked, 10, 2, 8, [9, 9])));
+        Assert.Equal(standard, CudnnMapping.Algorithm(new RnnDescriptor(RnnMode.Lstm, 8, 64, projSize: 32), Full(8)));
+        Assert.Equal(standard, CudnnMapping.Algorithm(new RnnDescriptor(RnnMode.Gru, 8, 64, biasMode: RnnBiasMode.SingleInput), Full(8)));
+        Assert.Equal(standard, CudnnMapping.Algorithm(new RnnDescriptor(RnnMode.Gru, 64, 64, inputMode: RnnInputMode.Skip), Full(64)));
+        Assert.Equal(standard, CudnnMapping.Algorithm(new RnnDescriptor(RnnMode.Lstm, 8, 64, cellClip: new RnnCellClip(-1, 1)), Full(8)));
+    }
+
+    [Fact]
     public void Float32_uses_FMA_math_without_TF32_and_Float64_the_default()
     {
         Assert.Equal((cudnnDataType_t.CUDNN_DATA_FLOAT, cudnnDataType_t.CUDNN_DATA_FLOAT, cudnnMathType_t.CUDNN_FMA_MATH),
