@@ -3,7 +3,7 @@
 #   ./build.sh test       build everything and run every test (installs PoCL + the OpenCL ICD loader where missing)
 #   ./build.sh demo [...] the main job: train a BiLSTM tagger on the CPU engine (synthetic task, or --data DIR for a UD treebank)
 #   ./build.sh bench      our CPU engine and libtorch side by side, ratio table (needs ../shared/tools/libtorch-bench)
-#   ./build.sh gpu-test   everything GPU-related, on a machine with an NVIDIA GPU, CUDA 12 and cuDNN 9
+#   ./build.sh gpu-test   everything GPU-related, on a machine with an NVIDIA GPU, the CUDA 12 or 13 runtime and cuDNN 9
 #   ./build.sh verify     run ../shared/golden on the CPU engine (extra args go to `cudnnrnn verify`)
 #   ./build.sh build      build only
 set -euo pipefail
