@@ -232,31 +232,38 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
         var eW = W(l, d, 0);
         var eR = W(l, d, _G);
 
-        // Hoisted input projection for all rows of this layer and direction.
-        if (eW.HasMatrix)
-            Gemm.Multiply(false, true, N, GH, inW, input, inW, w.Slice((int)eW.MatrixOffset, GH * inW), inW, gates, GH, accumulate: false, maxThreads: _threads);
-        else
-            for (int r = 0; r < N; r++)      // skip input: x feeds every gate as-is
-                for (int g = 0; g < _G; g++)
-                    input.Slice(r * inW, H).CopyTo(gates.Slice(r * GH + g * H, H));
-
-        // Biases: bW for all gates; bR for all gates except GRU's new gate (it sits inside r ⊙ (R h + bR)).
+        // Biases: bW for all gates; bR for all gates except GRU's new gate (it sits inside r ⊙ (R h + bR)), combined into
+        // one row per call.
         bool hasBW = W(l, d, 0).HasBias, hasBR = W(l, d, _G).HasBias;
         ReadOnlySpan<T> bW = hasBW ? w.Slice((int)W(l, d, 0).BiasOffset, GH) : default;
         ReadOnlySpan<T> bR = hasBR ? w.Slice((int)W(l, d, _G).BiasOffset, GH) : default;
+        Span<T> bias = default;
         if (hasBW || hasBR)
         {
-            // One combined bias per call: bW + bR (without GRU's bR_n), added to every row in one vectorised pass.
-            Span<T> bias = sc.Bias;
+            bias = sc.Bias;
             if (hasBW) bW.CopyTo(bias); else bias.Clear();
             if (hasBR) Add(bias[..(_mode == RnnMode.Gru ? 2 * H : GH)], bR[..(_mode == RnnMode.Gru ? 2 * H : GH)]);
-            for (int r = 0; r < N; r++) Add(gates.Slice(r * GH, GH), bias);
+        }
+
+        // Hoisted input projection for all rows of this layer and direction; the GEMM adds the bias in its store (the
+        // same bits as a pass adding it afterwards, without that extra pass over N × GH values).
+        if (eW.HasMatrix)
+            Gemm.Multiply(false, true, N, GH, inW, input, inW, w.Slice((int)eW.MatrixOffset, GH * inW), inW, gates, GH,
+                accumulate: false, maxThreads: _threads, bias);
+        else
+        {
+            for (int r = 0; r < N; r++)      // skip input: x feeds every gate as-is
+                for (int g = 0; g < _G; g++)
+                    input.Slice(r * inW, H).CopyTo(gates.Slice(r * GH + g * H, H));
+            if (!bias.IsEmpty)
+                for (int r = 0; r < N; r++) Add(gates.Slice(r * GH, GH), bias);
         }
 
         ReadOnlySpan<T> R = w.Slice((int)eR.MatrixOffset, GH * S);
         ReadOnlySpan<T> Wr = Rnn.HasProjection ? w.Slice((int)W(l, d, 8).MatrixOffset, S * H) : default;
         ReadOnlySpan<T> bRn = hasBR && _mode == RnnMode.Gru ? bR.Slice(2 * H, H) : default;
         sc.PackedR.Pack(true, R, S);
+        bool fused = _mode == RnnMode.Lstm && !_cellClip.Enabled && LstmFused.IsSupported<T>();
 
         for (int step = 0; step < _T; step++)
         {
@@ -267,15 +274,23 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
             int nCont = d == 0 ? (t > 0 ? n : 0) : (t + 1 < _T ? _bs[t + 1] : 0); // rows whose previous state is in outp
             int prevRow0 = d == 0 ? (t > 0 ? _off[t - 1] : 0) : (t + 1 < _T ? _off[t + 1] : 0);
 
-            GatherPrevious(l, d, t, outp, hx, sc.Hp, _mode == RnnMode.Lstm ? aux : default, cx, sc.Cp);
+            // h_{t-1}: when every active row continues a sequence, its rows lie in outp O apart and the GEMM reads them in
+            // place; otherwise (a sequence starts here) gather them with hx or zeros. GRU's kernel reads them per row from
+            // the gathered copy. The fused LSTM kernel reads c_{t-1} in place too; the generic one wants it gathered.
+            bool gatherH = nCont < n || _mode == RnnMode.Gru;
+            GatherPrevious(l, d, t, outp, hx, gatherH ? sc.Hp : default, _mode == RnnMode.Lstm && !fused ? aux : default, cx, sc.Cp);
             if (_cellClip.Enabled) _cellClip.Apply(sc.Cp.AsSpan(0, n * H), sc.Cp.AsSpan(0, n * H));
+            ReadOnlySpan<T> hPrev = gatherH ? sc.Hp : outp.Slice(prevRow0 * O + d * S);
+            int ldh = gatherH ? S : O;
 
+            // RNN and LSTM: the recurrent product goes straight onto the step's gate rows (contiguous), C = C + h·R^T.
+            // GRU's new gate needs r ⊙ (R h + bR) first, so it keeps the product apart and its kernel adds per row.
             Span<T> rec = sc.Rec.AsSpan(0, n * GH);
-            Gemm.Multiply(false, n, sc.Hp, S, sc.PackedR, rec, GH, accumulate: false, _threads);
+            if (_mode != RnnMode.Gru) Gemm.Multiply(false, n, hPrev, ldh, sc.PackedR, gates.Slice(r0 * GH), GH, accumulate: true, _threads);
+            else Gemm.Multiply(false, n, hPrev, ldh, sc.PackedR, rec, GH, accumulate: false, _threads);
 
-            // RNN and LSTM add the whole recurrent product of the step in one pass (the rows are contiguous); GRU's new gate
-            // needs r ⊙ (R h + bR) first, so its kernel adds per row.
-            if (_mode != RnnMode.Gru) Add(gates.Slice(r0 * GH, n * GH), rec);
+            if (fused) FusedLstmForward(l, d, t, nCont, prevRow0, gates, aux, outp, cx, sc.M);
+            else
             for (int i = 0; i < n; i++)
             {
                 int row = r0 + i;
@@ -310,6 +325,33 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
                 int b = _perm[i];
                 if (!hy.IsEmpty) outp.Slice((r0 + i) * O + d * S, S).CopyTo(hy.Slice((pl * _B + b) * S, S));
                 if (!cy.IsEmpty) aux.Slice((r0 + i) * H, H).CopyTo(cy.Slice((pl * _B + b) * H, H));
+            }
+        }
+    }
+
+    /// <summary>
+    /// The LSTM cell of step t (direction d) with the fused float kernel: c_{t-1} read in place from the saved cell
+    /// states (or cx, or zeros where a sequence starts), c_t into aux, h_t straight into the layer output (or m into
+    /// <paramref name="m"/> for the projection).
+    /// </summary>
+    private unsafe void FusedLstmForward(int l, int d, int t, int nCont, int prevRow0, Span<T> gates, Span<T> aux,
+        Span<T> outp, ReadOnlySpan<T> cx, Span<T> m)
+    {
+        int n = _bs[t], r0 = _off[t], H = _H, GH = _GH, O = _O, S = _S, pl = l * _D + d;
+        bool proj = Rnn.HasProjection;
+        fixed (T* pg = gates)
+        fixed (T* pa = aux)
+        fixed (T* po = outp)
+        fixed (T* pcx = cx)
+        fixed (T* pm = m)
+        {
+            float* g = (float*)pg, c = (float*)pa, y = (float*)po, cxs = (float*)pcx, ms = (float*)pm;
+            for (int i = 0; i < n; i++)
+            {
+                int row = r0 + i;
+                float* cPrev = i < nCont ? c + (long)(prevRow0 + i) * H : cxs == null ? null : cxs + (long)(pl * _B + _perm[i]) * H;
+                float* h = proj ? ms + (long)i * H : y + (long)row * O + d * S;
+                LstmFused.Forward(g + (long)row * GH, cPrev, c + (long)row * H, h, H);
             }
         }
     }

@@ -13,6 +13,11 @@ internal unsafe struct GemmArgs<T> where T : unmanaged
     /// <summary>When not null, op(B) already packed for the whole of k and n (<see cref="GemmPackedB{T}"/>), NPad columns wide.</summary>
     public T* PackedB;
     public int NPad;
+    /// <summary>
+    /// When not null, a row of N values added to every row of C after its last k-block: C = (C + acc) + bias, the
+    /// same bits as a separate pass adding the bias after the GEMM, without that pass over C.
+    /// </summary>
+    public T* Bias;
     /// <summary>Tiling of C: tile (it, jt) covers rows it·Mc .. and columns jt·Nc ..; any tiling gives the same bits.</summary>
     public int Mc, Nc, MTiles, NTiles;
 
@@ -22,6 +27,7 @@ internal unsafe struct GemmArgs<T> where T : unmanaged
         A = a; Lda = lda; B = b; Ldb = ldb; C = c; Ldc = ldc; Accumulate = accumulate;
         Mc = Nc = MTiles = NTiles = NPad = 0;
         PackedB = null;
+        Bias = null;
     }
 }
 
@@ -122,6 +128,7 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
         {
             int kc = Math.Min(kb, g.K - p0);
             bool add = g.Accumulate || p0 > 0;
+            T* bias = g.Bias != null && p0 + kc == g.K ? g.Bias + j0 : null;
             // Pre-packed B: block p0 starts at p0·NPad, and its panel for column j at j·kc (see GemmPackedB).
             T* bBlock = g.PackedB == null ? bp : g.PackedB + (long)p0 * g.NPad + (long)j0 * kc;
             if (g.PackedB == null) PackB(in g, p0, kc, j0, nc, bp);
@@ -135,21 +142,23 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
                     int mrEff = Math.Min(mr, mc - ir);
                     T* apanel = ap + (long)ir * kc;
                     T* cij = g.C + (long)(i0 + ir) * g.Ldc + j0 + jr;
+                    T* biasPanel = bias == null ? null : bias + jr;
                     if (mrEff == mr && nrEff == nr)
                     {
-                        Kernel(kc, apanel, bpanel, cij, g.Ldc, add);
+                        Kernel(kc, apanel, bpanel, cij, g.Ldc, add, biasPanel);
                     }
                     else
                     {
                         // Edge tile: the same kernel (same arithmetic per element) into a scratch tile, then the same
-                        // C = acc or C = C + acc per element.
-                        Kernel(kc, apanel, bpanel, edge, nr, add: false);
+                        // C = acc or C = C + acc per element (then + bias).
+                        Kernel(kc, apanel, bpanel, edge, nr, add: false, bias: null);
                         for (int r = 0; r < mrEff; r++)
                         {
                             T* crow = cij + (long)r * g.Ldc;
                             T* erow = edge + r * nr;
                             if (add) for (int j = 0; j < nrEff; j++) crow[j] += erow[j];
                             else for (int j = 0; j < nrEff; j++) crow[j] = erow[j];
+                            if (biasPanel != null) for (int j = 0; j < nrEff; j++) crow[j] += biasPanel[j];
                         }
                     }
                 }
@@ -158,10 +167,10 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Kernel(int kc, T* a, T* b, T* c, int ldc, bool add)
+    private static void Kernel(int kc, T* a, T* b, T* c, int ldc, bool add, T* bias)
     {
-        if (Vector512.IsHardwareAccelerated) GemmKernels.Kernel512(kc, a, b, c, ldc, add);
-        else GemmKernels.Kernel256(kc, a, b, c, ldc, add);
+        if (Vector512.IsHardwareAccelerated) GemmKernels.Kernel512(kc, a, b, c, ldc, add, bias);
+        else GemmKernels.Kernel256(kc, a, b, c, ldc, add, bias);
     }
 
     /// <summary>

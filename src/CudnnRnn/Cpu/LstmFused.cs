@@ -1,0 +1,166 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace CudnnRnn.Cpu;
+
+/// <summary>
+/// The LSTM cell, forward and backward, for float rows on Vector512 hardware, in one pass over the row: the three
+/// sigmoids, the two tanh, the c and h updates (and in backward the gate gradients) per 16 lanes while they sit in
+/// registers. The generic per-row kernels in <see cref="CellKernels"/> make about ten <c>TensorPrimitives</c> calls and
+/// as many passes over H values per row, which for the small hidden sizes an RNN step has costs more in call overhead and
+/// memory traffic than the arithmetic; this kernel is what keeps small (latency-bound) LSTM shapes fast.
+/// </summary>
+/// <remarks>
+/// Every lane takes the same instruction sequence (a row's tail goes through the same vector code from a zero-padded
+/// copy), so a value never depends on its position, its row's batch neighbours or the thread count. The activations are
+/// the Cephes single-precision algorithms (exp: Cody–Waite reduction + degree-6 polynomial; tanh: odd polynomial below
+/// 0.625, <c>1 − 2/(e^{2|x|} + 1)</c> above), accurate to a few ulp, with NaN passed through.
+/// </remarks>
+internal static unsafe class LstmFused
+{
+    private const int W = 16; // floats per Vector512
+
+    /// <summary>Whether the fused kernels run for this element type on this machine (else the generic kernels do).</summary>
+    public static bool IsSupported<T>() => typeof(T) == typeof(float) && Vector512.IsHardwareAccelerated;
+
+    // ------------------------------------------------------------------ activations
+
+    /// <summary>e^x for x in [-87, 88] (clamped there, so 2^n stays a normal float); NaN is handled by the callers.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Exp(Vector512<float> x)
+    {
+        x = Vector512.MinNative(Vector512.MaxNative(x, Vector512.Create(-87f)), Vector512.Create(88f));
+        Vector512<float> n = Vector512.Round(x * Vector512.Create(1.44269504088896341f));
+        // r = x − n·ln2 in two steps (ln2 = C1 + C2, C1 exact in few bits) so r keeps its low bits.
+        Vector512<float> r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-0.693359375f), x);
+        r = Vector512.FusedMultiplyAdd(n, Vector512.Create(2.12194440e-4f), r);
+        Vector512<float> p = Vector512.Create(1.9875691500E-4f);
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.3981999507E-3f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(8.3334519073E-3f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(4.1665795894E-2f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.6666665459E-1f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(5.0000001201E-1f));
+        p = Vector512.FusedMultiplyAdd(p, r * r, r) + Vector512<float>.One;
+        Vector512<int> pow2n = Vector512.ShiftLeft(Vector512.ConvertToInt32(n) + Vector512.Create(127), 23);
+        return p * pow2n.AsSingle();
+    }
+
+    /// <summary>1 / (1 + e^−x); NaN stays NaN.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<float> Sigmoid(Vector512<float> x)
+    {
+        Vector512<float> s = Vector512<float>.One / (Vector512<float>.One + Exp(-x));
+        return Vector512.ConditionalSelect(Vector512.Equals(x, x), s, x);
+    }
+
+    /// <summary>tanh x; NaN stays NaN.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<float> Tanh(Vector512<float> x)
+    {
+        Vector512<float> z = Vector512.Abs(x);
+        // |x| ≥ 0.625: 1 − 2/(e^{2|x|} + 1) (no cancellation there); below, the odd polynomial keeps the relative accuracy.
+        Vector512<float> big = Vector512<float>.One - Vector512.Create(2f) / (Exp(z + z) + Vector512<float>.One);
+        Vector512<float> s = z * z;
+        Vector512<float> p = Vector512.Create(-5.70498872745E-3f);
+        p = Vector512.FusedMultiplyAdd(p, s, Vector512.Create(2.06390887954E-2f));
+        p = Vector512.FusedMultiplyAdd(p, s, Vector512.Create(-5.37397155531E-2f));
+        p = Vector512.FusedMultiplyAdd(p, s, Vector512.Create(1.33314422036E-1f));
+        p = Vector512.FusedMultiplyAdd(p, s, Vector512.Create(-3.33332819422E-1f));
+        Vector512<float> small = Vector512.FusedMultiplyAdd(p * s, z, z);
+        Vector512<float> t = Vector512.ConditionalSelect(Vector512.LessThan(z, Vector512.Create(0.625f)), small, big);
+        t = (t.AsUInt32() | (x.AsUInt32() & Vector512.Create(0x8000_0000u))).AsSingle(); // tanh is odd: sign of x
+        return Vector512.ConditionalSelect(Vector512.Equals(x, x), t, x);
+    }
+
+    // ------------------------------------------------------------------ forward
+
+    /// <summary>
+    /// One row: <paramref name="g"/> (4H: i f g o pre-activations, input and recurrent parts and biases added) ← the
+    /// activations; c = f ⊙ cPrev + i ⊙ g (<paramref name="cPrev"/> null: zeros); h = o ⊙ tanh(c). Same arithmetic as
+    /// <see cref="CellKernels.LstmForward{T}"/> without clipping.
+    /// </summary>
+    public static void Forward(float* g, float* cPrev, float* c, float* h, int hidden)
+    {
+        int j = 0;
+        for (; j + W <= hidden; j += W)
+            ForwardVector(g + j, g + hidden + j, g + 2 * hidden + j, g + 3 * hidden + j, cPrev == null ? null : cPrev + j, c + j, h + j);
+        if (j < hidden)
+        {
+            // Tail: the same vector code on a zero-padded copy of the remaining lanes.
+            int rem = hidden - j;
+            float* t = stackalloc float[7 * W];
+            new Span<float>(t, 7 * W).Clear();
+            for (int q = 0; q < 4; q++) new ReadOnlySpan<float>(g + q * hidden + j, rem).CopyTo(new Span<float>(t + q * W, rem));
+            if (cPrev != null) new ReadOnlySpan<float>(cPrev + j, rem).CopyTo(new Span<float>(t + 4 * W, rem));
+            ForwardVector(t, t + W, t + 2 * W, t + 3 * W, cPrev == null ? null : t + 4 * W, t + 5 * W, t + 6 * W);
+            for (int q = 0; q < 4; q++) new ReadOnlySpan<float>(t + q * W, rem).CopyTo(new Span<float>(g + q * hidden + j, rem));
+            new ReadOnlySpan<float>(t + 5 * W, rem).CopyTo(new Span<float>(c + j, rem));
+            new ReadOnlySpan<float>(t + 6 * W, rem).CopyTo(new Span<float>(h + j, rem));
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ForwardVector(float* pi, float* pf, float* pg, float* po, float* pcPrev, float* pc, float* ph)
+    {
+        Vector512<float> i = Sigmoid(Vector512.Load(pi));
+        Vector512<float> f = Sigmoid(Vector512.Load(pf));
+        Vector512<float> g = Tanh(Vector512.Load(pg));
+        Vector512<float> o = Sigmoid(Vector512.Load(po));
+        Vector512<float> cPrev = pcPrev == null ? Vector512<float>.Zero : Vector512.Load(pcPrev);
+        Vector512<float> c = Vector512.FusedMultiplyAdd(i, g, f * cPrev);
+        i.Store(pi); f.Store(pf); g.Store(pg); o.Store(po);
+        c.Store(pc);
+        (o * Tanh(c)).Store(ph);
+    }
+
+    // ------------------------------------------------------------------ backward
+
+    /// <summary>
+    /// One row, as <see cref="CellKernels.LstmBackward{T}"/> without clipping: on entry <paramref name="g"/> holds the
+    /// activations i f g o, <paramref name="c"/> c_t, <paramref name="cPrev"/> c_{t−1} (null: zeros), <paramref name="dh"/>
+    /// dL/dh_t, <paramref name="dc"/> dL/dc_t from the next step, <paramref name="dcy"/> dL/dc_t from cy (null: none). On
+    /// exit g holds the pre-activation gradients and dc dL/dc_{t−1}; when <paramref name="keepM"/>, c holds o ⊙ tanh(c_t).
+    /// </summary>
+    public static void Backward(float* g, float* c, float* cPrev, float* dh, float* dc, float* dcy, bool keepM, int hidden)
+    {
+        int j = 0;
+        for (; j + W <= hidden; j += W)
+            BackwardVector(g + j, g + hidden + j, g + 2 * hidden + j, g + 3 * hidden + j, c + j,
+                cPrev == null ? null : cPrev + j, dh + j, dc + j, dcy == null ? null : dcy + j, keepM);
+        if (j < hidden)
+        {
+            int rem = hidden - j;
+            float* t = stackalloc float[9 * W];
+            new Span<float>(t, 9 * W).Clear();
+            for (int q = 0; q < 4; q++) new ReadOnlySpan<float>(g + q * hidden + j, rem).CopyTo(new Span<float>(t + q * W, rem));
+            new ReadOnlySpan<float>(c + j, rem).CopyTo(new Span<float>(t + 4 * W, rem));
+            if (cPrev != null) new ReadOnlySpan<float>(cPrev + j, rem).CopyTo(new Span<float>(t + 5 * W, rem));
+            new ReadOnlySpan<float>(dh + j, rem).CopyTo(new Span<float>(t + 6 * W, rem));
+            new ReadOnlySpan<float>(dc + j, rem).CopyTo(new Span<float>(t + 7 * W, rem));
+            if (dcy != null) new ReadOnlySpan<float>(dcy + j, rem).CopyTo(new Span<float>(t + 8 * W, rem));
+            BackwardVector(t, t + W, t + 2 * W, t + 3 * W, t + 4 * W, cPrev == null ? null : t + 5 * W, t + 6 * W, t + 7 * W,
+                dcy == null ? null : t + 8 * W, keepM);
+            for (int q = 0; q < 4; q++) new ReadOnlySpan<float>(t + q * W, rem).CopyTo(new Span<float>(g + q * hidden + j, rem));
+            new ReadOnlySpan<float>(t + 4 * W, rem).CopyTo(new Span<float>(c + j, rem));
+            new ReadOnlySpan<float>(t + 7 * W, rem).CopyTo(new Span<float>(dc + j, rem));
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void BackwardVector(float* pi, float* pf, float* pg, float* po, float* pc, float* pcPrev, float* pdh,
+        float* pdc, float* pdcy, bool keepM)
+    {
+        Vector512<float> one = Vector512<float>.One;
+        Vector512<float> i = Vector512.Load(pi), f = Vector512.Load(pf), g = Vector512.Load(pg), o = Vector512.Load(po);
+        Vector512<float> t = Tanh(Vector512.Load(pc)), d = Vector512.Load(pdh);
+        Vector512<float> cPrev = pcPrev == null ? Vector512<float>.Zero : Vector512.Load(pcPrev);
+        Vector512<float> dc = Vector512.Load(pdc) + d * o * (one - t * t);
+        if (pdcy != null) dc += Vector512.Load(pdcy);
+        (dc * g * i * (one - i)).Store(pi);
+        (dc * cPrev * f * (one - f)).Store(pf);
+        (dc * i * (one - g * g)).Store(pg);
+        (d * t * o * (one - o)).Store(po);
+        (dc * f).Store(pdc);
+        if (keepM) (o * t).Store(pc);
+    }
+}
