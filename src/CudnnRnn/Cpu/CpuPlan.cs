@@ -91,7 +91,7 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
         _pool = engine.Pool;
         _xPacked = RentPoisoned((long)_N * _I);
         _scratch = new Scratch[_D];
-        for (int d = 0; d < _D; d++) _scratch[d] = new Scratch(_B, _H, _S, _GH);
+        for (int d = 0; d < _D; d++) _scratch[d] = new Scratch(_B, _H, _S, _GH, _I, _O, _L);
         _cellClip = new CellClip<T>(rnn.CellClip);
         _threads = engine.MaxThreads;
         _directionJob = new DirectionJob(this);
@@ -109,8 +109,12 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
     private readonly bool _parallelDirections;
 
     /// <summary>Per-direction step buffers.</summary>
-    private sealed class Scratch(int b, int h, int s, int gh)
+    private sealed class Scratch(int b, int h, int s, int gh, int input, int output, int layers)
     {
+        private readonly GemmPackedB<T> _packedW0 = new(gh, input);                                // layer 0's W^T
+        private readonly GemmPackedB<T>? _packedW1 = layers > 1 && output != input ? new(gh, output) : null; // deeper layers'
+        /// <summary>Room for the hoisted input GEMM's W^T of layer l, packed once per call.</summary>
+        public GemmPackedB<T> PackedW(int l) => l == 0 ? _packedW0 : _packedW1 ?? _packedW0;
         public readonly T[] Hp = new T[b * s];        // previous h of the active rows
         public readonly T[] Cp = new T[b * h];        // previous c of the active rows
         public readonly T[] Rec = new T[b * gh];      // recurrent product / GRU recurrent-side gradients
@@ -123,7 +127,7 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
         public readonly T[] Bias = new T[gh];
         public readonly GemmPackedB<T> PackedR = new(gh, s);   // R^T packed once per layer for the per-step h·R^T
         public readonly GemmPackedB<T> PackedRT = new(s, gh);  // R packed once per layer for the per-step dG·R
-        public long Length => 2L * gh * s + Bias.Length + Hp.Length + Cp.Length + Rec.Length + M.Length + Dh.Length + Dc.Length + DhPrev.Length + DhTot.Length + Tmp.Length;
+        public long Length => 2L * gh * s + (long)gh * (input + (_packedW1 is null ? 0 : output)) + Bias.Length + Hp.Length + Cp.Length + Rec.Length + M.Length + Dh.Length + Dc.Length + DhPrev.Length + DhTot.Length + Tmp.Length;
     }
 
     /// <summary>
@@ -247,9 +251,13 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
 
         // Hoisted input projection for all rows of this layer and direction; the GEMM adds the bias in its store (the
         // same bits as a pass adding it afterwards, without that extra pass over N × GH values).
+        // W is packed once here rather than by each of the GEMM's row tiles (a dozen or more for N rows).
         if (eW.HasMatrix)
-            Gemm.Multiply(false, true, N, GH, inW, input, inW, w.Slice((int)eW.MatrixOffset, GH * inW), inW, gates, GH,
-                accumulate: false, maxThreads: _threads, bias);
+        {
+            var packedW = sc.PackedW(l);
+            packedW.Pack(true, w.Slice((int)eW.MatrixOffset, GH * inW), inW);
+            Gemm.Multiply(false, N, input, inW, packedW, gates, GH, accumulate: false, _threads, bias);
+        }
         else
         {
             for (int r = 0; r < N; r++)      // skip input: x feeds every gate as-is

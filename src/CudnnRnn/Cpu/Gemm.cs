@@ -96,7 +96,14 @@ public static class Gemm
     public static void Multiply<T>(bool transA, int m, ReadOnlySpan<T> a, int lda, GemmPackedB<T> b, Span<T> c, int ldc,
         bool accumulate, int maxThreads = 0)
         where T : unmanaged, IFloatingPointIeee754<T>
+        => Multiply(transA, m, a, lda, b, c, ldc, accumulate, maxThreads, bias: default);
+
+    /// <summary>The pre-packed multiply with a bias row added to every row of C (as in the unpacked overload with a bias).</summary>
+    internal static void Multiply<T>(bool transA, int m, ReadOnlySpan<T> a, int lda, GemmPackedB<T> b, Span<T> c, int ldc,
+        bool accumulate, int maxThreads, ReadOnlySpan<T> bias)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (!bias.IsEmpty && bias.Length < b.N) throw new ArgumentException($"bias has {bias.Length} elements; needs {b.N}.", nameof(bias));
         ArgumentNullException.ThrowIfNull(b);
         if (m < 0) throw new ArgumentOutOfRangeException(nameof(m), m, "Must not be negative.");
         if (maxThreads < 0) throw new ArgumentOutOfRangeException(nameof(maxThreads), maxThreads, "Must be 0 (all cores) or positive.");
@@ -109,11 +116,13 @@ public static class Gemm
         {
             fixed (T* pa = a)
             fixed (T* pc = c)
+            fixed (T* pbias = bias)
             {
                 var args = new GemmArgs<T>(transA, false, m, n, k, pa, lda, null, n, pc, ldc, accumulate)
                 {
                     PackedB = b.Pointer,
                     NPad = b.NPad,
+                    Bias = pbias,
                 };
                 GemmDriver<T>.Run(ref args, threads);
             }
