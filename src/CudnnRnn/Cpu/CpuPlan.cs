@@ -436,6 +436,11 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
         ReadOnlySpan<T> R = w.Slice((int)W(l, d, _G).MatrixOffset, GH * S);
         ReadOnlySpan<T> Wr = Rnn.HasProjection ? w.Slice((int)W(l, d, 8).MatrixOffset, S * H) : default;
         sc.PackedRT.Pack(false, R, S);
+        if (_mode == RnnMode.Lstm && !_cellClip.Enabled && !Rnn.HasProjection && LstmFused.IsSupported<T>())
+        {
+            FusedLstmBackward(l, d, dOut, gates, aux, dhy, dhx, cx, dcy, dcx);
+            return;
+        }
 
         for (int step = _T - 1; step >= 0; step--)
         {
@@ -537,6 +542,65 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
             }
         }
 
+    }
+
+    /// <summary>
+    /// <see cref="BackwardDirection"/> for LSTM without clipping or projection, with the fused float kernel: dL/dh_t is
+    /// summed inside the kernel (carry + output gradient), c_{t−1} is read in place, and the step's dh_{t−1} GEMM writes
+    /// straight into the carry buffer (rows that do not continue are routed to dhx from there).
+    /// </summary>
+    private unsafe void FusedLstmBackward(int l, int d, ReadOnlySpan<T> dOut, Span<T> gates, Span<T> aux,
+        ReadOnlySpan<T> dhy, Span<T> dhx, ReadOnlySpan<T> cx, ReadOnlySpan<T> dcy, Span<T> dcx)
+    {
+        var sc = _scratch[d];
+        int pl = l * _D + d, GH = _GH, H = _H, S = _S, O = _O;
+        fixed (T* pgT = gates)
+        fixed (T* paT = aux)
+        fixed (T* pdyT = dOut)
+        fixed (T* pcxT = cx)
+        fixed (T* pdcyT = dcy)
+        fixed (T* pdhT = sc.Dh)
+        fixed (T* pdcT = sc.Dc)
+        {
+            float* g = (float*)pgT, c = (float*)paT, dys = (float*)pdyT, cxs = (float*)pcxT, dcys = (float*)pdcyT,
+                dh = (float*)pdhT, dc = (float*)pdcT;
+            for (int step = _T - 1; step >= 0; step--)
+            {
+                int t = d == 0 ? step : _T - 1 - step;
+                int n = _bs[t];
+                if (n == 0) continue;
+                int r0 = _off[t];
+                int nCont = d == 0 ? (t > 0 ? n : 0) : (t + 1 < _T ? _bs[t + 1] : 0);
+                int prevRow0 = d == 0 ? (t > 0 ? _off[t - 1] : 0) : (t + 1 < _T ? _off[t + 1] : 0);
+                // Rows whose backward pass starts here take dhy/dcy; the others carry dh/dc from the step processed before.
+                int firstStart = d == 0 ? _bs[t + 1] : (t == 0 ? 0 : n);
+                for (int i = firstStart; i < n; i++)
+                {
+                    if (!dhy.IsEmpty) dhy.Slice((pl * _B + _perm[i]) * S, S).CopyTo(sc.Dh.AsSpan(i * S, S));
+                    else sc.Dh.AsSpan(i * S, S).Clear();
+                    sc.Dc.AsSpan(i * H, H).Clear();
+                }
+                for (int i = 0; i < n; i++)
+                {
+                    int row = r0 + i;
+                    float* cPrev = i < nCont ? c + (long)(prevRow0 + i) * H : cxs == null ? null : cxs + (long)(pl * _B + _perm[i]) * H;
+                    float* dcyRow = i >= firstStart && dcys != null ? dcys + (long)(pl * _B + _perm[i]) * H : null;
+                    LstmFused.Backward(g + (long)row * GH, c + (long)row * H, cPrev, dh + (long)i * S, dys + (long)row * O + d * S,
+                        dc + (long)i * H, dcyRow, H);
+                }
+
+                // dh_{t-1} = dG · R, straight into the carry: the kernel above has consumed it.
+                Gemm.Multiply(false, n, gates.Slice(r0 * GH), GH, sc.PackedRT, sc.Dh, S, accumulate: false, _threads);
+
+                // Rows whose previous state was hx/cx: their gradients go to dhx/dcx.
+                for (int i = nCont; i < n; i++)
+                {
+                    int b = _perm[i];
+                    if (!dhx.IsEmpty) sc.Dh.AsSpan(i * S, S).CopyTo(dhx.Slice((pl * _B + b) * S, S));
+                    if (!dcx.IsEmpty) sc.Dc.AsSpan(i * H, H).CopyTo(dcx.Slice((pl * _B + b) * H, H));
+                }
+            }
+        }
     }
 
     /// <summary>dIn (+)= dG · W (or, under skip input, the sum of the gate gradients).</summary>

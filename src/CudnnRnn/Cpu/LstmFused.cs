@@ -116,43 +116,44 @@ internal static unsafe class LstmFused
     // ------------------------------------------------------------------ backward
 
     /// <summary>
-    /// One row, as <see cref="CellKernels.LstmBackward{T}"/> without clipping: on entry <paramref name="g"/> holds the
-    /// activations i f g o, <paramref name="c"/> c_t, <paramref name="cPrev"/> c_{t−1} (null: zeros), <paramref name="dh"/>
-    /// dL/dh_t, <paramref name="dc"/> dL/dc_t from the next step, <paramref name="dcy"/> dL/dc_t from cy (null: none). On
-    /// exit g holds the pre-activation gradients and dc dL/dc_{t−1}; when <paramref name="keepM"/>, c holds o ⊙ tanh(c_t).
+    /// One row, as <see cref="CellKernels.LstmBackward{T}"/> without clipping or projection: on entry <paramref name="g"/>
+    /// holds the activations i f g o, <paramref name="c"/> c_t, <paramref name="cPrev"/> c_{t−1} (null: zeros), dL/dh_t is
+    /// <paramref name="dh"/> (carried from the next step) + <paramref name="dy"/> (from the output),
+    /// <paramref name="dc"/> dL/dc_t from the next step, <paramref name="dcy"/> dL/dc_t from cy (null: none). On exit g
+    /// holds the pre-activation gradients and dc dL/dc_{t−1}.
     /// </summary>
-    public static void Backward(float* g, float* c, float* cPrev, float* dh, float* dc, float* dcy, bool keepM, int hidden)
+    public static void Backward(float* g, float* c, float* cPrev, float* dh, float* dy, float* dc, float* dcy, int hidden)
     {
         int j = 0;
         for (; j + W <= hidden; j += W)
             BackwardVector(g + j, g + hidden + j, g + 2 * hidden + j, g + 3 * hidden + j, c + j,
-                cPrev == null ? null : cPrev + j, dh + j, dc + j, dcy == null ? null : dcy + j, keepM);
+                cPrev == null ? null : cPrev + j, dh + j, dy + j, dc + j, dcy == null ? null : dcy + j);
         if (j < hidden)
         {
             int rem = hidden - j;
-            float* t = stackalloc float[9 * W];
-            new Span<float>(t, 9 * W).Clear();
+            float* t = stackalloc float[10 * W];
+            new Span<float>(t, 10 * W).Clear();
             for (int q = 0; q < 4; q++) new ReadOnlySpan<float>(g + q * hidden + j, rem).CopyTo(new Span<float>(t + q * W, rem));
             new ReadOnlySpan<float>(c + j, rem).CopyTo(new Span<float>(t + 4 * W, rem));
             if (cPrev != null) new ReadOnlySpan<float>(cPrev + j, rem).CopyTo(new Span<float>(t + 5 * W, rem));
             new ReadOnlySpan<float>(dh + j, rem).CopyTo(new Span<float>(t + 6 * W, rem));
-            new ReadOnlySpan<float>(dc + j, rem).CopyTo(new Span<float>(t + 7 * W, rem));
-            if (dcy != null) new ReadOnlySpan<float>(dcy + j, rem).CopyTo(new Span<float>(t + 8 * W, rem));
+            new ReadOnlySpan<float>(dy + j, rem).CopyTo(new Span<float>(t + 7 * W, rem));
+            new ReadOnlySpan<float>(dc + j, rem).CopyTo(new Span<float>(t + 8 * W, rem));
+            if (dcy != null) new ReadOnlySpan<float>(dcy + j, rem).CopyTo(new Span<float>(t + 9 * W, rem));
             BackwardVector(t, t + W, t + 2 * W, t + 3 * W, t + 4 * W, cPrev == null ? null : t + 5 * W, t + 6 * W, t + 7 * W,
-                dcy == null ? null : t + 8 * W, keepM);
+                t + 8 * W, dcy == null ? null : t + 9 * W);
             for (int q = 0; q < 4; q++) new ReadOnlySpan<float>(t + q * W, rem).CopyTo(new Span<float>(g + q * hidden + j, rem));
-            new ReadOnlySpan<float>(t + 4 * W, rem).CopyTo(new Span<float>(c + j, rem));
-            new ReadOnlySpan<float>(t + 7 * W, rem).CopyTo(new Span<float>(dc + j, rem));
+            new ReadOnlySpan<float>(t + 8 * W, rem).CopyTo(new Span<float>(dc + j, rem));
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void BackwardVector(float* pi, float* pf, float* pg, float* po, float* pc, float* pcPrev, float* pdh,
-        float* pdc, float* pdcy, bool keepM)
+        float* pdy, float* pdc, float* pdcy)
     {
         Vector512<float> one = Vector512<float>.One;
         Vector512<float> i = Vector512.Load(pi), f = Vector512.Load(pf), g = Vector512.Load(pg), o = Vector512.Load(po);
-        Vector512<float> t = Tanh(Vector512.Load(pc)), d = Vector512.Load(pdh);
+        Vector512<float> t = Tanh(Vector512.Load(pc)), d = Vector512.Load(pdh) + Vector512.Load(pdy);
         Vector512<float> cPrev = pcPrev == null ? Vector512<float>.Zero : Vector512.Load(pcPrev);
         Vector512<float> dc = Vector512.Load(pdc) + d * o * (one - t * t);
         if (pdcy != null) dc += Vector512.Load(pdcy);
@@ -161,6 +162,5 @@ internal static unsafe class LstmFused
         (dc * i * (one - g * g)).Store(pg);
         (d * t * o * (one - o)).Store(po);
         (dc * f).Store(pdc);
-        if (keepM) (o * t).Store(pc);
     }
 }
