@@ -95,6 +95,8 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
         _cellClip = new CellClip<T>(rnn.CellClip);
         _threads = engine.MaxThreads;
         _directionJob = new DirectionJob(this);
+        _stepJobs = new FusedStepJob[_D];
+        for (int d = 0; d < _D; d++) _stepJobs[d] = new FusedStepJob(this, d);
         _parallelDirections = _D == 2 && engine.MaxThreads > 1 && (long)_N * _GH * (_S + _I) >= 100_000;
         _dOut = RentPoisoned((long)_N * _O);
         _dIn = RentPoisoned((long)_N * Math.Max(_I, _O));
@@ -294,11 +296,11 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
             // RNN and LSTM: the recurrent product goes straight onto the step's gate rows (contiguous), C = C + h·R^T.
             // GRU's new gate needs r ⊙ (R h + bR) first, so it keeps the product apart and its kernel adds per row.
             Span<T> rec = sc.Rec.AsSpan(0, n * GH);
-            if (_mode != RnnMode.Gru) Gemm.Multiply(false, n, hPrev, ldh, sc.PackedR, gates.Slice(r0 * GH), GH, accumulate: true, _threads);
+            if (fused) FusedLstmForwardStep(l, d, t, nCont, prevRow0, hPrev, ldh, gates, aux, outp, cx, sc.M);
+            else if (_mode != RnnMode.Gru) Gemm.Multiply(false, n, hPrev, ldh, sc.PackedR, gates.Slice(r0 * GH), GH, accumulate: true, _threads);
             else Gemm.Multiply(false, n, hPrev, ldh, sc.PackedR, rec, GH, accumulate: false, _threads);
 
-            if (fused) FusedLstmForward(l, d, t, nCont, prevRow0, gates, aux, outp, cx, sc.M);
-            else
+            if (!fused)
             for (int i = 0; i < n; i++)
             {
                 int row = r0 + i;
@@ -338,29 +340,79 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
     }
 
     /// <summary>
-    /// The LSTM cell of step t (direction d) with the fused float kernel: c_{t-1} read in place from the saved cell
-    /// states (or cx, or zeros where a sequence starts), c_t into aux, h_t straight into the layer output (or m into
-    /// <paramref name="m"/> for the projection).
+    /// One time step of the fused LSTM path (float, no clipping), split into row blocks that run on the pool: a block does
+    /// its rows' recurrent GEMM and cell (forward), or cell and dh_{t-1} GEMM (backward). A row's values depend on its
+    /// own row only and the GEMM's bits never depend on the tiling, so the split changes nothing in the results; it puts
+    /// the otherwise serial cell work on every thread and needs one barrier per step instead of a GEMM barrier plus a
+    /// serial cell pass. Inside a per-direction job (both directions already busy) the blocks run inline.
+    /// Pointers are pinned by the caller for the duration of <see cref="Run"/>.
     /// </summary>
-    private unsafe void FusedLstmForward(int l, int d, int t, int nCont, int prevRow0, Span<T> gates, Span<T> aux,
-        Span<T> outp, ReadOnlySpan<T> cx, Span<T> m)
+    private sealed unsafe class FusedStepJob(CpuPlan<T> plan, int direction) : TileJob
     {
-        int n = _bs[t], r0 = _off[t], H = _H, GH = _GH, O = _O, S = _S, pl = l * _D + d;
-        bool proj = Rnn.HasProjection;
+        public bool Backward;
+        public int Layer, Step, NCont, PrevRow0, FirstStart, Ldh, RowsPerBlock;
+        public float* Gates, Aux, Out, Cx, M, HPrev, DOut, Dhy, Dcy, Dhx, Dcx;
+
+        protected override void RunTile(int k)
+        {
+            int n = plan._bs[Step], i0 = k * RowsPerBlock, i1 = Math.Min(n, i0 + RowsPerBlock);
+            if (i0 >= i1) return;
+            if (Backward) plan.FusedBackwardRows(this, direction, i0, i1);
+            else plan.FusedForwardRows(this, direction, i0, i1);
+        }
+
+        /// <summary>Runs the step: on the pool when it is worth a barrier and free, else inline (same bits either way).</summary>
+        public void Run()
+        {
+            int n = plan._bs[Step];
+            // Worth splitting: at least a micro-panel (8 rows) per thread and ~1 MFLOP of recurrent GEMM.
+            int blocks = plan._threads > 1 && 2L * n * plan._GH * plan._S >= 1 << 20 ? Math.Min(plan._threads, n / 8) : 1;
+            blocks = Math.Max(blocks, 1);
+            RowsPerBlock = (n + blocks - 1) / blocks;
+            if (blocks > 1) RowsPerBlock = (RowsPerBlock + 7) / 8 * 8;
+            if (blocks > 1 && GemmPool.TryRun(this, blocks, plan._threads)) return;
+            for (int k = 0; k < blocks; k++) RunTile(k);
+        }
+    }
+
+    private readonly FusedStepJob[] _stepJobs;
+
+    /// <summary>
+    /// Step t of direction d with the fused float LSTM kernel: h_{t-1}·R^T onto the gate rows, then the cell with
+    /// c_{t-1} read in place from the saved cell states (or cx, or zeros where a sequence starts), c_t into aux, h_t
+    /// straight into the layer output (or m into <paramref name="m"/> for the projection).
+    /// </summary>
+    private unsafe void FusedLstmForwardStep(int l, int d, int t, int nCont, int prevRow0, ReadOnlySpan<T> hPrev, int ldh,
+        Span<T> gates, Span<T> aux, Span<T> outp, ReadOnlySpan<T> cx, Span<T> m)
+    {
         fixed (T* pg = gates)
         fixed (T* pa = aux)
         fixed (T* po = outp)
         fixed (T* pcx = cx)
         fixed (T* pm = m)
+        fixed (T* ph = hPrev)
         {
-            float* g = (float*)pg, c = (float*)pa, y = (float*)po, cxs = (float*)pcx, ms = (float*)pm;
-            for (int i = 0; i < n; i++)
-            {
-                int row = r0 + i;
-                float* cPrev = i < nCont ? c + (long)(prevRow0 + i) * H : cxs == null ? null : cxs + (long)(pl * _B + _perm[i]) * H;
-                float* h = proj ? ms + (long)i * H : y + (long)row * O + d * S;
-                LstmFused.Forward(g + (long)row * GH, cPrev, c + (long)row * H, h, H);
-            }
+            var job = _stepJobs[d];
+            job.Backward = false; job.Layer = l; job.Step = t; job.NCont = nCont; job.PrevRow0 = prevRow0; job.Ldh = ldh;
+            job.Gates = (float*)pg; job.Aux = (float*)pa; job.Out = (float*)po; job.Cx = (float*)pcx; job.M = (float*)pm;
+            job.HPrev = (float*)ph;
+            job.Run();
+        }
+    }
+
+    private unsafe void FusedForwardRows(FusedStepJob j, int d, int i0, int i1)
+    {
+        int t = j.Step, r0 = _off[t], rows = i1 - i0, H = _H, GH = _GH, O = _O, S = _S, pl = j.Layer * _D + d;
+        Gemm.Multiply(false, rows, new ReadOnlySpan<T>(j.HPrev + (long)i0 * j.Ldh, (rows - 1) * j.Ldh + S), j.Ldh,
+            _scratch[d].PackedR, new Span<T>(j.Gates + (long)(r0 + i0) * GH, rows * GH), GH, accumulate: true, maxThreads: 1);
+        bool proj = Rnn.HasProjection;
+        float* g = j.Gates, c = j.Aux, cx = j.Cx;
+        for (int i = i0; i < i1; i++)
+        {
+            int row = r0 + i;
+            float* cPrev = i < j.NCont ? c + (long)(j.PrevRow0 + i) * H : cx == null ? null : cx + (long)(pl * _B + _perm[i]) * H;
+            float* h = proj ? j.M + (long)i * H : j.Out + (long)row * O + d * S;
+            LstmFused.Forward(g + (long)row * GH, cPrev, c + (long)row * H, h, H);
         }
     }
 
@@ -552,53 +604,68 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
     private unsafe void FusedLstmBackward(int l, int d, ReadOnlySpan<T> dOut, Span<T> gates, Span<T> aux,
         ReadOnlySpan<T> dhy, Span<T> dhx, ReadOnlySpan<T> cx, ReadOnlySpan<T> dcy, Span<T> dcx)
     {
-        var sc = _scratch[d];
-        int pl = l * _D + d, GH = _GH, H = _H, S = _S, O = _O;
-        fixed (T* pgT = gates)
-        fixed (T* paT = aux)
-        fixed (T* pdyT = dOut)
-        fixed (T* pcxT = cx)
-        fixed (T* pdcyT = dcy)
-        fixed (T* pdhT = sc.Dh)
-        fixed (T* pdcT = sc.Dc)
+        var job = _stepJobs[d];
+        fixed (T* pg = gates)
+        fixed (T* pa = aux)
+        fixed (T* pdy = dOut)
+        fixed (T* pcx = cx)
+        fixed (T* pdhy = dhy)
+        fixed (T* pdcy = dcy)
+        fixed (T* pdhx = dhx)
+        fixed (T* pdcx = dcx)
         {
-            float* g = (float*)pgT, c = (float*)paT, dys = (float*)pdyT, cxs = (float*)pcxT, dcys = (float*)pdcyT,
-                dh = (float*)pdhT, dc = (float*)pdcT;
+            job.Backward = true; job.Layer = l;
+            job.Gates = (float*)pg; job.Aux = (float*)pa; job.DOut = (float*)pdy; job.Cx = (float*)pcx;
+            job.Dhy = (float*)pdhy; job.Dcy = (float*)pdcy; job.Dhx = (float*)pdhx; job.Dcx = (float*)pdcx;
             for (int step = _T - 1; step >= 0; step--)
             {
                 int t = d == 0 ? step : _T - 1 - step;
-                int n = _bs[t];
-                if (n == 0) continue;
-                int r0 = _off[t];
-                int nCont = d == 0 ? (t > 0 ? n : 0) : (t + 1 < _T ? _bs[t + 1] : 0);
-                int prevRow0 = d == 0 ? (t > 0 ? _off[t - 1] : 0) : (t + 1 < _T ? _off[t + 1] : 0);
+                if (_bs[t] == 0) continue;
+                job.Step = t;
+                job.NCont = d == 0 ? (t > 0 ? _bs[t] : 0) : (t + 1 < _T ? _bs[t + 1] : 0);
+                job.PrevRow0 = d == 0 ? (t > 0 ? _off[t - 1] : 0) : (t + 1 < _T ? _off[t + 1] : 0);
                 // Rows whose backward pass starts here take dhy/dcy; the others carry dh/dc from the step processed before.
-                int firstStart = d == 0 ? _bs[t + 1] : (t == 0 ? 0 : n);
-                for (int i = firstStart; i < n; i++)
-                {
-                    if (!dhy.IsEmpty) dhy.Slice((pl * _B + _perm[i]) * S, S).CopyTo(sc.Dh.AsSpan(i * S, S));
-                    else sc.Dh.AsSpan(i * S, S).Clear();
-                    sc.Dc.AsSpan(i * H, H).Clear();
-                }
-                for (int i = 0; i < n; i++)
-                {
-                    int row = r0 + i;
-                    float* cPrev = i < nCont ? c + (long)(prevRow0 + i) * H : cxs == null ? null : cxs + (long)(pl * _B + _perm[i]) * H;
-                    float* dcyRow = i >= firstStart && dcys != null ? dcys + (long)(pl * _B + _perm[i]) * H : null;
-                    LstmFused.Backward(g + (long)row * GH, c + (long)row * H, cPrev, dh + (long)i * S, dys + (long)row * O + d * S,
-                        dc + (long)i * H, dcyRow, H);
-                }
+                job.FirstStart = d == 0 ? _bs[t + 1] : (t == 0 ? 0 : _bs[t]);
+                job.Run();
+            }
+        }
+    }
 
-                // dh_{t-1} = dG · R, straight into the carry: the kernel above has consumed it.
-                Gemm.Multiply(false, n, gates.Slice(r0 * GH), GH, sc.PackedRT, sc.Dh, S, accumulate: false, _threads);
+    /// <summary>Rows i0..i1 of one backward step: the cell, then dh_{t-1} = dG·R straight into the carry buffer.</summary>
+    private unsafe void FusedBackwardRows(FusedStepJob j, int d, int i0, int i1)
+    {
+        var sc = _scratch[d];
+        int t = j.Step, r0 = _off[t], rows = i1 - i0, H = _H, GH = _GH, O = _O, S = _S, pl = j.Layer * _D + d;
+        fixed (T* pdhT = sc.Dh)
+        fixed (T* pdcT = sc.Dc)
+        {
+            float* dh = (float*)pdhT, dc = (float*)pdcT, g = j.Gates, c = j.Aux;
+            for (int i = Math.Max(i0, j.FirstStart); i < i1; i++)
+            {
+                var dst = new Span<float>(dh + (long)i * S, S);
+                if (j.Dhy != null) new ReadOnlySpan<float>(j.Dhy + (long)(pl * _B + _perm[i]) * S, S).CopyTo(dst);
+                else dst.Clear();
+                new Span<float>(dc + (long)i * H, H).Clear();
+            }
+            for (int i = i0; i < i1; i++)
+            {
+                int row = r0 + i;
+                float* cPrev = i < j.NCont ? c + (long)(j.PrevRow0 + i) * H : j.Cx == null ? null : j.Cx + (long)(pl * _B + _perm[i]) * H;
+                float* dcyRow = i >= j.FirstStart && j.Dcy != null ? j.Dcy + (long)(pl * _B + _perm[i]) * H : null;
+                LstmFused.Backward(g + (long)row * GH, c + (long)row * H, cPrev, dh + (long)i * S, j.DOut + (long)row * O + d * S,
+                    dc + (long)i * H, dcyRow, H);
+            }
 
-                // Rows whose previous state was hx/cx: their gradients go to dhx/dcx.
-                for (int i = nCont; i < n; i++)
-                {
-                    int b = _perm[i];
-                    if (!dhx.IsEmpty) sc.Dh.AsSpan(i * S, S).CopyTo(dhx.Slice((pl * _B + b) * S, S));
-                    if (!dcx.IsEmpty) sc.Dc.AsSpan(i * H, H).CopyTo(dcx.Slice((pl * _B + b) * H, H));
-                }
+            // dh_{t-1} = dG · R, straight into the carry: the kernel above has consumed it.
+            Gemm.Multiply(false, rows, new ReadOnlySpan<T>(j.Gates + (long)(r0 + i0) * GH, rows * GH), GH, sc.PackedRT,
+                sc.Dh.AsSpan(i0 * S, rows * S), S, accumulate: false, maxThreads: 1);
+
+            // Rows whose previous state was hx/cx: their gradients go to dhx/dcx.
+            for (int i = Math.Max(i0, j.NCont); i < i1; i++)
+            {
+                int b = _perm[i];
+                if (j.Dhx != null) new ReadOnlySpan<float>(dh + (long)i * S, S).CopyTo(new Span<float>(j.Dhx + (long)(pl * _B + b) * S, S));
+                if (j.Dcx != null) new ReadOnlySpan<float>(dc + (long)i * H, H).CopyTo(new Span<float>(j.Dcx + (long)(pl * _B + b) * H, H));
             }
         }
     }
