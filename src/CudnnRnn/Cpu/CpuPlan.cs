@@ -24,6 +24,7 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
     private readonly int[] _bs;        // [T + 1] batch size at t (bs[T] = 0)
     private readonly int[] _off;       // [T + 1] first packed row of step t
     private readonly int[] _xSlot;     // packed row -> vector index in x / y buffers
+    private readonly bool _dense;      // _xSlot is the identity and x / y have no padding
     private readonly long[] _outOff, _dropOff;
     private readonly long[,] _gatesOff, _auxOff, _projOff;
     private readonly long _reserveLength;
@@ -55,6 +56,10 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
         for (int t = 0; t < _T; t++)
             for (int i = 0; i < _bs[t]; i++)
                 _xSlot[_off[t] + i] = checked((int)(xDesc.Offset(t, _perm[i]) / xDesc.VectorSize));
+        // Dense: packed row r is vector r of x / y and there is no padding (e.g. [T, B, I] with every length T). Then x,
+        // y, dy and dx are used in place: no gather into _xPacked, no scatter of y or dx.
+        _dense = xDesc.ElementCount == (long)_N * _I;
+        for (int r = 0; r < _N && _dense; r++) _dense = _xSlot[r] == r;
 
         long pos = 0;
         _outOff = new long[_L];
@@ -142,11 +147,16 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
         public bool Backward, Training;
         public int Layer;
         public T[]? Res, W, DOut, Hx, Hy, Cx, Cy, Dhy, Dhx, Dcy, Dcx;
+        /// <summary>Layer 0's input rows (x itself when dense, else the gathered copy).</summary>
+        public T[]? X;
+        /// <summary>When set, the last layer writes its output here (y, dense inference) instead of the reserve.</summary>
+        public T[]? Y;
 
         protected override void RunTile(int d)
         {
             if (Backward) plan.BackwardDirection(Layer, d, DOut, W, Res, Hx, Dhy, Dhx, Cx, Dcy, Dcx);
-            else plan.ForwardDirection(Layer, d, plan.LayerInput(Layer, Res!, Training), W, Res, Hx, Hy, Cx, Cy);
+            else plan.ForwardDirection(Layer, d, plan.LayerInput(Layer, X!, Res!, Training), W, Res,
+                Layer == plan._L - 1 && Y is not null ? Y.AsSpan(0, plan._N * plan._O) : default, Hx, Hy, Cx, Cy);
         }
 
         public void Run()
@@ -155,7 +165,7 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
             for (int d = 0; d < plan._D; d++) RunTile(d);
         }
 
-        public void Clear() => Res = W = DOut = Hx = Hy = Cx = Cy = Dhy = Dhx = Dcy = Dcx = null;
+        public void Clear() => Res = W = DOut = Hx = Hy = Cx = Cy = Dhy = Dhx = Dcy = Dcx = X = Y = null;
     }
 
     public override long WorkspaceBytes =>
@@ -199,9 +209,10 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
         Span<T> res = resArr;
         bool training = mode == RnnForwardMode.Training;
         T[] w = ((CpuBuffer<T>)weights).Array;
-        GatherRows(S(x), _I, _xPacked);
-
         var job = _directionJob;
+        job.X = LayerZeroInput(x);
+        // Dense inference: the last layer writes y directly (training keeps it in the reserve for the backward pass).
+        job.Y = _dense && !training ? ((CpuBuffer<T>)y).Array : null;
         job.Backward = false; job.Training = training; job.Res = resArr; job.W = w;
         job.Hx = Arr(hx); job.Hy = Arr(hy); job.Cx = Arr(cx); job.Cy = Arr(cy);
         for (int l = 0; l < _L; l++)
@@ -213,28 +224,39 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
         }
 
         // Scatter the last layer's output; padded positions get the padding fill.
-        Span<T> ys = S(y);
-        if (YDesc.IsUnpacked) ys.Fill(T.CreateChecked(YDesc.PaddingFill));
-        ScatterRows(res.Slice((int)_outOff[_L - 1], _N * _O), _O, ys);
+        if (job.Y is null)
+        {
+            Span<T> ys = S(y);
+            if (YDesc.IsUnpacked && !_dense) ys.Fill(T.CreateChecked(YDesc.PaddingFill));
+            ScatterRows(res.Slice((int)_outOff[_L - 1], _N * _O), _O, ys);
+        }
         job.Clear();
     }
 
-    /// <summary>Input of layer l: packed x, or the previous layer's output (dropout-masked in training).</summary>
-    private ReadOnlySpan<T> LayerInput(int l, Span<T> res, bool training)
+    /// <summary>Layer 0's input rows: x itself when dense, else x gathered into packed row order.</summary>
+    private T[] LayerZeroInput(RnnBuffer<T> x)
     {
-        if (l == 0) return _xPacked;
+        if (_dense) return ((CpuBuffer<T>)x).Array;
+        GatherRows(S(x), _I, _xPacked);
+        return _xPacked;
+    }
+
+    /// <summary>Input of layer l: packed x, or the previous layer's output (dropout-masked in training).</summary>
+    private ReadOnlySpan<T> LayerInput(int l, T[] x, Span<T> res, bool training)
+    {
+        if (l == 0) return x.AsSpan(0, _N * _I);
         long src = training && _dropOff[l] >= 0 ? _dropOff[l] : _outOff[l - 1];
         return res.Slice((int)src, _N * _O);
     }
 
-    private void ForwardDirection(int l, int d, ReadOnlySpan<T> input, ReadOnlySpan<T> w, Span<T> res,
+    private void ForwardDirection(int l, int d, ReadOnlySpan<T> input, ReadOnlySpan<T> w, Span<T> res, Span<T> outOverride,
         ReadOnlySpan<T> hx, Span<T> hy, ReadOnlySpan<T> cx, Span<T> cy)
     {
         var sc = _scratch[d];
         int pl = l * _D + d, inW = InW(l), N = _N, GH = _GH, H = _H, S = _S, O = _O;
         Span<T> gates = res.Slice((int)_gatesOff[l, d], N * GH);
         Span<T> aux = _mode is RnnMode.Lstm or RnnMode.Gru ? res.Slice((int)_auxOff[l, d], N * H) : default;
-        Span<T> outp = res.Slice((int)_outOff[l], N * O);
+        Span<T> outp = outOverride.IsEmpty ? res.Slice((int)_outOff[l], N * O) : outOverride;
         var eW = W(l, d, 0);
         var eR = W(l, d, _G);
 
@@ -444,17 +466,20 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
         Span<T> res = resArr;
         T[] w = ((CpuBuffer<T>)weights).Array;
         Span<T> dOut = _dOut.AsSpan(0, _N * _O);
-        GatherRows(S(dy), _O, dOut);
         var job = _directionJob;
-        job.Backward = true; job.Res = resArr; job.W = w; job.DOut = _dOut;
+        // Dense: the last layer reads dy in place; deeper layers' output gradients go through _dOut.
+        if (!_dense) GatherRows(S(dy), _O, dOut);
+        job.Backward = true; job.Res = resArr; job.W = w; job.DOut = _dense ? ((CpuBuffer<T>)dy).Array : _dOut;
         job.Hx = Arr(hx); job.Dhy = Arr(dhy); job.Dhx = Arr(dhx); job.Cx = Arr(cx); job.Dcy = Arr(dcy); job.Dcx = Arr(dcx);
 
         for (int l = _L - 1; l >= 0; l--)
         {
             int inW = InW(l);
-            Span<T> dIn = _dIn.AsSpan(0, _N * inW);
+            // Dense: layer 0's input gradient goes straight into dx.
+            Span<T> dIn = l == 0 && _dense ? S(dx)[..(_N * inW)] : _dIn.AsSpan(0, _N * inW);
             job.Layer = l;
             job.Run();
+            job.DOut = _dOut;
             for (int d = 0; d < _D; d++) InputGradient(l, d, dIn, accumulateDIn: d > 0, w, res);
             if (l > 0)
             {
@@ -465,7 +490,7 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
                     for (int k = 0; k < dOut.Length; k++) dOut[k] = Keep(l, reserve.DropoutCounter, k) ? dOut[k] * scale : T.Zero;
                 }
             }
-            else
+            else if (!_dense)
             {
                 Span<T> dxs = S(dx);
                 if (XDesc.IsUnpacked) dxs.Clear();
@@ -694,13 +719,13 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
         Span<T> res = S(reserve.Storage);
         Span<T> dw = S(dweights);
         ReadOnlySpan<T> hxs = SOpt(hx);
-        GatherRows(S(x), _I, _xPacked);
+        T[] x0 = LayerZeroInput(x);
         int N = _N, GH = _GH, H = _H, S_ = _S, O = _O;
 
         for (int l = 0; l < _L; l++)
         {
             int inW = InW(l);
-            ReadOnlySpan<T> input = LayerInput(l, res, training: true);
+            ReadOnlySpan<T> input = LayerInput(l, x0, res, training: true);
             ReadOnlySpan<T> outp = res.Slice((int)_outOff[l], N * O);
             for (int d = 0; d < _D; d++)
             {
