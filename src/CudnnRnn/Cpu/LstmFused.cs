@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace CudnnRnn.Cpu;
 
@@ -21,15 +22,19 @@ internal static unsafe class LstmFused
     private const int W = 16; // floats per Vector512
 
     /// <summary>Whether the fused kernels run for this element type on this machine (else the generic kernels do).</summary>
-    public static bool IsSupported<T>() => typeof(T) == typeof(float) && Vector512.IsHardwareAccelerated;
+    public static bool IsSupported<T>() => typeof(T) == typeof(float) && Vector512.IsHardwareAccelerated && Avx512F.IsSupported;
 
     // ------------------------------------------------------------------ activations
 
-    /// <summary>e^x for x in [-87, 88] (clamped there, so 2^n stays a normal float); NaN is handled by the callers.</summary>
+    /// <summary>
+    /// e^x for x clamped to [-87, 88] (so 2^n stays a normal float). NaN passes through: the clamps are x86 max/min with
+    /// x as the second operand, which they return when either operand is NaN (a test pins this down), and every later
+    /// step keeps a NaN a NaN. That spares the activations a NaN check of their own.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Exp(Vector512<float> x)
     {
-        x = Vector512.MinNative(Vector512.MaxNative(x, Vector512.Create(-87f)), Vector512.Create(88f));
+        x = Avx512F.Min(Vector512.Create(88f), Avx512F.Max(Vector512.Create(-87f), x));
         Vector512<float> n = Vector512.Round(x * Vector512.Create(1.44269504088896341f));
         // r = x − n·ln2 in two steps (ln2 = C1 + C2, C1 exact in few bits) so r keeps its low bits.
         Vector512<float> r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-0.693359375f), x);
@@ -41,17 +46,12 @@ internal static unsafe class LstmFused
         p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.6666665459E-1f));
         p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(5.0000001201E-1f));
         p = Vector512.FusedMultiplyAdd(p, r * r, r) + Vector512<float>.One;
-        Vector512<int> pow2n = Vector512.ShiftLeft(Vector512.ConvertToInt32(n) + Vector512.Create(127), 23);
-        return p * pow2n.AsSingle();
+        return Avx512F.Scale(p, n); // p · 2^n in one instruction (n is integral and in range)
     }
 
     /// <summary>1 / (1 + e^−x); NaN stays NaN.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector512<float> Sigmoid(Vector512<float> x)
-    {
-        Vector512<float> s = Vector512<float>.One / (Vector512<float>.One + Exp(-x));
-        return Vector512.ConditionalSelect(Vector512.Equals(x, x), s, x);
-    }
+    internal static Vector512<float> Sigmoid(Vector512<float> x) => Vector512<float>.One / (Vector512<float>.One + Exp(-x));
 
     /// <summary>tanh x; NaN stays NaN.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -67,9 +67,9 @@ internal static unsafe class LstmFused
         p = Vector512.FusedMultiplyAdd(p, s, Vector512.Create(1.33314422036E-1f));
         p = Vector512.FusedMultiplyAdd(p, s, Vector512.Create(-3.33332819422E-1f));
         Vector512<float> small = Vector512.FusedMultiplyAdd(p * s, z, z);
+        // NaN fails the comparison and takes big, which is NaN.
         Vector512<float> t = Vector512.ConditionalSelect(Vector512.LessThan(z, Vector512.Create(0.625f)), small, big);
-        t = (t.AsUInt32() | (x.AsUInt32() & Vector512.Create(0x8000_0000u))).AsSingle(); // tanh is odd: sign of x
-        return Vector512.ConditionalSelect(Vector512.Equals(x, x), t, x);
+        return (t.AsUInt32() | (x.AsUInt32() & Vector512.Create(0x8000_0000u))).AsSingle(); // tanh is odd: sign of x
     }
 
     // ------------------------------------------------------------------ forward
