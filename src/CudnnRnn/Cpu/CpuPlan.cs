@@ -279,7 +279,7 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
         if (eW.HasMatrix)
         {
             var packedW = sc.PackedW(l);
-            packedW.Pack(true, w.Slice((int)eW.MatrixOffset, GH * inW), inW);
+            packedW.Pack(true, w.Slice((int)eW.MatrixOffset, GH * inW), inW, _threads);
             Gemm.Multiply(false, N, input, inW, packedW, gates, GH, accumulate: false, _threads, bias);
         }
         else
@@ -294,7 +294,7 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
         ReadOnlySpan<T> R = w.Slice((int)eR.MatrixOffset, GH * S);
         ReadOnlySpan<T> Wr = Rnn.HasProjection ? w.Slice((int)W(l, d, 8).MatrixOffset, S * H) : default;
         ReadOnlySpan<T> bRn = hasBR && _mode == RnnMode.Gru ? bR.Slice(2 * H, H) : default;
-        sc.PackedR.Pack(true, R, S);
+        sc.PackedR.Pack(true, R, S, _threads);
         bool fused = _mode == RnnMode.Lstm && !_cellClip.Enabled && LstmFused.IsSupported<T>();
 
         for (int step = 0; step < _T; step++)
@@ -512,7 +512,7 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
         ReadOnlySpan<T> outp = res.Slice((int)_outOff[l], N * O);
         ReadOnlySpan<T> R = w.Slice((int)W(l, d, _G).MatrixOffset, GH * S);
         ReadOnlySpan<T> Wr = Rnn.HasProjection ? w.Slice((int)W(l, d, 8).MatrixOffset, S * H) : default;
-        sc.PackedRT.Pack(false, R, S);
+        sc.PackedRT.Pack(false, R, S, _threads);
         if (_mode == RnnMode.Lstm && !_cellClip.Enabled && !Rnn.HasProjection && LstmFused.IsSupported<T>())
         {
             FusedLstmBackward(l, d, dOut, gates, aux, dhy, dhx, cx, dcy, dcx);
