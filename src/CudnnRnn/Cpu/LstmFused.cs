@@ -58,8 +58,15 @@ internal static unsafe class LstmFused
     internal static Vector512<float> Tanh(Vector512<float> x)
     {
         Vector512<float> z = Vector512.Abs(x);
+        return TanhFinish(x, z, Exp(z + z));
+    }
+
+    /// <summary>tanh x from z = |x| and e^{2z}.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> TanhFinish(Vector512<float> x, Vector512<float> z, Vector512<float> e2z)
+    {
         // |x| ≥ 0.625: 1 − 2/(e^{2|x|} + 1) (no cancellation there); below, the odd polynomial keeps the relative accuracy.
-        Vector512<float> big = Vector512<float>.One - Vector512.Create(2f) / (Exp(z + z) + Vector512<float>.One);
+        Vector512<float> big = Vector512<float>.One - Vector512.Create(2f) / (e2z + Vector512<float>.One);
         Vector512<float> s = z * z;
         Vector512<float> p = Vector512.Create(-5.70498872745E-3f);
         p = Vector512.FusedMultiplyAdd(p, s, Vector512.Create(2.06390887954E-2f));
@@ -88,7 +95,9 @@ internal static unsafe class LstmFused
         int j = 0;
         for (; j + W <= hidden; j += W)
             ActivateVector(g + j, g + hidden + j, g + 2 * hidden + j, g + 3 * hidden + j);
-        for (j = 0; j + W <= hidden; j += W)
+        for (j = 0; j + 2 * W <= hidden; j += 2 * W)
+            UpdatePair(g + j, g + hidden + j, g + 2 * hidden + j, g + 3 * hidden + j, cPrev == null ? null : cPrev + j, c + j, h + j);
+        for (; j + W <= hidden; j += W)
             UpdateVector(g + j, g + hidden + j, g + 2 * hidden + j, g + 3 * hidden + j, cPrev == null ? null : cPrev + j, c + j, h + j);
         if (j < hidden)
         {
@@ -112,14 +121,91 @@ internal static unsafe class LstmFused
         UpdateVector(pi, pf, pg, po, pcPrev, pc, ph);
     }
 
-    /// <summary>i f o ← σ, g ← tanh, in place: four independent dependency chains.</summary>
+    /// <summary>
+    /// i f o ← σ, g ← tanh, in place. The four exponentials are computed step by step side by side (<see cref="Exp4"/>):
+    /// written one after the other, each is a ~20-instruction dependency chain and the scheduler holds too few of them
+    /// to keep the FMA pipes busy; interleaved, every step has four independent instructions.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void ActivateVector(float* pi, float* pf, float* pg, float* po)
     {
-        Sigmoid(Vector512.Load(pi)).Store(pi);
-        Sigmoid(Vector512.Load(pf)).Store(pf);
-        Tanh(Vector512.Load(pg)).Store(pg);
-        Sigmoid(Vector512.Load(po)).Store(po);
+        Vector512<float> one = Vector512<float>.One;
+        Vector512<float> g = Vector512.Load(pg), z = Vector512.Abs(g);
+        Vector512<float> ei = -Vector512.Load(pi), ef = -Vector512.Load(pf), eo = -Vector512.Load(po), eg = z + z;
+        Exp4(ref ei, ref ef, ref eo, ref eg);
+        (one / (one + ei)).Store(pi);
+        (one / (one + ef)).Store(pf);
+        (one / (one + eo)).Store(po);
+        TanhFinish(g, z, eg).Store(pg);
+    }
+
+    /// <summary><see cref="UpdateVector"/> for two adjacent vectors, their tanh(c) side by side (as in <see cref="ActivateVector"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void UpdatePair(float* pi, float* pf, float* pg, float* po, float* pcPrev, float* pc, float* ph)
+    {
+        Vector512<float> cp0 = pcPrev == null ? Vector512<float>.Zero : Vector512.Load(pcPrev);
+        Vector512<float> cp1 = pcPrev == null ? Vector512<float>.Zero : Vector512.Load(pcPrev + W);
+        Vector512<float> c0 = Vector512.FusedMultiplyAdd(Vector512.Load(pi), Vector512.Load(pg), Vector512.Load(pf) * cp0);
+        Vector512<float> c1 = Vector512.FusedMultiplyAdd(Vector512.Load(pi + W), Vector512.Load(pg + W), Vector512.Load(pf + W) * cp1);
+        c0.Store(pc);
+        c1.Store(pc + W);
+        Vector512<float> z0 = Vector512.Abs(c0), z1 = Vector512.Abs(c1), e0 = z0 + z0, e1 = z1 + z1;
+        Exp2(ref e0, ref e1);
+        (Vector512.Load(po) * TanhFinish(c0, z0, e0)).Store(ph);
+        (Vector512.Load(po + W) * TanhFinish(c1, z1, e1)).Store(ph + W);
+    }
+
+    /// <summary><see cref="Exp"/> of two vectors, interleaved instruction by instruction (same arithmetic per lane).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Exp2(ref Vector512<float> x0, ref Vector512<float> x1)
+    {
+        Vector512<float> lo = Vector512.Create(-87f), hi = Vector512.Create(88f), l2e = Vector512.Create(1.44269504088896341f);
+        Vector512<float> a0 = Avx512F.Min(hi, Avx512F.Max(lo, x0)), a1 = Avx512F.Min(hi, Avx512F.Max(lo, x1));
+        Vector512<float> n0 = Vector512.Round(a0 * l2e), n1 = Vector512.Round(a1 * l2e);
+        Vector512<float> r0 = Vector512.FusedMultiplyAdd(n0, Vector512.Create(-0.693359375f), a0);
+        Vector512<float> r1 = Vector512.FusedMultiplyAdd(n1, Vector512.Create(-0.693359375f), a1);
+        r0 = Vector512.FusedMultiplyAdd(n0, Vector512.Create(2.12194440e-4f), r0);
+        r1 = Vector512.FusedMultiplyAdd(n1, Vector512.Create(2.12194440e-4f), r1);
+        Vector512<float> p0 = Vector512.Create(1.9875691500E-4f), p1 = p0;
+        p0 = Vector512.FusedMultiplyAdd(p0, r0, Vector512.Create(1.3981999507E-3f)); p1 = Vector512.FusedMultiplyAdd(p1, r1, Vector512.Create(1.3981999507E-3f));
+        p0 = Vector512.FusedMultiplyAdd(p0, r0, Vector512.Create(8.3334519073E-3f)); p1 = Vector512.FusedMultiplyAdd(p1, r1, Vector512.Create(8.3334519073E-3f));
+        p0 = Vector512.FusedMultiplyAdd(p0, r0, Vector512.Create(4.1665795894E-2f)); p1 = Vector512.FusedMultiplyAdd(p1, r1, Vector512.Create(4.1665795894E-2f));
+        p0 = Vector512.FusedMultiplyAdd(p0, r0, Vector512.Create(1.6666665459E-1f)); p1 = Vector512.FusedMultiplyAdd(p1, r1, Vector512.Create(1.6666665459E-1f));
+        p0 = Vector512.FusedMultiplyAdd(p0, r0, Vector512.Create(5.0000001201E-1f)); p1 = Vector512.FusedMultiplyAdd(p1, r1, Vector512.Create(5.0000001201E-1f));
+        p0 = Vector512.FusedMultiplyAdd(p0, r0 * r0, r0) + Vector512<float>.One;
+        p1 = Vector512.FusedMultiplyAdd(p1, r1 * r1, r1) + Vector512<float>.One;
+        x0 = Avx512F.Scale(p0, n0); x1 = Avx512F.Scale(p1, n1);
+    }
+
+    /// <summary><see cref="Exp"/> of four vectors, interleaved instruction by instruction (same arithmetic per lane).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Exp4(ref Vector512<float> x0, ref Vector512<float> x1, ref Vector512<float> x2, ref Vector512<float> x3)
+    {
+        Vector512<float> lo = Vector512.Create(-87f), hi = Vector512.Create(88f), l2e = Vector512.Create(1.44269504088896341f);
+        Vector512<float> c1 = Vector512.Create(-0.693359375f), c2 = Vector512.Create(2.12194440e-4f);
+        Vector512<float> a0 = Avx512F.Min(hi, Avx512F.Max(lo, x0)), a1 = Avx512F.Min(hi, Avx512F.Max(lo, x1));
+        Vector512<float> a2 = Avx512F.Min(hi, Avx512F.Max(lo, x2)), a3 = Avx512F.Min(hi, Avx512F.Max(lo, x3));
+        Vector512<float> n0 = Vector512.Round(a0 * l2e), n1 = Vector512.Round(a1 * l2e), n2 = Vector512.Round(a2 * l2e), n3 = Vector512.Round(a3 * l2e);
+        Vector512<float> r0 = Vector512.FusedMultiplyAdd(n0, c1, a0), r1 = Vector512.FusedMultiplyAdd(n1, c1, a1);
+        Vector512<float> r2 = Vector512.FusedMultiplyAdd(n2, c1, a2), r3 = Vector512.FusedMultiplyAdd(n3, c1, a3);
+        r0 = Vector512.FusedMultiplyAdd(n0, c2, r0); r1 = Vector512.FusedMultiplyAdd(n1, c2, r1);
+        r2 = Vector512.FusedMultiplyAdd(n2, c2, r2); r3 = Vector512.FusedMultiplyAdd(n3, c2, r3);
+        Vector512<float> p0 = Vector512.Create(1.9875691500E-4f), p1 = p0, p2 = p0, p3 = p0, k;
+        k = Vector512.Create(1.3981999507E-3f);
+        p0 = Vector512.FusedMultiplyAdd(p0, r0, k); p1 = Vector512.FusedMultiplyAdd(p1, r1, k); p2 = Vector512.FusedMultiplyAdd(p2, r2, k); p3 = Vector512.FusedMultiplyAdd(p3, r3, k);
+        k = Vector512.Create(8.3334519073E-3f);
+        p0 = Vector512.FusedMultiplyAdd(p0, r0, k); p1 = Vector512.FusedMultiplyAdd(p1, r1, k); p2 = Vector512.FusedMultiplyAdd(p2, r2, k); p3 = Vector512.FusedMultiplyAdd(p3, r3, k);
+        k = Vector512.Create(4.1665795894E-2f);
+        p0 = Vector512.FusedMultiplyAdd(p0, r0, k); p1 = Vector512.FusedMultiplyAdd(p1, r1, k); p2 = Vector512.FusedMultiplyAdd(p2, r2, k); p3 = Vector512.FusedMultiplyAdd(p3, r3, k);
+        k = Vector512.Create(1.6666665459E-1f);
+        p0 = Vector512.FusedMultiplyAdd(p0, r0, k); p1 = Vector512.FusedMultiplyAdd(p1, r1, k); p2 = Vector512.FusedMultiplyAdd(p2, r2, k); p3 = Vector512.FusedMultiplyAdd(p3, r3, k);
+        k = Vector512.Create(5.0000001201E-1f);
+        p0 = Vector512.FusedMultiplyAdd(p0, r0, k); p1 = Vector512.FusedMultiplyAdd(p1, r1, k); p2 = Vector512.FusedMultiplyAdd(p2, r2, k); p3 = Vector512.FusedMultiplyAdd(p3, r3, k);
+        p0 = Vector512.FusedMultiplyAdd(p0, r0 * r0, r0) + Vector512<float>.One;
+        p1 = Vector512.FusedMultiplyAdd(p1, r1 * r1, r1) + Vector512<float>.One;
+        p2 = Vector512.FusedMultiplyAdd(p2, r2 * r2, r2) + Vector512<float>.One;
+        p3 = Vector512.FusedMultiplyAdd(p3, r3 * r3, r3) + Vector512<float>.One;
+        x0 = Avx512F.Scale(p0, n0); x1 = Avx512F.Scale(p1, n1); x2 = Avx512F.Scale(p2, n2); x3 = Avx512F.Scale(p3, n3);
     }
 
     /// <summary>c = f ⊙ cPrev + i ⊙ g; h = o ⊙ tanh(c), from the activations.</summary>
