@@ -222,13 +222,16 @@ public class GemmTests
             {
                 var cs = new Case<T>(transA, transB, m, n, k, acc, seed: 31 * m + n + k, ldPad: 1);
                 T[] expected = cs.Run(threads: 1);
-                var packed = new GemmPackedB<T>(n, k);
-                packed.Pack(transB, cs.B, cs.Ldb);
-                foreach (int threads in new[] { 1, 2, 3 })
+                foreach (int packThreads in new[] { 1, 2, 3 }) // large B packs in column chunks on several threads
                 {
-                    var c = (T[])cs.C0.Clone();
-                    Gemm.Multiply<T>(transA, m, cs.A, cs.Lda, packed, c, cs.Ldc, acc, threads);
-                    AssertBitwiseEqual(expected, c, $"{typeof(T).Name} packed-B {m}x{n}x{k} threads={threads}");
+                    var packed = new GemmPackedB<T>(n, k);
+                    packed.Pack(transB, cs.B, cs.Ldb, packThreads);
+                    foreach (int threads in new[] { 1, 2, 3 })
+                    {
+                        var c = (T[])cs.C0.Clone();
+                        Gemm.Multiply<T>(transA, m, cs.A, cs.Lda, packed, c, cs.Ldc, acc, threads);
+                        AssertBitwiseEqual(expected, c, $"{typeof(T).Name} packed-B {m}x{n}x{k} pack threads={packThreads} threads={threads}");
+                    }
                 }
             }
         }

@@ -24,6 +24,7 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
     private readonly int[] _bs;        // [T + 1] batch size at t (bs[T] = 0)
     private readonly int[] _off;       // [T + 1] first packed row of step t
     private readonly int[] _xSlot;     // packed row -> vector index in x / y buffers
+    private readonly bool _dense;      // _xSlot is the identity and x / y have no padding
     private readonly long[] _outOff, _dropOff;
     private readonly long[,] _gatesOff, _auxOff, _projOff;
     private readonly long _reserveLength;
@@ -55,6 +56,10 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
         for (int t = 0; t < _T; t++)
             for (int i = 0; i < _bs[t]; i++)
                 _xSlot[_off[t] + i] = checked((int)(xDesc.Offset(t, _perm[i]) / xDesc.VectorSize));
+        // Dense: packed row r is vector r of x / y and there is no padding (e.g. [T, B, I] with every length T). Then x,
+        // y, dy and dx are used in place: no gather into _xPacked, no scatter of y or dx.
+        _dense = xDesc.ElementCount == (long)_N * _I;
+        for (int r = 0; r < _N && _dense; r++) _dense = _xSlot[r] == r;
 
         long pos = 0;
         _outOff = new long[_L];
@@ -91,10 +96,12 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
         _pool = engine.Pool;
         _xPacked = RentPoisoned((long)_N * _I);
         _scratch = new Scratch[_D];
-        for (int d = 0; d < _D; d++) _scratch[d] = new Scratch(_B, _H, _S, _GH);
+        for (int d = 0; d < _D; d++) _scratch[d] = new Scratch(_B, _H, _S, _GH, _I, _O, _L);
         _cellClip = new CellClip<T>(rnn.CellClip);
         _threads = engine.MaxThreads;
         _directionJob = new DirectionJob(this);
+        _stepJobs = new FusedStepJob[_D];
+        for (int d = 0; d < _D; d++) _stepJobs[d] = new FusedStepJob(this, d);
         _parallelDirections = _D == 2 && engine.MaxThreads > 1 && (long)_N * _GH * (_S + _I) >= 100_000;
         _dOut = RentPoisoned((long)_N * _O);
         _dIn = RentPoisoned((long)_N * Math.Max(_I, _O));
@@ -109,8 +116,12 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
     private readonly bool _parallelDirections;
 
     /// <summary>Per-direction step buffers.</summary>
-    private sealed class Scratch(int b, int h, int s, int gh)
+    private sealed class Scratch(int b, int h, int s, int gh, int input, int output, int layers)
     {
+        private readonly GemmPackedB<T> _packedW0 = new(gh, input);                                // layer 0's W^T
+        private readonly GemmPackedB<T>? _packedW1 = layers > 1 && output != input ? new(gh, output) : null; // deeper layers'
+        /// <summary>Room for the hoisted input GEMM's W^T of layer l, packed once per call.</summary>
+        public GemmPackedB<T> PackedW(int l) => l == 0 ? _packedW0 : _packedW1 ?? _packedW0;
         public readonly T[] Hp = new T[b * s];        // previous h of the active rows
         public readonly T[] Cp = new T[b * h];        // previous c of the active rows
         public readonly T[] Rec = new T[b * gh];      // recurrent product / GRU recurrent-side gradients
@@ -123,7 +134,7 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
         public readonly T[] Bias = new T[gh];
         public readonly GemmPackedB<T> PackedR = new(gh, s);   // R^T packed once per layer for the per-step h·R^T
         public readonly GemmPackedB<T> PackedRT = new(s, gh);  // R packed once per layer for the per-step dG·R
-        public long Length => 2L * gh * s + Bias.Length + Hp.Length + Cp.Length + Rec.Length + M.Length + Dh.Length + Dc.Length + DhPrev.Length + DhTot.Length + Tmp.Length;
+        public long Length => 2L * gh * s + (long)gh * (input + (_packedW1 is null ? 0 : output)) + Bias.Length + Hp.Length + Cp.Length + Rec.Length + M.Length + Dh.Length + Dc.Length + DhPrev.Length + DhTot.Length + Tmp.Length;
     }
 
     /// <summary>
@@ -136,11 +147,16 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
         public bool Backward, Training;
         public int Layer;
         public T[]? Res, W, DOut, Hx, Hy, Cx, Cy, Dhy, Dhx, Dcy, Dcx;
+        /// <summary>Layer 0's input rows (x itself when dense, else the gathered copy).</summary>
+        public T[]? X;
+        /// <summary>When set, the last layer writes its output here (y, dense inference) instead of the reserve.</summary>
+        public T[]? Y;
 
         protected override void RunTile(int d)
         {
             if (Backward) plan.BackwardDirection(Layer, d, DOut, W, Res, Hx, Dhy, Dhx, Cx, Dcy, Dcx);
-            else plan.ForwardDirection(Layer, d, plan.LayerInput(Layer, Res!, Training), W, Res, Hx, Hy, Cx, Cy);
+            else plan.ForwardDirection(Layer, d, plan.LayerInput(Layer, X!, Res!, Training), W, Res,
+                Layer == plan._L - 1 && Y is not null ? Y.AsSpan(0, plan._N * plan._O) : default, Hx, Hy, Cx, Cy);
         }
 
         public void Run()
@@ -149,7 +165,7 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
             for (int d = 0; d < plan._D; d++) RunTile(d);
         }
 
-        public void Clear() => Res = W = DOut = Hx = Hy = Cx = Cy = Dhy = Dhx = Dcy = Dcx = null;
+        public void Clear() => Res = W = DOut = Hx = Hy = Cx = Cy = Dhy = Dhx = Dcy = Dcx = X = Y = null;
     }
 
     public override long WorkspaceBytes =>
@@ -193,9 +209,10 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
         Span<T> res = resArr;
         bool training = mode == RnnForwardMode.Training;
         T[] w = ((CpuBuffer<T>)weights).Array;
-        GatherRows(S(x), _I, _xPacked);
-
         var job = _directionJob;
+        job.X = LayerZeroInput(x);
+        // Dense inference: the last layer writes y directly (training keeps it in the reserve for the backward pass).
+        job.Y = _dense && !training ? ((CpuBuffer<T>)y).Array : null;
         job.Backward = false; job.Training = training; job.Res = resArr; job.W = w;
         job.Hx = Arr(hx); job.Hy = Arr(hy); job.Cx = Arr(cx); job.Cy = Arr(cy);
         for (int l = 0; l < _L; l++)
@@ -207,56 +224,78 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
         }
 
         // Scatter the last layer's output; padded positions get the padding fill.
-        Span<T> ys = S(y);
-        if (YDesc.IsUnpacked) ys.Fill(T.CreateChecked(YDesc.PaddingFill));
-        ScatterRows(res.Slice((int)_outOff[_L - 1], _N * _O), _O, ys);
+        if (job.Y is null)
+        {
+            Span<T> ys = S(y);
+            if (YDesc.IsUnpacked && !_dense) ys.Fill(T.CreateChecked(YDesc.PaddingFill));
+            ScatterRows(res.Slice((int)_outOff[_L - 1], _N * _O), _O, ys);
+        }
         job.Clear();
     }
 
-    /// <summary>Input of layer l: packed x, or the previous layer's output (dropout-masked in training).</summary>
-    private ReadOnlySpan<T> LayerInput(int l, Span<T> res, bool training)
+    /// <summary>Layer 0's input rows: x itself when dense, else x gathered into packed row order.</summary>
+    private T[] LayerZeroInput(RnnBuffer<T> x)
     {
-        if (l == 0) return _xPacked;
+        if (_dense) return ((CpuBuffer<T>)x).Array;
+        GatherRows(S(x), _I, _xPacked);
+        return _xPacked;
+    }
+
+    /// <summary>Input of layer l: packed x, or the previous layer's output (dropout-masked in training).</summary>
+    private ReadOnlySpan<T> LayerInput(int l, T[] x, Span<T> res, bool training)
+    {
+        if (l == 0) return x.AsSpan(0, _N * _I);
         long src = training && _dropOff[l] >= 0 ? _dropOff[l] : _outOff[l - 1];
         return res.Slice((int)src, _N * _O);
     }
 
-    private void ForwardDirection(int l, int d, ReadOnlySpan<T> input, ReadOnlySpan<T> w, Span<T> res,
+    private void ForwardDirection(int l, int d, ReadOnlySpan<T> input, ReadOnlySpan<T> w, Span<T> res, Span<T> outOverride,
         ReadOnlySpan<T> hx, Span<T> hy, ReadOnlySpan<T> cx, Span<T> cy)
     {
         var sc = _scratch[d];
         int pl = l * _D + d, inW = InW(l), N = _N, GH = _GH, H = _H, S = _S, O = _O;
         Span<T> gates = res.Slice((int)_gatesOff[l, d], N * GH);
         Span<T> aux = _mode is RnnMode.Lstm or RnnMode.Gru ? res.Slice((int)_auxOff[l, d], N * H) : default;
-        Span<T> outp = res.Slice((int)_outOff[l], N * O);
+        Span<T> outp = outOverride.IsEmpty ? res.Slice((int)_outOff[l], N * O) : outOverride;
         var eW = W(l, d, 0);
         var eR = W(l, d, _G);
 
-        // Hoisted input projection for all rows of this layer and direction.
-        if (eW.HasMatrix)
-            Gemm.Multiply(false, true, N, GH, inW, input, inW, w.Slice((int)eW.MatrixOffset, GH * inW), inW, gates, GH, accumulate: false, maxThreads: _threads);
-        else
-            for (int r = 0; r < N; r++)      // skip input: x feeds every gate as-is
-                for (int g = 0; g < _G; g++)
-                    input.Slice(r * inW, H).CopyTo(gates.Slice(r * GH + g * H, H));
-
-        // Biases: bW for all gates; bR for all gates except GRU's new gate (it sits inside r ⊙ (R h + bR)).
+        // Biases: bW for all gates; bR for all gates except GRU's new gate (it sits inside r ⊙ (R h + bR)), combined into
+        // one row per call.
         bool hasBW = W(l, d, 0).HasBias, hasBR = W(l, d, _G).HasBias;
         ReadOnlySpan<T> bW = hasBW ? w.Slice((int)W(l, d, 0).BiasOffset, GH) : default;
         ReadOnlySpan<T> bR = hasBR ? w.Slice((int)W(l, d, _G).BiasOffset, GH) : default;
+        Span<T> bias = default;
         if (hasBW || hasBR)
         {
-            // One combined bias per call: bW + bR (without GRU's bR_n), added to every row in one vectorised pass.
-            Span<T> bias = sc.Bias;
+            bias = sc.Bias;
             if (hasBW) bW.CopyTo(bias); else bias.Clear();
             if (hasBR) Add(bias[..(_mode == RnnMode.Gru ? 2 * H : GH)], bR[..(_mode == RnnMode.Gru ? 2 * H : GH)]);
-            for (int r = 0; r < N; r++) Add(gates.Slice(r * GH, GH), bias);
+        }
+
+        // Hoisted input projection for all rows of this layer and direction; the GEMM adds the bias in its store (the
+        // same bits as a pass adding it afterwards, without that extra pass over N × GH values).
+        // W is packed once here rather than by each of the GEMM's row tiles (a dozen or more for N rows).
+        if (eW.HasMatrix)
+        {
+            var packedW = sc.PackedW(l);
+            packedW.Pack(true, w.Slice((int)eW.MatrixOffset, GH * inW), inW, _threads);
+            Gemm.Multiply(false, N, input, inW, packedW, gates, GH, accumulate: false, _threads, bias);
+        }
+        else
+        {
+            for (int r = 0; r < N; r++)      // skip input: x feeds every gate as-is
+                for (int g = 0; g < _G; g++)
+                    input.Slice(r * inW, H).CopyTo(gates.Slice(r * GH + g * H, H));
+            if (!bias.IsEmpty)
+                for (int r = 0; r < N; r++) Add(gates.Slice(r * GH, GH), bias);
         }
 
         ReadOnlySpan<T> R = w.Slice((int)eR.MatrixOffset, GH * S);
         ReadOnlySpan<T> Wr = Rnn.HasProjection ? w.Slice((int)W(l, d, 8).MatrixOffset, S * H) : default;
         ReadOnlySpan<T> bRn = hasBR && _mode == RnnMode.Gru ? bR.Slice(2 * H, H) : default;
-        sc.PackedR.Pack(true, R, S);
+        sc.PackedR.Pack(true, R, S, _threads);
+        bool fused = _mode == RnnMode.Lstm && !_cellClip.Enabled && LstmFused.IsSupported<T>();
 
         for (int step = 0; step < _T; step++)
         {
@@ -267,15 +306,23 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
             int nCont = d == 0 ? (t > 0 ? n : 0) : (t + 1 < _T ? _bs[t + 1] : 0); // rows whose previous state is in outp
             int prevRow0 = d == 0 ? (t > 0 ? _off[t - 1] : 0) : (t + 1 < _T ? _off[t + 1] : 0);
 
-            GatherPrevious(l, d, t, outp, hx, sc.Hp, _mode == RnnMode.Lstm ? aux : default, cx, sc.Cp);
+            // h_{t-1}: when every active row continues a sequence, its rows lie in outp O apart and the GEMM reads them in
+            // place; otherwise (a sequence starts here) gather them with hx or zeros. GRU's kernel reads them per row from
+            // the gathered copy. The fused LSTM kernel reads c_{t-1} in place too; the generic one wants it gathered.
+            bool gatherH = nCont < n || _mode == RnnMode.Gru;
+            GatherPrevious(l, d, t, outp, hx, gatherH ? sc.Hp : default, _mode == RnnMode.Lstm && !fused ? aux : default, cx, sc.Cp);
             if (_cellClip.Enabled) _cellClip.Apply(sc.Cp.AsSpan(0, n * H), sc.Cp.AsSpan(0, n * H));
+            ReadOnlySpan<T> hPrev = gatherH ? sc.Hp : outp.Slice(prevRow0 * O + d * S);
+            int ldh = gatherH ? S : O;
 
+            // RNN and LSTM: the recurrent product goes straight onto the step's gate rows (contiguous), C = C + h·R^T.
+            // GRU's new gate needs r ⊙ (R h + bR) first, so it keeps the product apart and its kernel adds per row.
             Span<T> rec = sc.Rec.AsSpan(0, n * GH);
-            Gemm.Multiply(false, n, sc.Hp, S, sc.PackedR, rec, GH, accumulate: false, _threads);
+            if (fused) FusedLstmForwardStep(l, d, t, nCont, prevRow0, hPrev, ldh, gates, aux, outp, cx, sc.M);
+            else if (_mode != RnnMode.Gru) Gemm.Multiply(false, n, hPrev, ldh, sc.PackedR, gates.Slice(r0 * GH), GH, accumulate: true, _threads);
+            else Gemm.Multiply(false, n, hPrev, ldh, sc.PackedR, rec, GH, accumulate: false, _threads);
 
-            // RNN and LSTM add the whole recurrent product of the step in one pass (the rows are contiguous); GRU's new gate
-            // needs r ⊙ (R h + bR) first, so its kernel adds per row.
-            if (_mode != RnnMode.Gru) Add(gates.Slice(r0 * GH, n * GH), rec);
+            if (!fused)
             for (int i = 0; i < n; i++)
             {
                 int row = r0 + i;
@@ -314,6 +361,83 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
         }
     }
 
+    /// <summary>
+    /// One time step of the fused LSTM path (float, no clipping), split into row blocks that run on the pool: a block does
+    /// its rows' recurrent GEMM and cell (forward), or cell and dh_{t-1} GEMM (backward). A row's values depend on its
+    /// own row only and the GEMM's bits never depend on the tiling, so the split changes nothing in the results; it puts
+    /// the otherwise serial cell work on every thread and needs one barrier per step instead of a GEMM barrier plus a
+    /// serial cell pass. Inside a per-direction job (both directions already busy) the blocks run inline.
+    /// Pointers are pinned by the caller for the duration of <see cref="Run"/>.
+    /// </summary>
+    private sealed unsafe class FusedStepJob(CpuPlan<T> plan, int direction) : TileJob
+    {
+        public bool Backward;
+        public int Layer, Step, NCont, PrevRow0, FirstStart, Ldh, RowsPerBlock;
+        public float* Gates, Aux, Out, Cx, M, HPrev, DOut, Dhy, Dcy, Dhx, Dcx;
+
+        protected override void RunTile(int k)
+        {
+            int n = plan._bs[Step], i0 = k * RowsPerBlock, i1 = Math.Min(n, i0 + RowsPerBlock);
+            if (i0 >= i1) return;
+            if (Backward) plan.FusedBackwardRows(this, direction, i0, i1);
+            else plan.FusedForwardRows(this, direction, i0, i1);
+        }
+
+        /// <summary>Runs the step: on the pool when it is worth a barrier and free, else inline (same bits either way).</summary>
+        public void Run()
+        {
+            int n = plan._bs[Step];
+            // Worth splitting: at least a micro-panel (8 rows) per thread and ~1 MFLOP of recurrent GEMM.
+            int blocks = plan._threads > 1 && 2L * n * plan._GH * plan._S >= 1 << 20 ? Math.Min(plan._threads, n / 8) : 1;
+            blocks = Math.Max(blocks, 1);
+            RowsPerBlock = (n + blocks - 1) / blocks;
+            if (blocks > 1) RowsPerBlock = (RowsPerBlock + 7) / 8 * 8;
+            if (blocks > 1 && GemmPool.TryRun(this, blocks, plan._threads)) return;
+            for (int k = 0; k < blocks; k++) RunTile(k);
+        }
+    }
+
+    private readonly FusedStepJob[] _stepJobs;
+
+    /// <summary>
+    /// Step t of direction d with the fused float LSTM kernel: h_{t-1}·R^T onto the gate rows, then the cell with
+    /// c_{t-1} read in place from the saved cell states (or cx, or zeros where a sequence starts), c_t into aux, h_t
+    /// straight into the layer output (or m into <paramref name="m"/> for the projection).
+    /// </summary>
+    private unsafe void FusedLstmForwardStep(int l, int d, int t, int nCont, int prevRow0, ReadOnlySpan<T> hPrev, int ldh,
+        Span<T> gates, Span<T> aux, Span<T> outp, ReadOnlySpan<T> cx, Span<T> m)
+    {
+        fixed (T* pg = gates)
+        fixed (T* pa = aux)
+        fixed (T* po = outp)
+        fixed (T* pcx = cx)
+        fixed (T* pm = m)
+        fixed (T* ph = hPrev)
+        {
+            var job = _stepJobs[d];
+            job.Backward = false; job.Layer = l; job.Step = t; job.NCont = nCont; job.PrevRow0 = prevRow0; job.Ldh = ldh;
+            job.Gates = (float*)pg; job.Aux = (float*)pa; job.Out = (float*)po; job.Cx = (float*)pcx; job.M = (float*)pm;
+            job.HPrev = (float*)ph;
+            job.Run();
+        }
+    }
+
+    private unsafe void FusedForwardRows(FusedStepJob j, int d, int i0, int i1)
+    {
+        int t = j.Step, r0 = _off[t], rows = i1 - i0, H = _H, GH = _GH, O = _O, S = _S, pl = j.Layer * _D + d;
+        Gemm.Multiply(false, rows, new ReadOnlySpan<T>(j.HPrev + (long)i0 * j.Ldh, (rows - 1) * j.Ldh + S), j.Ldh,
+            _scratch[d].PackedR, new Span<T>(j.Gates + (long)(r0 + i0) * GH, rows * GH), GH, accumulate: true, maxThreads: 1);
+        bool proj = Rnn.HasProjection;
+        float* g = j.Gates, c = j.Aux, cx = j.Cx;
+        for (int i = i0; i < i1; i++)
+        {
+            int row = r0 + i;
+            float* cPrev = i < j.NCont ? c + (long)(j.PrevRow0 + i) * H : cx == null ? null : cx + (long)(pl * _B + _perm[i]) * H;
+            float* h = proj ? j.M + (long)i * H : j.Out + (long)row * O + d * S;
+            LstmFused.Forward(g + (long)row * GH, cPrev, c + (long)row * H, h, H);
+        }
+    }
+
     private void ApplyDropout(ReadOnlySpan<T> src, Span<T> dst, int layer, ulong counter)
     {
         T scale = T.One / (T.One - T.CreateChecked(Rnn.Dropout));
@@ -342,17 +466,20 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
         Span<T> res = resArr;
         T[] w = ((CpuBuffer<T>)weights).Array;
         Span<T> dOut = _dOut.AsSpan(0, _N * _O);
-        GatherRows(S(dy), _O, dOut);
         var job = _directionJob;
-        job.Backward = true; job.Res = resArr; job.W = w; job.DOut = _dOut;
+        // Dense: the last layer reads dy in place; deeper layers' output gradients go through _dOut.
+        if (!_dense) GatherRows(S(dy), _O, dOut);
+        job.Backward = true; job.Res = resArr; job.W = w; job.DOut = _dense ? ((CpuBuffer<T>)dy).Array : _dOut;
         job.Hx = Arr(hx); job.Dhy = Arr(dhy); job.Dhx = Arr(dhx); job.Cx = Arr(cx); job.Dcy = Arr(dcy); job.Dcx = Arr(dcx);
 
         for (int l = _L - 1; l >= 0; l--)
         {
             int inW = InW(l);
-            Span<T> dIn = _dIn.AsSpan(0, _N * inW);
+            // Dense: layer 0's input gradient goes straight into dx.
+            Span<T> dIn = l == 0 && _dense ? S(dx)[..(_N * inW)] : _dIn.AsSpan(0, _N * inW);
             job.Layer = l;
             job.Run();
+            job.DOut = _dOut;
             for (int d = 0; d < _D; d++) InputGradient(l, d, dIn, accumulateDIn: d > 0, w, res);
             if (l > 0)
             {
@@ -363,7 +490,7 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
                     for (int k = 0; k < dOut.Length; k++) dOut[k] = Keep(l, reserve.DropoutCounter, k) ? dOut[k] * scale : T.Zero;
                 }
             }
-            else
+            else if (!_dense)
             {
                 Span<T> dxs = S(dx);
                 if (XDesc.IsUnpacked) dxs.Clear();
@@ -385,7 +512,12 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
         ReadOnlySpan<T> outp = res.Slice((int)_outOff[l], N * O);
         ReadOnlySpan<T> R = w.Slice((int)W(l, d, _G).MatrixOffset, GH * S);
         ReadOnlySpan<T> Wr = Rnn.HasProjection ? w.Slice((int)W(l, d, 8).MatrixOffset, S * H) : default;
-        sc.PackedRT.Pack(false, R, S);
+        sc.PackedRT.Pack(false, R, S, _threads);
+        if (_mode == RnnMode.Lstm && !_cellClip.Enabled && !Rnn.HasProjection && LstmFused.IsSupported<T>())
+        {
+            FusedLstmBackward(l, d, dOut, gates, aux, dhy, dhx, cx, dcy, dcx);
+            return;
+        }
 
         for (int step = _T - 1; step >= 0; step--)
         {
@@ -489,6 +621,80 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
 
     }
 
+    /// <summary>
+    /// <see cref="BackwardDirection"/> for LSTM without clipping or projection, with the fused float kernel: dL/dh_t is
+    /// summed inside the kernel (carry + output gradient), c_{t−1} is read in place, and the step's dh_{t−1} GEMM writes
+    /// straight into the carry buffer (rows that do not continue are routed to dhx from there).
+    /// </summary>
+    private unsafe void FusedLstmBackward(int l, int d, ReadOnlySpan<T> dOut, Span<T> gates, Span<T> aux,
+        ReadOnlySpan<T> dhy, Span<T> dhx, ReadOnlySpan<T> cx, ReadOnlySpan<T> dcy, Span<T> dcx)
+    {
+        var job = _stepJobs[d];
+        fixed (T* pg = gates)
+        fixed (T* pa = aux)
+        fixed (T* pdy = dOut)
+        fixed (T* pcx = cx)
+        fixed (T* pdhy = dhy)
+        fixed (T* pdcy = dcy)
+        fixed (T* pdhx = dhx)
+        fixed (T* pdcx = dcx)
+        {
+            job.Backward = true; job.Layer = l;
+            job.Gates = (float*)pg; job.Aux = (float*)pa; job.DOut = (float*)pdy; job.Cx = (float*)pcx;
+            job.Dhy = (float*)pdhy; job.Dcy = (float*)pdcy; job.Dhx = (float*)pdhx; job.Dcx = (float*)pdcx;
+            for (int step = _T - 1; step >= 0; step--)
+            {
+                int t = d == 0 ? step : _T - 1 - step;
+                if (_bs[t] == 0) continue;
+                job.Step = t;
+                job.NCont = d == 0 ? (t > 0 ? _bs[t] : 0) : (t + 1 < _T ? _bs[t + 1] : 0);
+                job.PrevRow0 = d == 0 ? (t > 0 ? _off[t - 1] : 0) : (t + 1 < _T ? _off[t + 1] : 0);
+                // Rows whose backward pass starts here take dhy/dcy; the others carry dh/dc from the step processed before.
+                job.FirstStart = d == 0 ? _bs[t + 1] : (t == 0 ? 0 : _bs[t]);
+                job.Run();
+            }
+        }
+    }
+
+    /// <summary>Rows i0..i1 of one backward step: the cell, then dh_{t-1} = dG·R straight into the carry buffer.</summary>
+    private unsafe void FusedBackwardRows(FusedStepJob j, int d, int i0, int i1)
+    {
+        var sc = _scratch[d];
+        int t = j.Step, r0 = _off[t], rows = i1 - i0, H = _H, GH = _GH, O = _O, S = _S, pl = j.Layer * _D + d;
+        fixed (T* pdhT = sc.Dh)
+        fixed (T* pdcT = sc.Dc)
+        {
+            float* dh = (float*)pdhT, dc = (float*)pdcT, g = j.Gates, c = j.Aux;
+            for (int i = Math.Max(i0, j.FirstStart); i < i1; i++)
+            {
+                var dst = new Span<float>(dh + (long)i * S, S);
+                if (j.Dhy != null) new ReadOnlySpan<float>(j.Dhy + (long)(pl * _B + _perm[i]) * S, S).CopyTo(dst);
+                else dst.Clear();
+                new Span<float>(dc + (long)i * H, H).Clear();
+            }
+            for (int i = i0; i < i1; i++)
+            {
+                int row = r0 + i;
+                float* cPrev = i < j.NCont ? c + (long)(j.PrevRow0 + i) * H : j.Cx == null ? null : j.Cx + (long)(pl * _B + _perm[i]) * H;
+                float* dcyRow = i >= j.FirstStart && j.Dcy != null ? j.Dcy + (long)(pl * _B + _perm[i]) * H : null;
+                LstmFused.Backward(g + (long)row * GH, c + (long)row * H, cPrev, dh + (long)i * S, j.DOut + (long)row * O + d * S,
+                    dc + (long)i * H, dcyRow, H);
+            }
+
+            // dh_{t-1} = dG · R, straight into the carry: the kernel above has consumed it.
+            Gemm.Multiply(false, rows, new ReadOnlySpan<T>(j.Gates + (long)(r0 + i0) * GH, rows * GH), GH, sc.PackedRT,
+                sc.Dh.AsSpan(i0 * S, rows * S), S, accumulate: false, maxThreads: 1);
+
+            // Rows whose previous state was hx/cx: their gradients go to dhx/dcx.
+            for (int i = Math.Max(i0, j.NCont); i < i1; i++)
+            {
+                int b = _perm[i];
+                if (j.Dhx != null) new ReadOnlySpan<float>(dh + (long)i * S, S).CopyTo(new Span<float>(j.Dhx + (long)(pl * _B + b) * S, S));
+                if (j.Dcx != null) new ReadOnlySpan<float>(dc + (long)i * H, H).CopyTo(new Span<float>(j.Dcx + (long)(pl * _B + b) * H, H));
+            }
+        }
+    }
+
     /// <summary>dIn (+)= dG · W (or, under skip input, the sum of the gate gradients).</summary>
     private void InputGradient(int l, int d, Span<T> dIn, bool accumulateDIn, ReadOnlySpan<T> w, ReadOnlySpan<T> res)
     {
@@ -513,13 +719,13 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
         Span<T> res = S(reserve.Storage);
         Span<T> dw = S(dweights);
         ReadOnlySpan<T> hxs = SOpt(hx);
-        GatherRows(S(x), _I, _xPacked);
+        T[] x0 = LayerZeroInput(x);
         int N = _N, GH = _GH, H = _H, S_ = _S, O = _O;
 
         for (int l = 0; l < _L; l++)
         {
             int inW = InW(l);
-            ReadOnlySpan<T> input = LayerInput(l, res, training: true);
+            ReadOnlySpan<T> input = LayerInput(l, x0, res, training: true);
             ReadOnlySpan<T> outp = res.Slice((int)_outOff[l], N * O);
             for (int d = 0; d < _D; d++)
             {

@@ -36,14 +36,25 @@ public static class Gemm
         => MultiplyCore(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, maxThreads, tileRows: 0, tileCols: 0);
 
     /// <summary>
+    /// <c>C (+)= op(A)·op(B) + 1·bias</c>: <paramref name="bias"/> (n values, or empty for none) is added to every row of C
+    /// after the product, bitwise as a separate pass after the GEMM would add it, but inside the micro-kernel's store.
+    /// </summary>
+    internal static void Multiply<T>(bool transA, bool transB, int m, int n, int k,
+        ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb, Span<T> c, int ldc, bool accumulate, int maxThreads,
+        ReadOnlySpan<T> bias)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        => MultiplyCore(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, maxThreads, tileRows: 0, tileCols: 0, bias);
+
+    /// <summary>
     /// Test hook: <see cref="Multiply{T}(bool, bool, int, int, int, ReadOnlySpan{T}, int, ReadOnlySpan{T}, int, Span{T}, int, bool, int)"/>
     /// with a forced C tiling (rounded up to the micro-tile), to prove that the tiling never changes a bit.
     /// </summary>
     internal static void MultiplyCore<T>(bool transA, bool transB, int m, int n, int k,
         ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb, Span<T> c, int ldc, bool accumulate, int maxThreads,
-        int tileRows, int tileCols)
+        int tileRows, int tileCols, ReadOnlySpan<T> bias = default)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (!bias.IsEmpty && bias.Length < n) throw new ArgumentException($"bias has {bias.Length} elements; needs {n}.", nameof(bias));
         if (m < 0) throw new ArgumentOutOfRangeException(nameof(m), m, "Must not be negative.");
         if (n < 0) throw new ArgumentOutOfRangeException(nameof(n), n, "Must not be negative.");
         if (k < 0) throw new ArgumentOutOfRangeException(nameof(k), k, "Must not be negative.");
@@ -58,6 +69,8 @@ public static class Gemm
         {
             if (!accumulate)
                 for (int i = 0; i < m; i++) c.Slice(i * ldc, n).Clear();
+            if (!bias.IsEmpty)
+                for (int i = 0; i < m; i++) System.Numerics.Tensors.TensorPrimitives.Add(c.Slice(i * ldc, n), bias[..n], c.Slice(i * ldc, n));
             return;
         }
         // The tiling follows the requested thread count even past the core count (the pool then runs the tiles on the
@@ -68,8 +81,9 @@ public static class Gemm
             fixed (T* pa = a)
             fixed (T* pb = b)
             fixed (T* pc = c)
+            fixed (T* pbias = bias)
             {
-                var args = new GemmArgs<T>(transA, transB, m, n, k, pa, lda, pb, ldb, pc, ldc, accumulate);
+                var args = new GemmArgs<T>(transA, transB, m, n, k, pa, lda, pb, ldb, pc, ldc, accumulate) { Bias = pbias };
                 GemmDriver<T>.Run(ref args, threads, tileRows, tileCols);
             }
         }
@@ -82,7 +96,14 @@ public static class Gemm
     public static void Multiply<T>(bool transA, int m, ReadOnlySpan<T> a, int lda, GemmPackedB<T> b, Span<T> c, int ldc,
         bool accumulate, int maxThreads = 0)
         where T : unmanaged, IFloatingPointIeee754<T>
+        => Multiply(transA, m, a, lda, b, c, ldc, accumulate, maxThreads, bias: default);
+
+    /// <summary>The pre-packed multiply with a bias row added to every row of C (as in the unpacked overload with a bias).</summary>
+    internal static void Multiply<T>(bool transA, int m, ReadOnlySpan<T> a, int lda, GemmPackedB<T> b, Span<T> c, int ldc,
+        bool accumulate, int maxThreads, ReadOnlySpan<T> bias)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (!bias.IsEmpty && bias.Length < b.N) throw new ArgumentException($"bias has {bias.Length} elements; needs {b.N}.", nameof(bias));
         ArgumentNullException.ThrowIfNull(b);
         if (m < 0) throw new ArgumentOutOfRangeException(nameof(m), m, "Must not be negative.");
         if (maxThreads < 0) throw new ArgumentOutOfRangeException(nameof(maxThreads), maxThreads, "Must be 0 (all cores) or positive.");
@@ -95,11 +116,13 @@ public static class Gemm
         {
             fixed (T* pa = a)
             fixed (T* pc = c)
+            fixed (T* pbias = bias)
             {
                 var args = new GemmArgs<T>(transA, false, m, n, k, pa, lda, null, n, pc, ldc, accumulate)
                 {
                     PackedB = b.Pointer,
                     NPad = b.NPad,
+                    Bias = pbias,
                 };
                 GemmDriver<T>.Run(ref args, threads);
             }

@@ -13,15 +13,24 @@ internal unsafe struct GemmArgs<T> where T : unmanaged
     /// <summary>When not null, op(B) already packed for the whole of k and n (<see cref="GemmPackedB{T}"/>), NPad columns wide.</summary>
     public T* PackedB;
     public int NPad;
+    /// <summary>
+    /// When not null, a row of N values added to every row of C after its last k-block: C = (C + acc) + bias, the
+    /// same bits as a separate pass adding the bias after the GEMM, without that pass over C.
+    /// </summary>
+    public T* Bias;
     /// <summary>Tiling of C: tile (it, jt) covers rows it·Mc .. and columns jt·Nc ..; any tiling gives the same bits.</summary>
     public int Mc, Nc, MTiles, NTiles;
+    /// <summary>Unique per call: keys a thread's cache of packed B (<see cref="GemmDriver{T}.Tile"/>).</summary>
+    public long CallId;
 
     public GemmArgs(bool transA, bool transB, int m, int n, int k, T* a, int lda, T* b, int ldb, T* c, int ldc, bool accumulate)
     {
         TransA = transA; TransB = transB; M = m; N = n; K = k;
         A = a; Lda = lda; B = b; Ldb = ldb; C = c; Ldc = ldc; Accumulate = accumulate;
         Mc = Nc = MTiles = NTiles = NPad = 0;
+        CallId = 0;
         PackedB = null;
+        Bias = null;
     }
 }
 
@@ -65,9 +74,18 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
         return (k + blocks - 1) / blocks;
     }
 
+    /// <summary>Most elements a thread caches of one column tile's packed B, all k-blocks (8 MiB of floats).</summary>
+    private const int BCacheMax = 1 << 21;
+
+    private static long s_callId;
+    [ThreadStatic] private static long t_cachedCall;
+    [ThreadStatic] private static int t_cachedJt;
+    [ThreadStatic] private static nint t_cachedBuffer;
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(ref GemmArgs<T> g, int threads, int forceMc = 0, int forceNc = 0)
     {
+        g.CallId = Interlocked.Increment(ref s_callId);
         int mr = MR, nr = NR;
         if (2.0 * g.M * g.N * g.K < ParallelFlops) threads = 1;
 
@@ -109,22 +127,37 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
     public static void Tile(in GemmArgs<T> g, int tile)
     {
         int mr = MR, nr = NR;
-        int it = tile / g.NTiles, jt = tile % g.NTiles;
+        // Column-major tile order: the tiles a thread claims one after another mostly share a column tile, so they can
+        // share its packed B (below).
+        int jt = tile / g.MTiles, it = tile % g.MTiles;
         int i0 = it * g.Mc, j0 = jt * g.Nc;
         int mc = Math.Min(g.Mc, g.M - i0), nc = Math.Min(g.Nc, g.N - j0);
         int mcPad = RoundUp(mc, mr), ncPad = RoundUp(nc, nr);
         int kb = KBlock(g.K);
         T* ap = PackBuffers<T>.A(mcPad * kb);
-        T* bp = g.PackedB == null ? PackBuffers<T>.B(ncPad * kb) : null;
+        // B not pre-packed: when the whole column tile's B (all k-blocks) fits the per-thread cache, pack it once and keep it
+        // for the next tiles of the same column this thread runs in this call (row tiles would otherwise pack the same B
+        // again each; the dW GEMMs have a dozen or more). Else pack each k-block as it comes. The packed values are the
+        // same either way.
+        bool cacheB = g.PackedB == null && g.MTiles > 1 && (long)ncPad * g.K <= BCacheMax;
+        T* bp = g.PackedB != null ? null : cacheB ? PackBuffers<T>.BAll(ncPad * g.K) : PackBuffers<T>.B(ncPad * kb);
+        if (cacheB && (t_cachedCall != g.CallId || t_cachedJt != jt || t_cachedBuffer != (nint)bp))
+        {
+            t_cachedCall = g.CallId;
+            t_cachedJt = jt;
+            t_cachedBuffer = (nint)bp;
+            for (int p0 = 0; p0 < g.K; p0 += kb) PackB(in g, p0, Math.Min(kb, g.K - p0), j0, nc, bp + (long)p0 * ncPad);
+        }
         T* edge = stackalloc T[GemmKernels.MR512 * 2 * 64 / sizeof(T)];
 
         for (int p0 = 0; p0 < g.K; p0 += kb)
         {
             int kc = Math.Min(kb, g.K - p0);
             bool add = g.Accumulate || p0 > 0;
+            T* bias = g.Bias != null && p0 + kc == g.K ? g.Bias + j0 : null;
             // Pre-packed B: block p0 starts at p0·NPad, and its panel for column j at j·kc (see GemmPackedB).
-            T* bBlock = g.PackedB == null ? bp : g.PackedB + (long)p0 * g.NPad + (long)j0 * kc;
-            if (g.PackedB == null) PackB(in g, p0, kc, j0, nc, bp);
+            T* bBlock = g.PackedB != null ? g.PackedB + (long)p0 * g.NPad + (long)j0 * kc : cacheB ? bp + (long)p0 * ncPad : bp;
+            if (g.PackedB == null && !cacheB) PackB(in g, p0, kc, j0, nc, bp);
             PackA(in g, i0, mc, p0, kc, ap);
             for (int jr = 0; jr < nc; jr += nr)
             {
@@ -135,21 +168,23 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
                     int mrEff = Math.Min(mr, mc - ir);
                     T* apanel = ap + (long)ir * kc;
                     T* cij = g.C + (long)(i0 + ir) * g.Ldc + j0 + jr;
+                    T* biasPanel = bias == null ? null : bias + jr;
                     if (mrEff == mr && nrEff == nr)
                     {
-                        Kernel(kc, apanel, bpanel, cij, g.Ldc, add);
+                        Kernel(kc, apanel, bpanel, cij, g.Ldc, add, biasPanel);
                     }
                     else
                     {
                         // Edge tile: the same kernel (same arithmetic per element) into a scratch tile, then the same
-                        // C = acc or C = C + acc per element.
-                        Kernel(kc, apanel, bpanel, edge, nr, add: false);
+                        // C = acc or C = C + acc per element (then + bias).
+                        Kernel(kc, apanel, bpanel, edge, nr, add: false, bias: null);
                         for (int r = 0; r < mrEff; r++)
                         {
                             T* crow = cij + (long)r * g.Ldc;
                             T* erow = edge + r * nr;
                             if (add) for (int j = 0; j < nrEff; j++) crow[j] += erow[j];
                             else for (int j = 0; j < nrEff; j++) crow[j] = erow[j];
+                            if (biasPanel != null) for (int j = 0; j < nrEff; j++) crow[j] += biasPanel[j];
                         }
                     }
                 }
@@ -158,10 +193,10 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Kernel(int kc, T* a, T* b, T* c, int ldc, bool add)
+    private static void Kernel(int kc, T* a, T* b, T* c, int ldc, bool add, T* bias)
     {
-        if (Vector512.IsHardwareAccelerated) GemmKernels.Kernel512(kc, a, b, c, ldc, add);
-        else GemmKernels.Kernel256(kc, a, b, c, ldc, add);
+        if (Vector512.IsHardwareAccelerated) GemmKernels.Kernel512(kc, a, b, c, ldc, add, bias);
+        else GemmKernels.Kernel256(kc, a, b, c, ldc, add, bias);
     }
 
     /// <summary>
@@ -266,9 +301,12 @@ internal static unsafe class PackBuffers<T> where T : unmanaged
 {
     [ThreadStatic] private static T[]? s_a;
     [ThreadStatic] private static T[]? s_b;
+    [ThreadStatic] private static T[]? s_bAll;
 
     public static T* A(int length) => Get(ref s_a, length);
     public static T* B(int length) => Get(ref s_b, length);
+    /// <summary>The B cache (a whole column tile, all k-blocks); growing it invalidates nothing (its owner re-packs on a key miss).</summary>
+    public static T* BAll(int length) => Get(ref s_bAll, length);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static T* Get(ref T[]? buffer, int length)

@@ -8,7 +8,8 @@ namespace CudnnRnn.Cpu;
 /// <summary>
 /// The GEMM micro-kernels and packing helpers. A micro-kernel computes one full MR × NR tile of C from an A panel
 /// (kc × MR, k-major) and a B panel (kc × NR, k-major): every element is <c>acc = 0; acc = fma(a, b, acc)</c> for p = 0..kc-1
-/// in order, then <c>C = acc</c> or <c>C = C + acc</c>. Each lane of each accumulator is one C element, so the
+/// in order, then <c>C = acc</c> or <c>C = C + acc</c>, plus, when a bias row is given (the last k-block of a call with a
+/// bias), <c>+ bias_j</c> after that. Each lane of each accumulator is one C element, so the
 /// arithmetic of an element never depends on where its tile lies.
 /// </summary>
 internal static unsafe class GemmKernels
@@ -37,24 +38,34 @@ internal static unsafe class GemmKernels
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store<T>(T* c, Vector512<T> x0, Vector512<T> x1, bool add) where T : unmanaged
+    private static void Store<T>(T* c, Vector512<T> x0, Vector512<T> x1, bool add, T* bias) where T : unmanaged
     {
         if (add)
         {
             x0 = Vector512.Load(c) + x0;
             x1 = Vector512.Load(c + Vector512<T>.Count) + x1;
         }
+        if (bias != null)
+        {
+            x0 += Vector512.Load(bias);
+            x1 += Vector512.Load(bias + Vector512<T>.Count);
+        }
         x0.Store(c);
         x1.Store(c + Vector512<T>.Count);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store<T>(T* c, Vector256<T> x0, Vector256<T> x1, bool add) where T : unmanaged
+    private static void Store<T>(T* c, Vector256<T> x0, Vector256<T> x1, bool add, T* bias) where T : unmanaged
     {
         if (add)
         {
             x0 = Vector256.Load(c) + x0;
             x1 = Vector256.Load(c + Vector256<T>.Count) + x1;
+        }
+        if (bias != null)
+        {
+            x0 += Vector256.Load(bias);
+            x1 += Vector256.Load(bias + Vector256<T>.Count);
         }
         x0.Store(c);
         x1.Store(c + Vector256<T>.Count);
@@ -62,7 +73,7 @@ internal static unsafe class GemmKernels
 
     /// <summary>8 × (2 · Vector512) micro-kernel.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Kernel512<T>(int kc, T* a, T* b, T* c, int ldc, bool add) where T : unmanaged
+    public static void Kernel512<T>(int kc, T* a, T* b, T* c, int ldc, bool add, T* bias) where T : unmanaged
     {
         int w = Vector512<T>.Count;
         Vector512<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
@@ -82,19 +93,19 @@ internal static unsafe class GemmKernels
             a += MR512;
             b += 2 * w;
         }
-        Store(c, c00, c01, add); c += ldc;
-        Store(c, c10, c11, add); c += ldc;
-        Store(c, c20, c21, add); c += ldc;
-        Store(c, c30, c31, add); c += ldc;
-        Store(c, c40, c41, add); c += ldc;
-        Store(c, c50, c51, add); c += ldc;
-        Store(c, c60, c61, add); c += ldc;
-        Store(c, c70, c71, add);
+        Store(c, c00, c01, add, bias); c += ldc;
+        Store(c, c10, c11, add, bias); c += ldc;
+        Store(c, c20, c21, add, bias); c += ldc;
+        Store(c, c30, c31, add, bias); c += ldc;
+        Store(c, c40, c41, add, bias); c += ldc;
+        Store(c, c50, c51, add, bias); c += ldc;
+        Store(c, c60, c61, add, bias); c += ldc;
+        Store(c, c70, c71, add, bias);
     }
 
     /// <summary>6 × (2 · Vector256) micro-kernel (AVX2 machines, and the portable path elsewhere).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Kernel256<T>(int kc, T* a, T* b, T* c, int ldc, bool add) where T : unmanaged
+    public static void Kernel256<T>(int kc, T* a, T* b, T* c, int ldc, bool add, T* bias) where T : unmanaged
     {
         int w = Vector256<T>.Count;
         Vector256<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
@@ -111,12 +122,12 @@ internal static unsafe class GemmKernels
             a += MR256;
             b += 2 * w;
         }
-        Store(c, c00, c01, add); c += ldc;
-        Store(c, c10, c11, add); c += ldc;
-        Store(c, c20, c21, add); c += ldc;
-        Store(c, c30, c31, add); c += ldc;
-        Store(c, c40, c41, add); c += ldc;
-        Store(c, c50, c51, add);
+        Store(c, c00, c01, add, bias); c += ldc;
+        Store(c, c10, c11, add, bias); c += ldc;
+        Store(c, c20, c21, add, bias); c += ldc;
+        Store(c, c30, c31, add, bias); c += ldc;
+        Store(c, c40, c41, add, bias); c += ldc;
+        Store(c, c50, c51, add, bias);
     }
 
     /// <summary>Copies one full panel row of <paramref name="count"/> elements (a multiple of the vector width).</summary>

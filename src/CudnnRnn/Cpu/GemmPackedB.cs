@@ -48,22 +48,58 @@ public sealed unsafe class GemmPackedB<T> where T : unmanaged, IFloatingPointIee
     /// Packs op(B) (k × n; B stored n × k when <paramref name="transB"/>, as in
     /// <see cref="Gemm.Multiply{T}(bool, bool, int, int, int, ReadOnlySpan{T}, int, ReadOnlySpan{T}, int, Span{T}, int, bool)"/>).
     /// </summary>
-    public void Pack(bool transB, ReadOnlySpan<T> b, int ldb)
+    public void Pack(bool transB, ReadOnlySpan<T> b, int ldb) => Pack(transB, b, ldb, maxThreads: 1);
+
+    /// <summary>
+    /// <see cref="Pack(bool, ReadOnlySpan{T}, int)"/> on up to <paramref name="maxThreads"/> threads of the GEMM pool
+    /// (0: all cores): the column panels are independent, so large operands pack in parallel. Same packed values.
+    /// </summary>
+    public void Pack(bool transB, ReadOnlySpan<T> b, int ldb, int maxThreads)
     {
         int rows = transB ? N : K, cols = transB ? K : N;
         if (ldb < cols) throw new ArgumentOutOfRangeException(nameof(ldb), ldb, $"Leading dimension of b must be at least {cols}.");
         long need = (long)(rows - 1) * ldb + cols;
         if (b.Length < need)
             throw new ArgumentException($"b has {b.Length} elements; a {rows}x{cols} matrix with leading dimension {ldb} needs {need}.", nameof(b));
-        int kb = GemmDriver<T>.KBlock(K);
+        if (maxThreads < 0) throw new ArgumentOutOfRangeException(nameof(maxThreads), maxThreads, "Must be 0 (all cores) or positive.");
+        int threads = maxThreads == 0 ? Environment.ProcessorCount : Math.Min(maxThreads, 256);
+        int nr = GemmDriver<T>.NR;
+        // One chunk of column panels per thread; below ~64K values a second thread costs more than it saves.
+        int chunks = (long)N * K >= 1 << 16 ? Math.Min(threads, NPad / nr) : 1;
         fixed (T* pb = b)
         {
-            var g = new GemmArgs<T>(false, transB, 0, N, K, null, 1, pb, ldb, null, 1, false);
-            T* dst = Pointer;
-            for (int p0 = 0; p0 < K; p0 += kb)
+            var job = _job ??= new PackJob(this);
+            job.Set(transB, pb, ldb, (NPad / nr + chunks - 1) / chunks * nr);
+            if (chunks <= 1 || !GemmPool.TryRun(job, chunks, threads))
+                for (int c = 0; c < chunks; c++) job.Chunk(c);
+            job.Set(false, null, 0, 0);
+        }
+    }
+
+    private PackJob? _job;
+
+    /// <summary>Packs column panels [c·Cols, (c+1)·Cols) of every k-block; a pool job so chunks can run on several threads.</summary>
+    private sealed class PackJob(GemmPackedB<T> owner) : TileJob
+    {
+        private bool _transB;
+        private T* _b;
+        private int _ldb, _cols;
+
+        public void Set(bool transB, T* b, int ldb, int cols) { _transB = transB; _b = b; _ldb = ldb; _cols = cols; }
+
+        protected override void RunTile(int tile) => Chunk(tile);
+
+        public void Chunk(int c)
+        {
+            int j0 = c * _cols, nc = Math.Min(_cols, owner.N - j0);
+            if (nc <= 0) return;
+            int k = owner.K, kb = GemmDriver<T>.KBlock(k);
+            var g = new GemmArgs<T>(false, _transB, 0, owner.N, k, null, 1, _b, _ldb, null, 1, false);
+            T* dst = owner.Pointer;
+            for (int p0 = 0; p0 < k; p0 += kb)
             {
-                int kc = Math.Min(kb, K - p0);
-                GemmDriver<T>.PackB(in g, p0, kc, 0, N, dst + (long)p0 * NPad);
+                int kc = Math.Min(kb, k - p0);
+                GemmDriver<T>.PackB(in g, p0, kc, j0, nc, dst + (long)p0 * owner.NPad + (long)j0 * kc);
             }
         }
     }
