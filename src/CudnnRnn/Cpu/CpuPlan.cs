@@ -737,7 +737,7 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
                 var eW = W(l, d, 0);
                 var eR = W(l, d, _G);
                 if (eW.HasMatrix)
-                    { var __t = System.Diagnostics.Stopwatch.GetTimestamp(); AddWeightGradient(gates, input, inW, dw.Slice((int)eW.MatrixOffset, GH * inW)); Prof.T[0] += System.Diagnostics.Stopwatch.GetTimestamp() - __t; Prof.T[1]++; }
+                    AddWeightGradient(gates, input, inW, dw.Slice((int)eW.MatrixOffset, GH * inW));
                 if (eW.HasBias) ColumnSums(gates, N, GH, dw.Slice((int)eW.BiasOffset, GH));
 
                 ReadOnlySpan<T> gRec = gates;
@@ -845,5 +845,3 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
 
 
 }
-
-internal static class Prof { public static long[] T = new long[8]; static Prof(){ AppDomain.CurrentDomain.ProcessExit += (_, _) => { Console.Error.WriteLine($"dW: {T[0]*1000.0/System.Diagnostics.Stopwatch.Frequency/T[1]:F3} ms/call"); }; } }
