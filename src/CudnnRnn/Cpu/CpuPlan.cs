@@ -37,6 +37,7 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
     private readonly T[] _dIn;      // N × max(I, O)
     private readonly T[] _gr;       // N × GH  recurrent-side gate gradients (GRU) for dR
     private readonly T[] _hPrevAll; // N × S
+    private readonly T[] _dwT;      // GH × width: a weight gradient computed transposed (see AddWeightGradient)
     private T[]? _inferenceReserve;
 
     public CpuPlan(CpuEngine engine, RnnDescriptor rnn, RnnDataDescriptor xDesc, RnnWeightLayout layout)
@@ -107,6 +108,8 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
         _dIn = RentPoisoned((long)_N * Math.Max(_I, _O));
         _gr = _mode == RnnMode.Gru ? RentPoisoned((long)_N * _GH) : [];
         _hPrevAll = RentPoisoned((long)_N * _S);
+        int nr = GemmDriver<T>.NR, widest = Math.Max(_I, Math.Max(_O, _S));
+        _dwT = _GH % nr == 0 && (_I % nr != 0 || _O % nr != 0 || _S % nr != 0) ? RentPoisoned((long)_GH * widest) : [];
     }
 
     private readonly CpuArrayPool _pool;
@@ -169,7 +172,7 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
     }
 
     public override long WorkspaceBytes =>
-        (long)Unsafe.SizeOf<T>() * (_xPacked.LongLength + _scratch.Sum(x => x.Length) + _dOut.LongLength + _dIn.LongLength + _gr.LongLength + _hPrevAll.LongLength
+        (long)Unsafe.SizeOf<T>() * (_xPacked.LongLength + _scratch.Sum(x => x.Length) + _dOut.LongLength + _dIn.LongLength + _gr.LongLength + _hPrevAll.LongLength + _dwT.LongLength
             + (_inferenceReserve?.LongLength ?? 0));
 
     public override long ReserveBytes => _reserveLength * Unsafe.SizeOf<T>();
@@ -185,7 +188,7 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
 
     protected override void DisposeCore()
     {
-        foreach (var a in new[] { _xPacked, _dOut, _dIn, _gr, _hPrevAll, _inferenceReserve })
+        foreach (var a in new[] { _xPacked, _dOut, _dIn, _gr, _hPrevAll, _dwT, _inferenceReserve })
             if (a is not null) _pool.Return(a);
         _inferenceReserve = null;
     }
@@ -734,7 +737,7 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
                 var eW = W(l, d, 0);
                 var eR = W(l, d, _G);
                 if (eW.HasMatrix)
-                    Gemm.Multiply(true, false, GH, inW, N, gates, GH, input, inW, dw.Slice((int)eW.MatrixOffset, GH * inW), inW, accumulate: true, maxThreads: _threads);
+                    AddWeightGradient(gates, input, inW, dw.Slice((int)eW.MatrixOffset, GH * inW));
                 if (eW.HasBias) ColumnSums(gates, N, GH, dw.Slice((int)eW.BiasOffset, GH));
 
                 ReadOnlySpan<T> gRec = gates;
@@ -752,7 +755,7 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
                 // Previous hidden state of every row.
                 for (int t = 0; t < _T; t++)
                     GatherPrevious(l, d, t, outp, hxs, _hPrevAll.AsSpan(_off[t] * S_), default, default, default);
-                Gemm.Multiply(true, false, GH, S_, N, gRec, GH, _hPrevAll, S_, dw.Slice((int)eR.MatrixOffset, GH * S_), S_, accumulate: true, maxThreads: _threads);
+                AddWeightGradient(gRec, _hPrevAll, S_, dw.Slice((int)eR.MatrixOffset, GH * S_));
                 if (eR.HasBias) ColumnSums(gRec, N, GH, dw.Slice((int)eR.BiasOffset, GH));
 
                 if (Rnn.HasProjection)
@@ -763,6 +766,30 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// dW (GH × width) += dG^T · X over all N rows. The GEMM's n is width; when that is not a whole number of NR-column
+    /// panels (input size 100: 3 panels and a 4-wide remainder computed 32 wide) while GH is, the product is computed
+    /// transposed instead, X^T · dG (n = GH, no waste), and added back transposed: a small pass over GH × width values.
+    /// The summation order of every element is the same either way; only the final add into dW is separate.
+    /// </summary>
+    private void AddWeightGradient(ReadOnlySpan<T> dG, ReadOnlySpan<T> x, int width, Span<T> dw)
+    {
+        int GH = _GH, nr = GemmDriver<T>.NR;
+        if (width % nr == 0 || GH % nr != 0 || _dwT.Length < GH * width)
+        {
+            Gemm.Multiply(true, false, GH, width, _N, dG, GH, x, width, dw, width, accumulate: true, maxThreads: _threads);
+            return;
+        }
+        Span<T> t = _dwT.AsSpan(0, GH * width);
+        Gemm.Multiply(true, false, width, GH, _N, x, width, dG, GH, t, GH, accumulate: false, maxThreads: _threads);
+        for (int g0 = 0; g0 < GH; g0 += 16)        // 16-row blocks keep the strided reads of t in cache
+            for (int i = 0; i < width; i++)
+            {
+                ReadOnlySpan<T> src = t.Slice(i * GH + g0, Math.Min(16, GH - g0));
+                for (int g = 0; g < src.Length; g++) dw[(g0 + g) * width + i] += src[g];
+            }
     }
 
     // ---------------------------------------------------------------- helpers
