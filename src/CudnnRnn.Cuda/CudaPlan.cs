@@ -138,7 +138,7 @@ public sealed unsafe class CudaPlan<T> : RnnPlan<T> where T : unmanaged, IFloati
             // Packed data: cuDNN 9.19 rejects maxSeqLength > the longest sequence with BAD_PARAM "maxSeqLengthInArray !=
             // maxSeqLength" (seen on an H100, 2026-11-23; API.md does not list this rule). Packed memory holds only the
             // valid steps, so its layout does not depend on maxSeqLength: pass the longest length, which always works.
-            int maxSeqLength = d.Layout == RnnDataLayout.SeqMajorPacked ? LongestSequence(d) : d.MaxSeqLength;
+            int maxSeqLength = d.Layout == RnnDataLayout.SeqMajorPacked ? d.LongestSequence : d.MaxSeqLength;
             fixed (int* lengths = d.SeqLengths)
                 CudnnException.ThrowIfFailed(Cudnn.cudnnSetRNNDataDescriptor(desc, dataType, CudnnMapping.Layout(d.Layout),
                     maxSeqLength, d.Batch, d.VectorSize, lengths, &fill));
@@ -149,13 +149,6 @@ public sealed unsafe class CudaPlan<T> : RnnPlan<T> where T : unmanaged, IFloati
             desc.Dispose();
             throw;
         }
-    }
-
-    private static int LongestSequence(RnnDataDescriptor d)
-    {
-        int longest = 0;
-        foreach (int length in d.SeqLengths) longest = Math.Max(longest, length);
-        return longest;
     }
 
     private static SafeCudnnTensorDescriptor StateDescriptor(cudnnDataType_t dataType, (int[] Dims, int[] Strides) shape)

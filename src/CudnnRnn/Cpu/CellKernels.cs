@@ -13,10 +13,6 @@ namespace CudnnRnn.Cpu;
 /// </summary>
 internal static class CellKernels
 {
-    /// <summary>a += b.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void AddInPlace<T>(Span<T> a, ReadOnlySpan<T> b) where T : unmanaged, IFloatingPointIeee754<T> =>
-        TensorPrimitives.Add(a, b, a);
 
     /// <summary>RNN tanh/relu forward: pre already holds a (input and recurrent parts added); h = act(a); pre ← h.</summary>
     public static void RnnForward<T>(bool relu, Span<T> pre, Span<T> h) where T : unmanaged, IFloatingPointIeee754<T>

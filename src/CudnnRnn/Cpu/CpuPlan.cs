@@ -326,28 +326,30 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
             else Gemm.Multiply(false, n, hPrev, ldh, sc.PackedR, rec, GH, accumulate: false, _threads);
 
             if (!fused)
-            for (int i = 0; i < n; i++)
             {
-                int row = r0 + i;
-                Span<T> gRow = gates.Slice(row * GH, GH);
-                ReadOnlySpan<T> recRow = rec.Slice(i * GH, GH);
-                Span<T> hOut = outp.Slice(row * O + d * S, S);
-                switch (_mode)
+                for (int i = 0; i < n; i++)
                 {
-                    case RnnMode.RnnTanh:
-                    case RnnMode.RnnRelu:
-                        CellKernels.RnnForward(_mode == RnnMode.RnnRelu, gRow, hOut);
-                        break;
-                    case RnnMode.Lstm:
-                        {
-                            Span<T> m = sc.M.AsSpan(i * H, H);
-                            CellKernels.LstmForward(gRow, sc.Cp.AsSpan(i * H, H), aux.Slice(row * H, H), m, sc.Tmp, _cellClip);
-                            if (!Rnn.HasProjection) m.CopyTo(hOut);
+                    int row = r0 + i;
+                    Span<T> gRow = gates.Slice(row * GH, GH);
+                    ReadOnlySpan<T> recRow = rec.Slice(i * GH, GH);
+                    Span<T> hOut = outp.Slice(row * O + d * S, S);
+                    switch (_mode)
+                    {
+                        case RnnMode.RnnTanh:
+                        case RnnMode.RnnRelu:
+                            CellKernels.RnnForward(_mode == RnnMode.RnnRelu, gRow, hOut);
                             break;
-                        }
-                    case RnnMode.Gru:
-                        CellKernels.GruForward(gRow, recRow, bRn, sc.Hp.AsSpan(i * S, S), aux.Slice(row * H, H), hOut);
-                        break;
+                        case RnnMode.Lstm:
+                            {
+                                Span<T> m = sc.M.AsSpan(i * H, H);
+                                CellKernels.LstmForward(gRow, sc.Cp.AsSpan(i * H, H), aux.Slice(row * H, H), m, sc.Tmp, _cellClip);
+                                if (!Rnn.HasProjection) m.CopyTo(hOut);
+                                break;
+                            }
+                        case RnnMode.Gru:
+                            CellKernels.GruForward(gRow, recRow, bRn, sc.Hp.AsSpan(i * S, S), aux.Slice(row * H, H), hOut);
+                            break;
+                    }
                 }
             }
             if (Rnn.HasProjection)
