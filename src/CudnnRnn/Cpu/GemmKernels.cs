@@ -71,6 +71,24 @@ internal static unsafe class GemmKernels
         x1.Store(c + Vector256<T>.Count);
     }
 
+    /// <summary>
+    /// Asks for the C tile's cache lines before the k loop, so that the final load-add-store of C (accumulate) and the
+    /// stores (which need the line too) find it in L1. The RNN's per-step GEMM accumulates onto gate rows that the hoisted
+    /// input GEMM wrote many steps earlier and that have long left L2; without this each micro-tile stalls on main-memory
+    /// latency once per k-block, which the out-of-order window cannot hide across a 256-long k loop.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PrefetchTile<T>(T* c, int ldc, int rows, int rowBytes) where T : unmanaged
+    {
+        if (!Sse.IsSupported) return;
+        for (int r = 0; r < rows; r++)
+        {
+            byte* row = (byte*)(c + (long)r * ldc);
+            for (int off = 0; off < rowBytes; off += 64) Sse.Prefetch0(row + off);
+            Sse.Prefetch0(row + rowBytes - 1); // a row not 64-byte aligned spans one more line
+        }
+    }
+
     /// <summary>8 × (2 · Vector512) micro-kernel.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Kernel512<T>(int kc, T* a, T* b, T* c, int ldc, bool add, T* bias) where T : unmanaged
@@ -79,6 +97,7 @@ internal static unsafe class GemmKernels
         Vector512<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
             c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default,
             c60 = default, c61 = default, c70 = default, c71 = default;
+        PrefetchTile(c, ldc, MR512, 2 * w * sizeof(T));
         for (int p = 0; p < kc; p++)
         {
             Vector512<T> b0 = Vector512.Load(b), b1 = Vector512.Load(b + w), x;
@@ -110,6 +129,7 @@ internal static unsafe class GemmKernels
         int w = Vector256<T>.Count;
         Vector256<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
             c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        PrefetchTile(c, ldc, MR256, 2 * w * sizeof(T));
         for (int p = 0; p < kc; p++)
         {
             Vector256<T> b0 = Vector256.Load(b), b1 = Vector256.Load(b + w), x;
