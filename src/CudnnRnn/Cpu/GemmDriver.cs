@@ -77,7 +77,13 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
     /// <summary>Most elements a thread caches of one column tile's packed B, all k-blocks (8 MiB of floats).</summary>
     private const int BCacheMax = 1 << 21;
 
+    /// <summary>Most elements a thread caches of one row tile's packed A, all k-blocks (1 MiB of floats).</summary>
+    private const int ACacheMax = 1 << 18;
+
     private static long s_callId;
+    [ThreadStatic] private static long t_cachedACall;
+    [ThreadStatic] private static int t_cachedAIt;
+    [ThreadStatic] private static nint t_cachedABuffer;
     [ThreadStatic] private static long t_cachedCall;
     [ThreadStatic] private static int t_cachedJt;
     [ThreadStatic] private static nint t_cachedBuffer;
@@ -127,14 +133,26 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
     public static void Tile(in GemmArgs<T> g, int tile)
     {
         int mr = MR, nr = NR;
-        // Column-major tile order: the tiles a thread claims one after another mostly share a column tile, so they can
-        // share its packed B (below).
-        int jt = tile / g.MTiles, it = tile % g.MTiles;
+        // Tile order: the tiles a thread claims one after another mostly share an operand, so they can share its packing
+        // (below). B not pre-packed: column-major, so they share a column tile's packed B. B pre-packed: row-major, so they
+        // share a row tile's packed A (the per-step h·R^T re-packed the same h_{t-1} once per column tile before).
+        bool rowMajor = g.PackedB != null;
+        int jt = rowMajor ? tile % g.NTiles : tile / g.MTiles, it = rowMajor ? tile / g.NTiles : tile % g.MTiles;
         int i0 = it * g.Mc, j0 = jt * g.Nc;
         int mc = Math.Min(g.Mc, g.M - i0), nc = Math.Min(g.Nc, g.N - j0);
         int mcPad = RoundUp(mc, mr), ncPad = RoundUp(nc, nr);
         int kb = KBlock(g.K);
-        T* ap = PackBuffers<T>.A(mcPad * kb);
+        // B pre-packed and several column tiles: pack the row tile's A for all k-blocks once (block p0 at p0·mcPad) and keep
+        // it for this thread's next tiles of the same row tile in this call. The packed values are the same either way.
+        bool cacheA = rowMajor && g.NTiles > 1 && (long)mcPad * g.K <= ACacheMax;
+        T* ap = cacheA ? PackBuffers<T>.AAll(mcPad * g.K) : PackBuffers<T>.A(mcPad * kb);
+        if (cacheA && (t_cachedACall != g.CallId || t_cachedAIt != it || t_cachedABuffer != (nint)ap))
+        {
+            t_cachedACall = g.CallId;
+            t_cachedAIt = it;
+            t_cachedABuffer = (nint)ap;
+            for (int p0 = 0; p0 < g.K; p0 += kb) PackA(in g, i0, mc, p0, Math.Min(kb, g.K - p0), ap + (long)p0 * mcPad);
+        }
         // B not pre-packed: when the whole column tile's B (all k-blocks) fits the per-thread cache, pack it once and keep it
         // for the next tiles of the same column this thread runs in this call (row tiles would otherwise pack the same B
         // again each; the dW GEMMs have a dozen or more). Else pack each k-block as it comes. The packed values are the
@@ -158,7 +176,8 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
             // Pre-packed B: block p0 starts at p0·NPad, and its panel for column j at j·kc (see GemmPackedB).
             T* bBlock = g.PackedB != null ? g.PackedB + (long)p0 * g.NPad + (long)j0 * kc : cacheB ? bp + (long)p0 * ncPad : bp;
             if (g.PackedB == null && !cacheB) PackB(in g, p0, kc, j0, nc, bp);
-            PackA(in g, i0, mc, p0, kc, ap);
+            T* aBlock = cacheA ? ap + (long)p0 * mcPad : ap;
+            if (!cacheA) PackA(in g, i0, mc, p0, kc, ap);
             for (int jr = 0; jr < nc; jr += nr)
             {
                 int nrEff = Math.Min(nr, nc - jr);
@@ -166,7 +185,7 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
                 for (int ir = 0; ir < mc; ir += mr)
                 {
                     int mrEff = Math.Min(mr, mc - ir);
-                    T* apanel = ap + (long)ir * kc;
+                    T* apanel = aBlock + (long)ir * kc;
                     T* cij = g.C + (long)(i0 + ir) * g.Ldc + j0 + jr;
                     T* biasPanel = bias == null ? null : bias + jr;
                     if (mrEff == mr && nrEff == nr)
@@ -302,9 +321,12 @@ internal static unsafe class PackBuffers<T> where T : unmanaged
     [ThreadStatic] private static T[]? s_a;
     [ThreadStatic] private static T[]? s_b;
     [ThreadStatic] private static T[]? s_bAll;
+    [ThreadStatic] private static T[]? s_aAll;
 
     public static T* A(int length) => Get(ref s_a, length);
     public static T* B(int length) => Get(ref s_b, length);
+    /// <summary>The A cache (a whole row tile, all k-blocks); growing it invalidates nothing (its owner re-packs on a key miss).</summary>
+    public static T* AAll(int length) => Get(ref s_aAll, length);
     /// <summary>The B cache (a whole column tile, all k-blocks); growing it invalidates nothing (its owner re-packs on a key miss).</summary>
     public static T* BAll(int length) => Get(ref s_bAll, length);
 
