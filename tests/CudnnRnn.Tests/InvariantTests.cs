@@ -154,6 +154,35 @@ public sealed class InvariantTests
         Assert.Equal(inf.Cy, train.Cy);
     }
 
+    /// <summary>
+    /// Inference keeps a compact layout of its own (two output regions taken in turn, one gates region per direction for
+    /// all layers), training the reserve's. Three layers make layer 2 overwrite layer 0's region while both directions of
+    /// layer 1 are read; float LSTM takes the fused kernel. Bitwise equal: same arithmetic, only the addresses differ.
+    /// </summary>
+    [Theory]
+    [InlineData(RnnMode.Lstm)]
+    [InlineData(RnnMode.Gru)]
+    [InlineData(RnnMode.RnnTanh)]
+    public void InferenceForward_EqualsTrainingForward_ThreeLayers_Float(RnnMode mode)
+    {
+        var rnn = new RnnDescriptor(mode, 20, 32, 3, RnnDirection.Bidirectional, dataType: RnnDataType.Float32);
+        int[] lengths = [7, 5, 7, 2];
+        var xDesc = new RnnDataDescriptor(RnnDataLayout.SeqMajorUnpacked, 7, lengths.Length, 20, lengths);
+        float[] F(double[] a) => Array.ConvertAll(a, v => (float)v);
+        var x = F(Rand.Data(34, xDesc, padding: 0));
+        var w = F(Rand.Weights(35, rnn));
+        var hx = F(Rand.Uniform(36, (long)rnn.PseudoLayerCount * lengths.Length * rnn.StateSize));
+        var cx = mode == RnnMode.Lstm ? F(Rand.Uniform(37, (long)rnn.PseudoLayerCount * lengths.Length * rnn.HiddenSize)) : null;
+        var dy = new float[xDesc.WithVectorSize(rnn.OutputSize).ElementCount];
+        var engine = new CpuEngine();
+        var inf = Pass<float>.Run(engine, rnn, xDesc, w, x, hx, cx, dy, null, null, inferenceOnly: true);
+        var train = Pass<float>.Run(engine, rnn, xDesc, w, x, hx, cx, dy, null, null);
+        Assert.Equal(inf.Y, train.Y);
+        Assert.Equal(inf.Hy, train.Hy);
+        Assert.Equal(inf.Cy, train.Cy);
+        Assert.All(inf.Y, v => Assert.True(float.IsFinite(v)));
+    }
+
     [Fact]
     public void PaddingIsNeverRead_AndOutputPaddingIsTheFill()
     {

@@ -28,6 +28,11 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
     private readonly long[] _outOff, _dropOff;
     private readonly long[,] _gatesOff, _auxOff, _projOff;
     private readonly long _reserveLength;
+    // Inference needs no history across layers: two output regions used in turn and one gates / aux region per direction
+    // shared by all layers. Less memory, and a deep stack's gates stay in the same (cache-warm) addresses.
+    private readonly long[] _infOutOff;
+    private readonly long[,] _infGatesOff, _infAuxOff;
+    private readonly long _infLength;
     private readonly RnnMode _mode;
 
     // Workspace (allocated once).
@@ -81,6 +86,25 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
             if (l > 0 && rnn.Dropout > 0) { _dropOff[l] = pos; pos += (long)_N * _O; }
         }
         _reserveLength = pos;
+
+        _infOutOff = new long[_L];
+        _infGatesOff = new long[_L, _D];
+        _infAuxOff = new long[_L, _D];
+        pos = 0;
+        long out1 = _L > 1 ? (long)_N * _O : 0;
+        pos += (long)_N * _O + out1;
+        long[] gatesD = new long[_D], auxD = new long[_D];
+        for (int d = 0; d < _D; d++)
+        {
+            gatesD[d] = pos; pos += (long)_N * _GH;
+            auxD[d] = pos; if (_mode is RnnMode.Lstm or RnnMode.Gru) pos += (long)_N * _H;
+        }
+        for (int l = 0; l < _L; l++)
+        {
+            _infOutOff[l] = l % 2 == 0 ? 0 : out1;
+            for (int d = 0; d < _D; d++) { _infGatesOff[l, d] = gatesD[d]; _infAuxOff[l, d] = auxD[d]; }
+        }
+        _infLength = pos;
 
         // The engine relies on the canonical layout: each W (R) gate block directly follows the previous one.
         for (int pl = 0; pl < rnn.PseudoLayerCount; pl++)
@@ -158,7 +182,7 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
         protected override void RunTile(int d)
         {
             if (Backward) plan.BackwardDirection(Layer, d, DOut, W, Res, Hx, Dhy, Dhx, Cx, Dcy, Dcx);
-            else plan.ForwardDirection(Layer, d, plan.LayerInput(Layer, X!, Res!, Training), W, Res,
+            else plan.ForwardDirection(Layer, d, Training, plan.LayerInput(Layer, X!, Res!, Training), W, Res,
                 Layer == plan._L - 1 && Y is not null ? Y.AsSpan(0, plan._N * plan._O) : default, Hx, Hy, Cx, Cy);
         }
 
@@ -203,14 +227,20 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
 
     private RnnWeightEntry W(int l, int d, int id) => WeightLayout[l * _D + d, id];
 
+    // Where forward keeps layer l's output, gates and aux: the reserve's layout in training, the compact one in inference.
+    private long OutOff(int l, bool training) => training ? _outOff[l] : _infOutOff[l];
+    private long GatesOff(int l, int d, bool training) => training ? _gatesOff[l, d] : _infGatesOff[l, d];
+    private long AuxOff(int l, int d, bool training) => training ? _auxOff[l, d] : _infAuxOff[l, d];
+
     // ---------------------------------------------------------------- forward
 
     protected override void ForwardCore(RnnForwardMode mode, RnnBuffer<T> x, RnnBuffer<T> y, RnnBuffer<T>? hx, RnnBuffer<T>? hy,
         RnnBuffer<T>? cx, RnnBuffer<T>? cy, RnnBuffer<T> weights, RnnReserve<T>? reserve)
     {
-        T[] resArr = reserve is not null ? ((CpuBuffer<T>)reserve.Storage).Array : (_inferenceReserve ??= RentPoisoned(_reserveLength));
-        Span<T> res = resArr;
+        // Inference writes its own compact layout, in the plan's scratch even when a reserve is passed (it is not needed).
         bool training = mode == RnnForwardMode.Training;
+        T[] resArr = training ? ((CpuBuffer<T>)reserve!.Storage).Array : (_inferenceReserve ??= RentPoisoned(_infLength));
+        Span<T> res = resArr;
         T[] w = ((CpuBuffer<T>)weights).Array;
         var job = _directionJob;
         job.X = LayerZeroInput(x);
@@ -231,7 +261,7 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
         {
             Span<T> ys = S(y);
             if (YDesc.IsUnpacked && !_dense) ys.Fill(T.CreateChecked(YDesc.PaddingFill));
-            ScatterRows(res.Slice((int)_outOff[_L - 1], _N * _O), _O, ys);
+            ScatterRows(res.Slice((int)OutOff(_L - 1, training), _N * _O), _O, ys);
         }
         job.Clear();
     }
@@ -248,18 +278,18 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
     private ReadOnlySpan<T> LayerInput(int l, T[] x, Span<T> res, bool training)
     {
         if (l == 0) return x.AsSpan(0, _N * _I);
-        long src = training && _dropOff[l] >= 0 ? _dropOff[l] : _outOff[l - 1];
+        long src = training && _dropOff[l] >= 0 ? _dropOff[l] : OutOff(l - 1, training);
         return res.Slice((int)src, _N * _O);
     }
 
-    private void ForwardDirection(int l, int d, ReadOnlySpan<T> input, ReadOnlySpan<T> w, Span<T> res, Span<T> outOverride,
+    private void ForwardDirection(int l, int d, bool training, ReadOnlySpan<T> input, ReadOnlySpan<T> w, Span<T> res, Span<T> outOverride,
         ReadOnlySpan<T> hx, Span<T> hy, ReadOnlySpan<T> cx, Span<T> cy)
     {
         var sc = _scratch[d];
         int pl = l * _D + d, inW = InW(l), N = _N, GH = _GH, H = _H, S = _S, O = _O;
-        Span<T> gates = res.Slice((int)_gatesOff[l, d], N * GH);
-        Span<T> aux = _mode is RnnMode.Lstm or RnnMode.Gru ? res.Slice((int)_auxOff[l, d], N * H) : default;
-        Span<T> outp = outOverride.IsEmpty ? res.Slice((int)_outOff[l], N * O) : outOverride;
+        Span<T> gates = res.Slice((int)GatesOff(l, d, training), N * GH);
+        Span<T> aux = _mode is RnnMode.Lstm or RnnMode.Gru ? res.Slice((int)AuxOff(l, d, training), N * H) : default;
+        Span<T> outp = outOverride.IsEmpty ? res.Slice((int)OutOff(l, training), N * O) : outOverride;
         var eW = W(l, d, 0);
         var eR = W(l, d, _G);
 
