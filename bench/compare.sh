@@ -2,13 +2,14 @@
 # Side-by-side CPU benchmark: libtorch (../shared/tools/libtorch-bench) and `cudnnrnn bench`, interleaved per thread
 # count so both see the same machine load, both writing JSON; then ratio tables.
 #
-#   bench/compare.sh                       # shapes a-e, threads 2 then 1, float32
-#   bench/compare.sh --shape a,d --threads "1" --out /tmp/cmp
+#   bench/compare.sh                       # shapes a-e, threads 2 then 1, float32, 3 rounds
+#   bench/compare.sh --shape a,d --threads "1" --rounds 1 --out /tmp/cmp
 #
 # Tables: median time ratios ours-full ÷ libtorch-dense and ÷ libtorch-packed, ours-varied ÷ libtorch-packed
 # (< 1 = ours faster), and our sgemm as % of torch.mm on libtorch-bench's sgemm shapes. JSON files and results.md land in
-# --out (default artifacts/bench/<timestamp>). Two-thread figures on shared machines vary by up to ±30 %: compare
-# numbers from one run.
+# --out (default artifacts/bench/<timestamp>). These machines are shared and a single pass can be off by 10-30 % when a
+# neighbour is busy, so the pair is run in rounds (libtorch first in odd rounds, ours first in even ones): a ratio is
+# computed within each round, and the table gives the median over rounds with the lowest and highest beside it.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 # libtorch-bench lives in shared/ beside the repository; a git worktree elsewhere finds it beside the main checkout.
@@ -25,13 +26,15 @@ find_libtorch() {
 libtorch="$(find_libtorch)"
 shape=all
 threads="2 1"
+rounds=3
 out="$root/artifacts/bench/$(date -u +%Y%m%dT%H%M%SZ)"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --shape) shape="$2"; shift 2 ;;
     --threads) threads="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    --rounds) rounds="$2"; shift 2 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -46,20 +49,32 @@ dotnet build "$root/src/CudnnRnn.Cli" -c Release -nologo -v q >/dev/null
 cli_dll="$(dotnet msbuild "$root/src/CudnnRnn.Cli" -nologo -getProperty:TargetPath -p:Configuration=Release)"
 ours() { dotnet "$cli_dll" bench "$@"; }
 
+if ! [[ "$rounds" =~ ^[1-9][0-9]*$ ]]; then echo "compare.sh: --rounds must be a positive integer, got '$rounds'" >&2; exit 2; fi
+run_libtorch() { # round threads
+  local gemm=(); [[ "$1" -gt 1 ]] && gemm=(--no-gemm)   # the sgemm table once, in round 1
+  echo "== round $1, threads $2: libtorch"
+  "$libtorch" --threads "$2" --shape "$shape" --variant both "${gemm[@]}" --json "$out/libtorch-t$2-r$1.json"
+}
+run_ours() { # round threads
+  echo "== round $1, threads $2: cudnnrnn, full lengths"
+  ours --threads "$2" --shape "$shape" --lengths full --json "$out/ours-full-t$2-r$1.json"
+  echo "== round $1, threads $2: cudnnrnn, varied lengths"
+  ours --threads "$2" --shape "$shape" --lengths varied --json "$out/ours-varied-t$2-r$1.json"
+}
+for ((r = 1; r <= rounds; r++)); do
+  for t in $threads; do
+    if (( r % 2 == 1 )); then run_libtorch "$r" "$t"; run_ours "$r" "$t"; else run_ours "$r" "$t"; run_libtorch "$r" "$t"; fi
+  done
+done
 for t in $threads; do
-  echo "== threads $t: libtorch"
-  "$libtorch" --threads "$t" --shape "$shape" --variant both --json "$out/libtorch-t$t.json"
-  echo "== threads $t: cudnnrnn, full lengths"
-  ours --threads "$t" --shape "$shape" --lengths full --json "$out/ours-full-t$t.json"
-  echo "== threads $t: cudnnrnn, varied lengths"
-  ours --threads "$t" --shape "$shape" --lengths varied --json "$out/ours-varied-t$t.json"
   echo "== threads $t: cudnnrnn GEMM"
-  ours --gemm --threads "$t" --shape "$shape" --libtorch-json "$out/libtorch-t$t.json" --json "$out/ours-gemm-t$t.json"
+  ours --gemm --threads "$t" --shape "$shape" --libtorch-json "$out/libtorch-t$t-r1.json" --json "$out/ours-gemm-t$t.json"
 done
 
-python3 - "$out" $threads <<'PY'
+python3 - "$out" "$rounds" $threads <<'PY'
 import json, sys, os
-out, threads = sys.argv[1], [int(t) for t in sys.argv[2:]]
+import statistics
+out, rounds, threads = sys.argv[1], int(sys.argv[2]), [int(t) for t in sys.argv[3:]]
 def load(name):
     p = os.path.join(out, name)
     return json.load(open(p))["results"] if os.path.exists(p) else []
@@ -72,22 +87,44 @@ def g(rs, **kw):
     return None
 def ratio(a, b): return f"{a['gflops'] / b['gflops']:.2f}" if a and b else "-"
 
-emit("## RNN: ours ÷ libtorch, median time (< 1 = ours faster); libtorch 'packed' is what variable-length input gets")
+emit(f"## RNN: ours ÷ libtorch, median time (< 1 = ours faster); libtorch 'packed' is what variable-length input gets")
+emit("")
+emit(f"{rounds} round(s). Times: median over rounds of each round's median. Ratios: each round's ours ÷ libtorch, then the median over")
+emit("rounds, with the lowest and highest round in brackets.")
 emit("")
 emit("| threads | shape | phase | libtorch dense ms | libtorch packed ms | ours full ms | ours varied ms | full ÷ dense | full ÷ packed | varied ÷ packed | ours full GF/s | ours reserve MiB (min) |")
 emit("|---|---|---|---|---|---|---|---|---|---|---|---|")
-def tr(a, b): return f"{a['medianMs'] / b['medianMs']:.2f}" if a and b else "-"
+over = []   # target misses: full ÷ dense > 1.0 or varied ÷ packed > 0.5 (median over rounds)
+def rounds_of(name, t, **kw):
+    return [g(load(f"{name}-t{t}-r{r}.json"), **kw) for r in range(1, rounds + 1)]
+def med_ms(rs):
+    v = [r["medianMs"] for r in rs if r]
+    return statistics.median(v) if v else None
+def ratio_cell(a, b):
+    v = [x["medianMs"] / y["medianMs"] for x, y in zip(a, b) if x and y]
+    if not v: return None, "-"
+    m = statistics.median(v)
+    return m, (f"{m:.2f}" if len(v) == 1 else f"{m:.2f} [{min(v):.2f}–{max(v):.2f}]")
 for t in threads:
-    lt, of, ov = load(f"libtorch-t{t}.json"), load(f"ours-full-t{t}.json"), load(f"ours-varied-t{t}.json")
-    for s in sorted({r["shape"] for r in of}):
+    shapes = sorted({r["shape"] for r in load(f"ours-full-t{t}-r1.json")})
+    for s in shapes:
         for ph in ("forward_inference", "forward_backward"):
-            d = g(lt, kind="rnn", shape=s, variant="dense", phase=ph)
-            p = g(lt, kind="rnn", shape=s, variant="packed", phase=ph)
-            f = g(of, shape=s, phase=ph); v = g(ov, shape=s, phase=ph)
-            ms = lambda r: f"{r['medianMs']:.2f}" if r else "-"
-            mem = f"{f['reserveBytes'] / 2**20:.1f} ({f['reserveMinimumBytes'] / 2**20:.1f})" if f and f.get("reserveBytes") else ""
-            emit(f"| {t} | {s} | {ph} | {ms(d)} | {ms(p)} | {ms(f)} | {ms(v)} | {tr(f, d)} | {tr(f, p)} | {tr(v, p)} | {f['gflops']:.1f} | {mem} |" if f else f"| {t} | {s} | {ph} | - |")
-peaks = [r.get("peakWorkingSetBytes", 0) for t in threads for n in (f"ours-full-t{t}.json", f"ours-varied-t{t}.json") for r in load(n)]
+            d = rounds_of("libtorch", t, kind="rnn", shape=s, variant="dense", phase=ph)
+            p = rounds_of("libtorch", t, kind="rnn", shape=s, variant="packed", phase=ph)
+            f = rounds_of("ours-full", t, shape=s, phase=ph); v = rounds_of("ours-varied", t, shape=s, phase=ph)
+            ms = lambda rs: f"{med_ms(rs):.2f}" if med_ms(rs) is not None else "-"
+            fd, fd_s = ratio_cell(f, d); _, fp_s = ratio_cell(f, p); vp, vp_s = ratio_cell(v, p)
+            if fd is not None and fd > 1.0: over.append(f"threads {t}, shape {s}, {ph}: full ÷ dense {fd:.2f}")
+            if vp is not None and vp > 0.5: over.append(f"threads {t}, shape {s}, {ph}: varied ÷ packed {vp:.2f}")
+            f1 = next((r for r in f if r), None)
+            gf = statistics.median([r["gflops"] for r in f if r]) if f1 else float("nan")
+            mem = f"{f1['reserveBytes'] / 2**20:.1f} ({f1['reserveMinimumBytes'] / 2**20:.1f})" if f1 and f1.get("reserveBytes") else ""
+            emit(f"| {t} | {s} | {ph} | {ms(d)} | {ms(p)} | {ms(f)} | {ms(v)} | {fd_s} | {fp_s} | {vp_s} | {gf:.1f} | {mem} |")
+emit("")
+emit("Target (issue 3): full ÷ dense ≤ 1.0 and varied ÷ packed ≤ 0.5 everywhere. " +
+     ("Met (medians over rounds)." if not over else "Missed: " + "; ".join(over) + "."))
+peaks = [r.get("peakWorkingSetBytes", 0) for t in threads for r0 in range(1, rounds + 1)
+         for n in (f"ours-full-t{t}-r{r0}.json", f"ours-varied-t{t}-r{r0}.json") for r in load(n)]
 if peaks: emit(f"\nPeak working set of our bench process: {max(peaks) / 2**20:.0f} MiB")
 emit("")
 emit("## sgemm: ours as % of libtorch torch.mm (libtorch-bench's shapes, row-major NN)")
@@ -95,7 +132,7 @@ emit("")
 emit("| threads | MxKxN | libtorch GF/s | ours GF/s | ReferenceGemm GF/s | ours % of libtorch |")
 emit("|---|---|---|---|---|---|")
 for t in threads:
-    lt, og = load(f"libtorch-t{t}.json"), load(f"ours-gemm-t{t}.json")
+    lt, og = load(f"libtorch-t{t}-r1.json"), load(f"ours-gemm-t{t}.json")
     for r in [r for r in lt if r["kind"] == "sgemm"]:
         o = g(og, shape=r["shape"], phase="NN", impl="ours")
         ref = g(og, shape=r["shape"], phase="NN", impl="reference")
