@@ -128,6 +128,19 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int RoundUp(int x, int to) => (x + to - 1) / to * to;
 
+    /// <summary>
+    /// Distance between packed A panels (kc × MR values each): one cache line more than the panel. Unpadded, panels lie
+    /// kc·MR values apart (8 KiB for float at kc = 256), so the same offset of every panel falls in the same L1 set, and
+    /// packing A transposed (one row of A dealt out to every panel, 18 of them for 144 rows) wrote more lines into one
+    /// set than it has ways.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static long APanelStride(int kc) => (long)kc * MR + 64 / sizeof(T);
+
+    /// <summary>Values of one packed A block (all panels of an mcPad-row tile, one k-block of at most kb).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int ABlockLength(int mcPad, int kb) => (int)(mcPad / MR * APanelStride(kb));
+
     /// <summary>Computes one C tile completely (all k-blocks, in order).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Tile(in GemmArgs<T> g, int tile)
@@ -144,14 +157,15 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
         int kb = KBlock(g.K);
         // B pre-packed and several column tiles: pack the row tile's A for all k-blocks once (block p0 at p0·mcPad) and keep
         // it for this thread's next tiles of the same row tile in this call. The packed values are the same either way.
-        bool cacheA = rowMajor && g.NTiles > 1 && (long)mcPad * g.K <= ACacheMax;
-        T* ap = cacheA ? PackBuffers<T>.AAll(mcPad * g.K) : PackBuffers<T>.A(mcPad * kb);
+        int aBlockLen = ABlockLength(mcPad, kb), kBlocks = (g.K + kb - 1) / kb;
+        bool cacheA = rowMajor && g.NTiles > 1 && (long)aBlockLen * kBlocks <= ACacheMax;
+        T* ap = cacheA ? PackBuffers<T>.AAll(aBlockLen * kBlocks) : PackBuffers<T>.A(aBlockLen);
         if (cacheA && (t_cachedACall != g.CallId || t_cachedAIt != it || t_cachedABuffer != (nint)ap))
         {
             t_cachedACall = g.CallId;
             t_cachedAIt = it;
             t_cachedABuffer = (nint)ap;
-            for (int p0 = 0; p0 < g.K; p0 += kb) PackA(in g, i0, mc, p0, Math.Min(kb, g.K - p0), ap + (long)p0 * mcPad);
+            for (int p0 = 0; p0 < g.K; p0 += kb) PackA(in g, i0, mc, p0, Math.Min(kb, g.K - p0), ap + (long)(p0 / kb) * aBlockLen);
         }
         // B not pre-packed: when the whole column tile's B (all k-blocks) fits the per-thread cache, pack it once and keep it
         // for the next tiles of the same column this thread runs in this call (row tiles would otherwise pack the same B
@@ -176,7 +190,8 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
             // Pre-packed B: block p0 starts at p0·NPad, and its panel for column j at j·kc (see GemmPackedB).
             T* bBlock = g.PackedB != null ? g.PackedB + (long)p0 * g.NPad + (long)j0 * kc : cacheB ? bp + (long)p0 * ncPad : bp;
             if (g.PackedB == null && !cacheB) PackB(in g, p0, kc, j0, nc, bp);
-            T* aBlock = cacheA ? ap + (long)p0 * mcPad : ap;
+            T* aBlock = cacheA ? ap + (long)(p0 / kb) * aBlockLen : ap;
+            long aStride = APanelStride(kc);
             if (!cacheA) PackA(in g, i0, mc, p0, kc, ap);
             for (int jr = 0; jr < nc; jr += nr)
             {
@@ -185,7 +200,7 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
                 for (int ir = 0; ir < mc; ir += mr)
                 {
                     int mrEff = Math.Min(mr, mc - ir);
-                    T* apanel = aBlock + (long)ir * kc;
+                    T* apanel = aBlock + ir / mr * aStride;
                     T* cij = g.C + (long)(i0 + ir) * g.Ldc + j0 + jr;
                     T* biasPanel = bias == null ? null : bias + jr;
                     if (mrEff == mr && nrEff == nr)
@@ -219,13 +234,14 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
     }
 
     /// <summary>
-    /// Packs op(A)[i0 .. i0+mc, p0 .. p0+kc] into MR-row panels: panel q holds, for each p, the MR values
-    /// op(A)[i0+q·MR+r, p0+p] contiguously; rows past mc are zero.
+    /// Packs op(A)[i0 .. i0+mc, p0 .. p0+kc] into MR-row panels: panel q, at q·<see cref="APanelStride"/>(kc), holds
+    /// for each p the MR values op(A)[i0+q·MR+r, p0+p] contiguously; rows past mc are zero.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackA(in GemmArgs<T> g, int i0, int mc, int p0, int kc, T* ap)
     {
         int mr = MR;
+        long aStride = APanelStride(kc);
         if (g.TransA)
         {
             // op(A)[i, p] = A[p·lda + i]: row p of A is contiguous in i. Walk A row by row (one pass over contiguous
@@ -237,7 +253,7 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
                 for (int ir = 0; ir < mc; ir += mr)
                 {
                     int rows = Math.Min(mr, mc - ir);
-                    T* d = ap + (long)ir * kc + p * mr;
+                    T* d = ap + ir / mr * aStride + p * mr;
                     if (rows == mr) GemmKernels.CopyShort(src + ir, d, mr);
                     else
                     {
@@ -252,7 +268,7 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
         for (int ir = 0; ir < mc; ir += mr)
         {
             int rows = Math.Min(mr, mc - ir);
-            T* dst = ap + (long)ir * kc;
+            T* dst = ap + ir / mr * aStride;
             // op(A)[i, p] = A[i·lda + p]: rows are contiguous in p; write them strided into the panel.
             if (rows == mr) GemmKernels.PackTranspose(g.A + (long)(i0 + ir) * g.Lda + p0, g.Lda, kc, mr, dst);
             else
