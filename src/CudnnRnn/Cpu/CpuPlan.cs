@@ -43,7 +43,7 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
     private readonly T[] _gr;       // N × GH  recurrent-side gate gradients (GRU) for dR
     private readonly T[] _hPrevAll; // N × S
     private readonly T[] _dwT;      // GH × width: a weight gradient computed transposed (see AddWeightGradient)
-    private T[]? _inferenceReserve;
+    private T[]? _inferenceScratch; // inference forward's compact layout (_infOutOff …), rented on first use
 
     public CpuPlan(CpuEngine engine, RnnDescriptor rnn, RnnDataDescriptor xDesc, RnnWeightLayout layout)
         : base(engine, rnn, xDesc, layout)
@@ -197,7 +197,7 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
 
     public override long WorkspaceBytes =>
         (long)Unsafe.SizeOf<T>() * (_xPacked.LongLength + _scratch.Sum(x => x.Length) + _dOut.LongLength + _dIn.LongLength + _gr.LongLength + _hPrevAll.LongLength + _dwT.LongLength
-            + (_inferenceReserve?.LongLength ?? 0));
+            + (_inferenceScratch?.LongLength ?? 0));
 
     public override long ReserveBytes => _reserveLength * Unsafe.SizeOf<T>();
 
@@ -212,9 +212,9 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
 
     protected override void DisposeCore()
     {
-        foreach (var a in new[] { _xPacked, _dOut, _dIn, _gr, _hPrevAll, _dwT, _inferenceReserve })
+        foreach (var a in new[] { _xPacked, _dOut, _dIn, _gr, _hPrevAll, _dwT, _inferenceScratch })
             if (a is not null) _pool.Return(a);
-        _inferenceReserve = null;
+        _inferenceScratch = null;
     }
 
     protected override RnnBuffer<T> AllocateReserveStorage() => Engine.Allocate<T>(_reserveLength);
@@ -239,7 +239,7 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
     {
         // Inference writes its own compact layout, in the plan's scratch even when a reserve is passed (it is not needed).
         bool training = mode == RnnForwardMode.Training;
-        T[] resArr = training ? ((CpuBuffer<T>)reserve!.Storage).Array : (_inferenceReserve ??= RentPoisoned(_infLength));
+        T[] resArr = training ? ((CpuBuffer<T>)reserve!.Storage).Array : (_inferenceScratch ??= RentPoisoned(_infLength));
         Span<T> res = resArr;
         T[] w = ((CpuBuffer<T>)weights).Array;
         var job = _directionJob;

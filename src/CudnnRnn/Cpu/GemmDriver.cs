@@ -155,8 +155,8 @@ internal static unsafe class GemmDriver<T> where T : unmanaged, IFloatingPointIe
         int mc = Math.Min(g.Mc, g.M - i0), nc = Math.Min(g.Nc, g.N - j0);
         int mcPad = RoundUp(mc, mr), ncPad = RoundUp(nc, nr);
         int kb = KBlock(g.K);
-        // B pre-packed and several column tiles: pack the row tile's A for all k-blocks once (block p0 at p0·mcPad) and keep
-        // it for this thread's next tiles of the same row tile in this call. The packed values are the same either way.
+        // B pre-packed and several column tiles: pack the row tile's A for all k-blocks once (k-block b at b·ABlockLength)
+        // and keep it for this thread's next tiles of the same row tile in this call. The packed values are the same.
         int aBlockLen = ABlockLength(mcPad, kb), kBlocks = (g.K + kb - 1) / kb;
         bool cacheA = rowMajor && g.NTiles > 1 && (long)aBlockLen * kBlocks <= ACacheMax;
         T* ap = cacheA ? PackBuffers<T>.AAll(aBlockLen * kBlocks) : PackBuffers<T>.A(aBlockLen);
