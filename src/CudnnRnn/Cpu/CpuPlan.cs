@@ -237,7 +237,8 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
     protected override void ForwardCore(RnnForwardMode mode, RnnBuffer<T> x, RnnBuffer<T> y, RnnBuffer<T>? hx, RnnBuffer<T>? hy,
         RnnBuffer<T>? cx, RnnBuffer<T>? cy, RnnBuffer<T> weights, RnnReserve<T>? reserve)
     {
-        // Inference writes its own compact layout, in the plan's scratch even when a reserve is passed (it is not needed).
+        // Training fills the reserve (RnnPlan checked it is there); inference, which gets none, its own compact layout in
+        // the plan's scratch.
         bool training = mode == RnnForwardMode.Training;
         T[] resArr = training ? ((CpuBuffer<T>)reserve!.Storage).Array : (_inferenceScratch ??= RentPoisoned(_infLength));
         Span<T> res = resArr;
