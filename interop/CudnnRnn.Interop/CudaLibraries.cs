@@ -120,7 +120,7 @@ public static class CudaLibraries
     }
 
     /// <summary>
-    /// The loaded cuDNN's version from <c>cudnnGetVersion</c>, decoded with the 8.x or 9.x encoding (API.md §2.3).
+    /// The loaded cuDNN's version from <c>cudnnGetVersion</c>, decoded with the 8.x or 9.x encoding.
     /// Loads cuDNN if needed.
     /// </summary>
     public static CudnnVersionInfo CudnnVersion
@@ -229,7 +229,7 @@ public readonly record struct CudnnVersionInfo(int Major, int Minor, int Patch, 
 {
     /// <summary>
     /// Decodes CUDNN_VERSION: 9.x is major·10000 + minor·100 + patch (90600 = 9.6.0), 8.x was major·1000 + minor·100 +
-    /// patch (8201 = 8.2.1) (API.md §2.3). ManagedCuda divides by 1000 always, which reads 90600 as 90.6 (API.md §10.7).
+    /// patch (8201 = 8.2.1). ManagedCuda divides by 1000 always, which reads 90600 as 90.6.
     /// </summary>
     public static CudnnVersionInfo Decode(nuint raw)
     {

@@ -87,24 +87,4 @@ public static unsafe partial class Cudart
     /// <summary><c>cudaMemGetInfo(size_t *free, size_t *total)</c>.</summary>
     [LibraryImport(CudaLibraries.CudartLibraryName)]
     public static partial cudaError_t cudaMemGetInfo(out nuint free, out nuint total);
-
-    /// <summary><c>cudaEventCreate(cudaEvent_t *event)</c> (cudaEventDefault).</summary>
-    [LibraryImport(CudaLibraries.CudartLibraryName)]
-    public static partial cudaError_t cudaEventCreate(out SafeCudaEvent @event);
-
-    /// <summary><c>cudaEventRecord(cudaEvent_t event, cudaStream_t stream)</c>.</summary>
-    [LibraryImport(CudaLibraries.CudartLibraryName)]
-    public static partial cudaError_t cudaEventRecord(SafeCudaEvent @event, SafeCudaStream stream);
-
-    /// <summary><c>cudaEventSynchronize(cudaEvent_t event)</c>.</summary>
-    [LibraryImport(CudaLibraries.CudartLibraryName)]
-    public static partial cudaError_t cudaEventSynchronize(SafeCudaEvent @event);
-
-    /// <summary><c>cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEvent_t end)</c>, ~0.5 µs resolution.</summary>
-    [LibraryImport(CudaLibraries.CudartLibraryName)]
-    public static partial cudaError_t cudaEventElapsedTime(out float ms, SafeCudaEvent start, SafeCudaEvent end);
-
-    /// <summary><c>cudaEventDestroy(cudaEvent_t event)</c>.</summary>
-    [LibraryImport(CudaLibraries.CudartLibraryName)]
-    public static partial cudaError_t cudaEventDestroy(nint @event);
 }

@@ -48,7 +48,7 @@ public static unsafe partial class Cudnn
     public static partial cudnnStatus_t cudnnRNNGetClip_v8(SafeCudnnRNNDescriptor rnnDesc, out cudnnRNNClipMode_t clipMode,
         out cudnnNanPropagation_t clipNanOpt, out double lclip, out double rclip);
 
-    /// <summary><c>cudnnRNNSetClip_v9(rnnDesc, clipMode, double lclip, double rclip)</c>: 9.x only, no NaN option (its NaN policy: NOT FOUND, API.md §7.8).</summary>
+    /// <summary><c>cudnnRNNSetClip_v9(rnnDesc, clipMode, double lclip, double rclip)</c>: 9.x only, no NaN option (its NaN policy: NOT FOUND).</summary>
     [LibraryImport(CudaLibraries.CudnnLibraryName)]
     public static partial cudnnStatus_t cudnnRNNSetClip_v9(SafeCudnnRNNDescriptor rnnDesc, cudnnRNNClipMode_t clipMode,
         double lclip, double rclip);
@@ -79,7 +79,7 @@ public static unsafe partial class Cudnn
     /// <c>cudnnGetRNNWeightParams(handle, rnnDesc, int32_t pseudoLayer, size_t weightSpaceSize, const void *weightSpace [D],
     /// int32_t linLayerID, mDesc, void **mAddr [H→D-addr], bDesc, void **bAddr [H→D-addr])</c>. mDesc/bDesc are created
     /// descriptors the call fills. A missing matrix/bias comes back as a NULL address (per CUDA.jl, secondary; NVIDIA wording
-    /// NOT FOUND, API.md §7.4).
+    /// NOT FOUND).
     /// </summary>
     [LibraryImport(CudaLibraries.CudnnLibraryName)]
     public static partial cudnnStatus_t cudnnGetRNNWeightParams(SafeCudnnHandle handle, SafeCudnnRNNDescriptor rnnDesc,
@@ -134,7 +134,7 @@ public static unsafe partial class Cudnn
     /// <summary>
     /// <c>cudnnRNNBackwardWeights_v8(handle, rnnDesc, addGrad, devSeqLengths [D], xDesc, x, hDesc, hx, yDesc, y,
     /// size_t weightSpaceSize, dweightSpace, size_t workSpaceSize, workSpace, size_t reserveSpaceSize, reserveSpace)</c>.
-    /// Use CUDNN_WGRAD_MODE_ADD on a zeroed buffer (SET on 9.x: NOT VERIFIED, API.md §8).
+    /// Use CUDNN_WGRAD_MODE_ADD on a zeroed buffer (SET on 9.x: NOT VERIFIED).
     /// </summary>
     [LibraryImport(CudaLibraries.CudnnLibraryName)]
     public static partial cudnnStatus_t cudnnRNNBackwardWeights_v8(SafeCudnnHandle handle, SafeCudnnRNNDescriptor rnnDesc,

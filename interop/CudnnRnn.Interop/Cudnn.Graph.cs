@@ -18,7 +18,7 @@ public static unsafe partial class Cudnn
     [LibraryImport(CudaLibraries.CudnnLibraryName)]
     public static partial nuint cudnnGetVersion();
 
-    /// <summary><c>size_t cudnnGetMaxDeviceVersion(void)</c> (9.x; in a later 8.x: NOT FOUND, API.md §2.3/§12.8).</summary>
+    /// <summary><c>size_t cudnnGetMaxDeviceVersion(void)</c> (9.x; in a later 8.x: NOT FOUND).</summary>
     [LibraryImport(CudaLibraries.CudnnLibraryName)]
     public static partial nuint cudnnGetMaxDeviceVersion();
 
@@ -26,7 +26,7 @@ public static unsafe partial class Cudnn
     [LibraryImport(CudaLibraries.CudnnLibraryName)]
     public static partial nuint cudnnGetCudartVersion();
 
-    /// <summary><c>const char *cudnnGetErrorString(cudnnStatus_t)</c>. The string's ownership is not stated in the header (API.md §4): never free it.</summary>
+    /// <summary><c>const char *cudnnGetErrorString(cudnnStatus_t)</c>. The string's ownership is not stated in the header: never free it.</summary>
     [LibraryImport(CudaLibraries.CudnnLibraryName)]
     public static partial byte* cudnnGetErrorString(cudnnStatus_t status);
 

@@ -74,7 +74,7 @@ public enum cudnnStatus_t
     CUDNN_STATUS_NOT_SUPPORTED_INCOMPATIBLE_CUDART = 3006,
     /// <summary>Not supported: architecture mismatch (also the deprecated ARCH_MISMATCH).</summary>
     CUDNN_STATUS_NOT_SUPPORTED_ARCH_MISMATCH = 3007,
-    /// <summary>Not supported: runtime prerequisite missing (e.g. cuBLASLt, API.md §2.2).</summary>
+    /// <summary>Not supported: runtime prerequisite missing (e.g. cuBLASLt).</summary>
     CUDNN_STATUS_NOT_SUPPORTED_RUNTIME_PREREQUISITE_MISSING = 3008,
     /// <summary>Not supported: sub-library unavailable.</summary>
     CUDNN_STATUS_NOT_SUPPORTED_SUBLIBRARY_UNAVAILABLE = 3009,
@@ -171,7 +171,7 @@ public enum cudnnRNNMode_t
     CUDNN_LSTM = 2,
     /// <summary>
     /// GRU, header comment: "Using h' = tanh(r * Uh(t-1) + Wx) and h = (1 - z) * h' + z * h(t-1);". The reset gate multiplies
-    /// (R_h h + bR_h): a disagreement with ManagedCuda's cuDNN 7 text, settled by NVIDIA's golden checksums (API.md §7.1).
+    /// (R_h h + bR_h): a disagreement with ManagedCuda's cuDNN 7 text, settled by NVIDIA's golden checksums.
     /// </summary>
     CUDNN_GRU = 3,
 }
@@ -231,7 +231,7 @@ public enum cudnnMathType_t
     CUDNN_TENSOR_OP_MATH = 1,
     /// <summary>Tensor-core math with down-conversion.</summary>
     CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION = 2,
-    /// <summary>FMA only, no TF32: what a float32 comparison with a CPU reference needs (API.md §10.3).</summary>
+    /// <summary>FMA only, no TF32: what a float32 comparison with a CPU reference needs.</summary>
     CUDNN_FMA_MATH = 3,
 }
 
@@ -295,7 +295,7 @@ public enum cudnnWgradMode_t
 {
     /// <summary>"add partial gradients to wgrad output buffers": the mode we use.</summary>
     CUDNN_WGRAD_MODE_ADD = 0,
-    /// <summary>"write partial gradients to wgrad output buffers". Accepted by 9.x: NOT VERIFIED (API.md §8, §12.4).</summary>
+    /// <summary>"write partial gradients to wgrad output buffers". Accepted by 9.x: NOT VERIFIED.</summary>
     CUDNN_WGRAD_MODE_SET = 1,
 }
 

@@ -4,7 +4,7 @@ namespace CudnnRnn.Interop;
 
 /// <summary>
 /// Decodes a <c>cudnnStatus_t</c> code with the numbering of the loaded library's major version: cuDNN 9 renumbered
-/// every status (API.md §6.1), so 3 is BAD_PARAM under 8.x and nothing under 9.x, and 2000 is BAD_PARAM under 9.x.
+/// every status, so 3 is BAD_PARAM under 8.x and nothing under 9.x, and 2000 is BAD_PARAM under 9.x.
 /// </summary>
 public static class CudnnStatus
 {

@@ -27,8 +27,6 @@ public enum CudaHandleKind
     DeviceMemory,
     /// <summary><c>cudaStream_t</c>.</summary>
     Stream,
-    /// <summary><c>cudaEvent_t</c>.</summary>
-    Event,
 }
 
 /// <summary>Counts of live native objects created through the SafeHandle factories (leak tests, diagnostics).</summary>
@@ -165,7 +163,7 @@ public sealed class SafeCudnnDropoutDescriptor : CudaSafeHandle
 
     /// <summary>
     /// <c>cudnnSetDropoutDescriptor</c>: with <paramref name="states"/> null and p = 0 this is PyTorch's cheap "no dropout"
-    /// descriptor (<c>(desc, handle, 0, NULL, 0, 0)</c>, API.md §5.7); otherwise the state buffer is initialized (an
+    /// descriptor (<c>(desc, handle, 0, NULL, 0, 0)</c>); otherwise the state buffer is initialized (an
     /// expensive kernel) and referenced until this descriptor is released.
     /// </summary>
     public unsafe void Set(SafeCudnnHandle cudnn, float dropout, SafeCudaDeviceMemory? states, ulong seed)
@@ -265,7 +263,7 @@ public sealed class SafeCudaDeviceMemory : CudaSafeHandle
     /// <summary>Size in bytes.</summary>
     public nuint ByteLength { get; private set; }
 
-    /// <summary><c>cudaMalloc</c>, checked. The memory is not cleared ("The memory is not cleared", API.md §5.9).</summary>
+    /// <summary><c>cudaMalloc</c>, checked. "The memory is not cleared" (CUDA runtime API reference).</summary>
     public static SafeCudaDeviceMemory Allocate(nuint bytes)
     {
         if (bytes == 0) return new SafeCudaDeviceMemory();
@@ -301,22 +299,4 @@ public sealed class SafeCudaStream : CudaSafeHandle
 
     /// <inheritdoc/>
     protected override bool ReleaseNative(nint value) => Cudart.cudaStreamDestroy(value) == cudaError_t.cudaSuccess;
-}
-
-/// <summary>Owns a <c>cudaEvent_t</c>.</summary>
-public sealed class SafeCudaEvent : CudaSafeHandle
-{
-    /// <summary>An invalid handle.</summary>
-    public SafeCudaEvent() : base(CudaHandleKind.Event) { }
-
-    /// <summary><c>cudaEventCreate</c>, checked.</summary>
-    public static SafeCudaEvent Create()
-    {
-        CudaException.ThrowIfFailed(Cudart.cudaEventCreate(out var e));
-        e.MarkCreated();
-        return e;
-    }
-
-    /// <inheritdoc/>
-    protected override bool ReleaseNative(nint value) => Cudart.cudaEventDestroy(value) == cudaError_t.cudaSuccess;
 }

@@ -14,7 +14,7 @@ namespace CudnnRnn.Cuda;
 /// alive (DangerousAddRef) until it is disposed, so disposing the engine first is safe. Not thread-safe for concurrent
 /// use of the same plan; buffers and plans of one engine share its stream, so their work is ordered.
 /// Determinism: whether CUBLAS_WORKSPACE_CONFIG still governs RNN determinism on cuDNN 9 (which uses cuBLASLt, not
-/// cuBLAS) is NOT VERIFIED (API.md §10.4, §12.9); dropout masks come from cuDNN's RNG and cannot match the CPU engine.
+/// cuBLAS) is NOT VERIFIED; dropout masks come from cuDNN's RNG and cannot match the CPU engine.
 /// </remarks>
 public sealed class CudaEngine : IRnnEngine
 {
@@ -209,7 +209,7 @@ public sealed class CudaEngine : IRnnEngine
 
     /// <summary>
     /// The layout cuDNN uses for <paramref name="rnn"/>, built once per descriptor from <c>cudnnGetRNNWeightParams</c>
-    /// (<see cref="QueryWeightParams"/>), never from hard-coded offsets.
+    /// (one query per pseudo-layer and linear-layer id), never from hard-coded offsets.
     /// </summary>
     public RnnWeightLayout GetWeightLayout(RnnDescriptor rnn)
     {
@@ -229,9 +229,9 @@ public sealed class CudaEngine : IRnnEngine
 
     /// <summary>
     /// The raw <c>cudnnGetRNNWeightParams</c> table for every pseudoLayer × linLayerID, as byte offsets from the weight-space
-    /// base: what settles the block order on the first GPU run (API.md §12.1).
+    /// base. Internal: <see cref="GetWeightLayout"/> is the public view; the GPU tests read the raw table.
     /// </summary>
-    public unsafe (long WeightSpaceBytes, IReadOnlyList<CudnnWeightParams> Table) QueryWeightParams(RnnDescriptor rnn)
+    internal unsafe (long WeightSpaceBytes, IReadOnlyList<CudnnWeightParams> Table) QueryWeightParams(RnnDescriptor rnn)
     {
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(rnn);
@@ -317,7 +317,7 @@ public sealed class CudaEngine : IRnnEngine
     /// <summary>
     /// A dropout descriptor: p = 0 without states (PyTorch's cheap "no dropout" form), else a state buffer of
     /// cudnnDropoutGetStatesSize bytes that the descriptor keeps alive. Always created: a NULL dropoutDesc in
-    /// cudnnSetRNNDescriptor_v8 documented as legal is NOT FOUND (API.md §5.7).
+    /// cudnnSetRNNDescriptor_v8 documented as legal is NOT FOUND.
     /// </summary>
     internal SafeCudnnDropoutDescriptor CreateDropoutDescriptor(double p, ulong seed, out long stateBytes)
     {
@@ -379,7 +379,6 @@ public sealed class CudaEngine : IRnnEngine
         }
     }
 
-    /// <summary>Makes the engine's device current on this thread (the CUDA runtime's current device is per thread).</summary>
     /// <summary>Waits for everything queued on this engine's stream (cuDNN calls return once the kernels are queued).</summary>
     public void Synchronize()
     {
@@ -388,6 +387,7 @@ public sealed class CudaEngine : IRnnEngine
         CudaException.ThrowIfFailed(Cudart.cudaStreamSynchronize(_stream));
     }
 
+    /// <summary>Makes the engine's device current on this thread (the CUDA runtime's current device is per thread).</summary>
     internal void EnterDevice() => CudaException.ThrowIfFailed(Cudart.cudaSetDevice(Device));
 
     /// <summary>A buffer or plan keeps the cuDNN handle and the stream alive until it is disposed.</summary>

@@ -12,7 +12,7 @@ namespace CudnnRnn.Cuda;
 /// <remarks>
 /// Semantics are cuDNN's own; two of them are documented only indirectly and are checked by the GPU conformance tests:
 /// hy/cy of a sequence shorter than maxSeqLength (its own last valid step) and the reverse direction starting at len−1
-/// (NVIDIA wording NOT FOUND, API.md §7.11, §12.2), and the forward half first in bidirectional y (no NVIDIA sentence,
+/// (NVIDIA wording NOT FOUND), and the forward half first in bidirectional y (no NVIDIA sentence,
 /// evidence only, §7.3).
 /// </remarks>
 public sealed unsafe class CudaPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPointIeee754<T>

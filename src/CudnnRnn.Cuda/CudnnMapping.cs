@@ -20,7 +20,7 @@ public static class CudnnMapping
 
     /// <summary>
     /// Bias mode (numeric order NO, SINGLE_INP, DOUBLE, SINGLE_REC in cuDNN). Where the single bias sits in the GRU new gate
-    /// under SINGLE_INP vs SINGLE_REC is an inference from the header wording, not a quote (API.md §7.5, §12.5): a GPU
+    /// under SINGLE_INP vs SINGLE_REC is an inference from the header wording, not a quote: a GPU
     /// parity run with those modes settles it.
     /// </summary>
     public static cudnnRNNBiasMode_t BiasMode(RnnBiasMode bias) => bias switch
@@ -67,7 +67,7 @@ public static class CudnnMapping
 
     /// <summary>
     /// The cuDNN algorithm for a plan. STANDARD launches kernels step by step; PERSIST_STATIC_SMALL_H keeps the recurrence
-    /// in one persistent kernel, which PyTorch picks for small hidden sizes. Measured on an H100 (cuDNN 9.19), STANDARD
+    /// in one persistent kernel, which PyTorch picks for small hidden sizes. Measured with cuDNN 9.19, STANDARD
     /// cost ~15 µs of host time per step for LSTM 128 (0.8 ms per 50-step forward against PyTorch's 0.13 ms), so small,
     /// latency-bound networks were 3x slower than PyTorch. Chosen here only where PyTorch chooses it and nothing unusual
     /// is asked for: float32, hidden size ≤ 128 for LSTM/GRU and ≤ 256 for RNN_TANH/RELU (PyTorch's backward limits, so
@@ -95,7 +95,7 @@ public static class CudnnMapping
 
     /// <summary>
     /// Data type, math precision and math type. Float32 uses CUDNN_FMA_MATH so no TF32 enters a comparison with an FP32/FP64
-    /// CPU reference (API.md §10.3; the older doc sentence listing only DEFAULT/TENSOR_OP_ALLOW_CONVERSION for FLOAT
+    /// CPU reference (the older doc sentence listing only DEFAULT/TENSOR_OP_ALLOW_CONVERSION for FLOAT
     /// predates FMA_MATH, and PyTorch passes FMA_MATH for FLOAT in production). Float64 allows DEFAULT only.
     /// </summary>
     public static (cudnnDataType_t DataType, cudnnDataType_t MathPrec, cudnnMathType_t MathType) Math(RnnDataType dataType) => dataType switch
@@ -115,7 +115,7 @@ public static class CudnnMapping
 
     /// <summary>
     /// hDesc / cDesc dims and strides: <c>{L·dirs, B, width}</c>, strides <c>{B·width, width, 1}</c> ([S9]). hDesc's width is
-    /// projSize when the LSTM projection is on (else hiddenSize); cDesc's is hiddenSize (API.md §7.3). ([VG], unverified:
+    /// projSize when the LSTM projection is on (else hiddenSize); cDesc's is hiddenSize. ([VG], unverified:
     /// an hDesc hiddenSize wide with a projection is BAD_PARAM.)
     /// </summary>
     public static (int[] Dims, int[] Strides) StateTensor(RnnDescriptor rnn, int batch, bool cell)

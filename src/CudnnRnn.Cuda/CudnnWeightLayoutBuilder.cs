@@ -20,8 +20,8 @@ public readonly record struct CudnnWeightParams(int PseudoLayer, int LinLayerId,
         $"bias {(BiasOffsetBytes is { } b ? $"@{b} [{string.Join(",", BiasDims ?? [])}]" : "NULL")}";
 }
 
-/// <summary>Where cuDNN put the blocks, relative to the two candidate orders of API.md §7.4 / §12.1.</summary>
-public enum CudnnWeightBlockOrder
+/// <summary>Where cuDNN put the blocks, relative to the two candidate orders (per pseudo-layer, or all matrices first).</summary>
+internal enum CudnnWeightBlockOrder
 {
     /// <summary>Per pseudo-layer: that layer's matrices, then its biases (then the next layer).</summary>
     PerPseudoLayer,
@@ -33,9 +33,9 @@ public enum CudnnWeightBlockOrder
 
 /// <summary>
 /// Builds the <see cref="RnnWeightLayout"/> of a cuDNN weight space from a <c>cudnnGetRNNWeightParams</c> table: never
-/// hard-coded offsets (API.md §7.4). The weight-space block order is a disagreement between sources (per pseudo-layer
-/// <c>[W R bW bR]</c>, or [VG]'s unverified "all matrices, then all biases"; API.md §7.4, §12.1): this builder accepts any
-/// order, and <see cref="ClassifyBlockOrder"/> says which one a table follows so the first GPU run can settle it.
+/// hard-coded offsets. The weight-space block order is a disagreement between sources (per pseudo-layer
+/// <c>[W R bW bR]</c>, or [VG]'s unverified "all matrices, then all biases"): this builder accepts any
+/// order; <see cref="ClassifyBlockOrder"/> (internal, used by the GPU tests) says which one a table follows.
 /// </summary>
 public static class CudnnWeightLayoutBuilder
 {
@@ -109,8 +109,8 @@ public static class CudnnWeightLayoutBuilder
         return d[1];
     }
 
-    /// <summary>Which of the two candidate block orders (API.md §7.4) a layout follows.</summary>
-    public static CudnnWeightBlockOrder ClassifyBlockOrder(RnnWeightLayout layout)
+    /// <summary>Which of the two candidate block orders a layout follows.</summary>
+    internal static CudnnWeightBlockOrder ClassifyBlockOrder(RnnWeightLayout layout)
     {
         ArgumentNullException.ThrowIfNull(layout);
         var rnn = layout.Descriptor;

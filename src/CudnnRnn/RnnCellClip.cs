@@ -5,13 +5,13 @@ namespace CudnnRnn;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Where exactly cuDNN clips is NOT FOUND in NVIDIA's wording (../shared/cudnn/API.md §7.8, §12.3). This library follows
+/// Where exactly cuDNN clips is NOT FOUND in NVIDIA's wording. This library follows
 /// the only concrete description available ([VG]): the cell state is clipped where it is read, i.e.
 /// <c>c_t = f ⊙ clip(c_{t-1}) + i ⊙ g</c> (cx clipped too) and <c>h_t = o ⊙ tanh(clip(c_t))</c>, while the stored c_t and
 /// cy stay unclipped. The gradient of clip is 1 strictly inside [min, max] and at the bounds, 0 outside.
 /// </para>
 /// <para>
-/// Checked on a GPU (cuDNN 9.19, H100, 2026-11-23, <c>GpuTests.Lstm_cell_clipping_matches_cuDNN</c>): the CPU engine and
+/// Checked against cuDNN 9.19 by the CUDA tests' cell-clipping parity test: the CPU engine and
 /// cuDNN agree to float64 rounding on 2-layer LSTMs, one and two directions, with and without projection, on a range
 /// tight enough that every step clips. cuDNN applies the bounds rounded to float32 even for float64 data (with
 /// min = -0.15 the engines differed by ~6e-9 = |(float)-0.15 + 0.15| until the CPU engine rounded it too), so every engine

@@ -76,7 +76,7 @@ public sealed class RnnWeightLayout
     /// Our own canonical layout, PyTorch's per pseudo-layer order: all input-side matrices (gate blocks stacked, i.e.
     /// <c>weight_ih</c>), all recurrent matrices (<c>weight_hh</c>), the input-side biases, the recurrent biases, then the
     /// projection. Under skip input the layer-0 input matrices do not exist; whether cuDNN keeps the layer-0 input
-    /// biases under SKIP_INPUT is NOT FOUND (API.md §7.6): we keep them.
+    /// biases under SKIP_INPUT is NOT FOUND: we keep them.
     /// </summary>
     public static RnnWeightLayout Canonical(RnnDescriptor rnn)
     {

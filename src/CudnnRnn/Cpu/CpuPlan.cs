@@ -8,7 +8,7 @@ namespace CudnnRnn.Cpu;
 /// The CPU engine's plan. Internally every layer works on "packed rows": the sequences are ordered by length
 /// (descending, stable), and row <c>off[t] + i</c> is step t of the i-th longest sequence, for i &lt; batchSize(t).
 /// So each step works on a shrinking prefix of the batch (no padded work), the reverse direction of each sequence starts
-/// at its own last step, and hy/cy are taken at each sequence's own last step (API.md §7.11).
+/// at its own last step, and hy/cy are taken at each sequence's own last step.
 /// </summary>
 /// <remarks>
 /// Reserve space (per layer l): out[l] (N × D·S, layer output before dropout); per direction: gates (N × G·H,

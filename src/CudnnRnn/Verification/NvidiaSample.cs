@@ -1,7 +1,7 @@
 namespace CudnnRnn.Verification;
 
 /// <summary>
-/// NVIDIA's RNN_v8.0 sample configuration and its golden checksums (cuDNN's own numbers, ../shared/cudnn/API.md §1):
+/// NVIDIA's RNN_v8.0 sample configuration and its golden checksums (cuDNN's own numbers):
 /// FP32, T 20, 2 layers, input = hidden = 512, batch 64, packed layout, all lengths 20, double bias, linear input;
 /// x, hx, cx, dy, dhy, dcy all 1; every matrix 1/(rows·cols), every bias 1; dW accumulated into a zeroed buffer.
 /// Checksums are double sums over each tensor (dw over the whole weight-gradient space); the sample's tolerance is 1e-3
