@@ -11,9 +11,10 @@ namespace CudnnRnn.OpenCL;
 /// reverse direction of each sequence starts at its own last step, and hy/cy come from each sequence's own last step.
 /// </summary>
 /// <remarks>
-/// The reserve space has exactly CpuPlan's layout (per layer: out, then per direction gates, aux, proj; then dropped),
-/// so what it holds between the calls means the same thing on both engines. Every buffer is allocated when the plan is
-/// created (the inference reserve on the first inference forward); no call allocates. Each call ends with clFinish, so
+/// The batch schedule and the memory layouts come from <see cref="RnnSchedule"/>, as in CpuPlan: the reserve space has
+/// the same layout on both engines, and an inference forward works in the same compact layout
+/// (<see cref="RnnSchedule.Inference"/>). Every buffer is allocated when the plan is created (the inference buffer on
+/// the first inference forward); no call allocates. Each call ends with clFinish, so
 /// errors surface in the call that caused them. Element offsets are 32-bit in the kernels; a plan whose reserve or
 /// workspace would exceed 2^31 elements is refused at creation.
 /// </remarks>
@@ -21,11 +22,8 @@ internal sealed class OpenClPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingP
 {
     private readonly OpenClEngine _engine;
     private readonly int _B, _T, _N, _D, _L, _G, _H, _S, _O, _I, _GH, _ts;
-    private readonly int[] _bs;        // [T + 1] batch size at step t (bs[T] = 0)
-    private readonly int[] _off;       // [T + 1] first packed row of step t
-    private readonly int[] _outOff, _dropOff;
-    private readonly int[,] _gatesOff, _auxOff, _projOff;
-    private readonly int _reserveLength;
+    private readonly RnnSchedule _sched;
+    private readonly RnnStateLayout _reserveLayout, _inferenceLayout;
     private readonly RnnMode _mode;
     private readonly bool _clip, _clipNanPropagate;
     private readonly T _clipMin, _clipMax;
@@ -39,7 +37,7 @@ internal sealed class OpenClPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingP
 
     // Workspace (device buffers of T).
     private readonly OpenClBuffer<T> _xPacked, _hp, _cp, _rec, _m, _dh, _dc, _dhPrev, _dhTot, _dOut, _dIn, _gr, _hPrevAll, _dummy;
-    private OpenClBuffer<T>? _inferenceReserve;
+    private OpenClBuffer<T>? _inferenceBuffer;   // the inference forward's compact layout, allocated on first use
 
     private readonly ClKernel _gemm, _gatherRows, _scatterRows, _copy, _gatherState, _storeFinal, _dropout, _skipInput, _addBias,
         _fwdRnn, _fwdLstm, _fwdGru, _bwdPrep, _bwdRnn, _bwdLstm, _bwdGru, _bwdRoute, _skipInputBwd, _colSums, _gruRecGrads;
@@ -65,59 +63,21 @@ internal sealed class OpenClPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingP
         _dropScale = T.One / (T.One - T.CreateChecked(rnn.Dropout));
         _dropThreshold = (ulong)Math.Ceiling(rnn.Dropout * 9007199254740992.0);
 
-        var lengths = xDesc.SeqLengths.ToArray();
-        var perm = Enumerable.Range(0, _B).OrderByDescending(b => lengths[b]).ThenBy(b => b).ToArray();
-        _bs = new int[_T + 1];
-        _off = new int[_T + 1];
-        for (int t = 0; t < _T; t++) { _bs[t] = xDesc.BatchSizeAt(t); _off[t + 1] = _off[t] + _bs[t]; }
-        var slot = new int[_N];
-        for (int t = 0; t < _T; t++)
-            for (int i = 0; i < _bs[t]; i++)
-                slot[_off[t] + i] = checked((int)(xDesc.Offset(t, perm[i]) / xDesc.VectorSize));
+        _sched = new RnnSchedule(rnn, xDesc);
+        _reserveLayout = _sched.Reserve;
+        _inferenceLayout = _sched.Inference;
+        var perm = _sched.BatchOrder.ToArray();
+        var slot = _sched.RowSlots.ToArray();
         var prevSrc = new int[_D][];
-        for (int d = 0; d < _D; d++)
-        {
-            prevSrc[d] = new int[_N];
-            for (int t = 0; t < _T; t++)
-            {
-                int n = _bs[t];
-                int nCont = NCont(d, t);
-                int prevRow0 = PrevRow0(d, t);
-                for (int i = 0; i < n; i++) prevSrc[d][_off[t] + i] = i < nCont ? prevRow0 + i : -1 - perm[i];
-            }
-        }
-
-        long pos = 0;
-        _outOff = new int[_L];
-        _dropOff = new int[_L];
-        _gatesOff = new int[_L, _D];
-        _auxOff = new int[_L, _D];
-        _projOff = new int[_L, _D];
-        for (int l = 0; l < _L; l++)
-        {
-            _outOff[l] = Fit(pos); pos += (long)_N * _O;
-            for (int d = 0; d < _D; d++)
-            {
-                _gatesOff[l, d] = Fit(pos); pos += (long)_N * _GH;
-                _auxOff[l, d] = Fit(pos); if (_mode is RnnMode.Lstm or RnnMode.Gru) pos += (long)_N * _H;
-                _projOff[l, d] = Fit(pos); if (rnn.HasProjection) pos += (long)_N * _S;
-            }
-            _dropOff[l] = -1;
-            if (l > 0 && rnn.Dropout > 0) { _dropOff[l] = Fit(pos); pos += (long)_N * _O; }
-        }
-        _reserveLength = Fit(pos);
+        for (int d = 0; d < _D; d++) prevSrc[d] = _sched.PreviousRows(d);
+        // Every offset the kernels get is 32-bit: the largest buffers are checked here, so no offset below can overflow.
+        Fit(_reserveLayout.Length);
+        Fit(_inferenceLayout.Length);
         Fit(WeightLayout.TotalElements);
         Fit((long)_N * Math.Max(_I, Math.Max(_O, _GH)));
 
         // The kernels rely on the canonical layout: each W (R) gate block directly follows the previous one.
-        for (int pl = 0; pl < rnn.PseudoLayerCount; pl++)
-            for (int id = 1; id < 2 * _G; id++)
-            {
-                var prev = layout[pl, id - 1];
-                var cur = layout[pl, id];
-                if (id != _G && prev.HasMatrix && cur.MatrixOffset != prev.MatrixOffset + (long)prev.Rows * prev.Cols)
-                    throw new InvalidOperationException("The OpenCL engine needs gate blocks stored contiguously (the canonical layout).");
-            }
+        RnnSchedule.RequireContiguousGateBlocks(layout, "OpenCL");
 
         try
         {
@@ -195,21 +155,20 @@ internal sealed class OpenClPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingP
         return b;
     }
 
-    // Rows of step t whose previous state is in the layer output (the others start from hx/cx), and where those rows are.
-    private int NCont(int d, int t) => d == 0 ? (t > 0 ? _bs[t] : 0) : (t + 1 < _T ? _bs[t + 1] : 0);
-    private int PrevRow0(int d, int t) => d == 0 ? (t > 0 ? _off[t - 1] : 0) : (t + 1 < _T ? _off[t + 1] : 0);
-    // First sorted position whose sequence ends (forward) or begins its backward pass (reverse) at step t.
-    private int FirstFinal(int d, int t) => d == 0 ? _bs[t + 1] : (t == 0 ? 0 : _bs[t]);
+    // Region offsets as the kernels take them (the constructor checked that every buffer fits in 32-bit offsets).
+    private static int Out(RnnStateLayout s, int l) => (int)s.Output(l);
+    private static int Gates(RnnStateLayout s, int l, int d) => (int)s.Gates(l, d);
+    private static int Aux(RnnStateLayout s, int l, int d) => (int)s.Aux(l, d);
 
     public override long WorkspaceBytes =>
         (long)Unsafe.SizeOf<T>() * (_xPacked.Length + _hp.Length + _cp.Length + _rec.Length + _m.Length + _dh.Length + _dc.Length
             + _dhPrev.Length + _dhTot.Length + _dOut.Length + _dIn.Length + _gr.Length + _hPrevAll.Length + _dummy.Length
-            + (_inferenceReserve?.Length ?? 0))
+            + (_inferenceBuffer?.Length ?? 0))
         + sizeof(int) * ((long)_N * (1 + _D) + _B);
 
-    public override long ReserveBytes => (long)_reserveLength * Unsafe.SizeOf<T>();
+    public override long ReserveBytes => _reserveLayout.Length * Unsafe.SizeOf<T>();
 
-    protected override RnnBuffer<T> AllocateReserveStorage() => _engine.AllocateBuffer<T>(_reserveLength);
+    protected override RnnBuffer<T> AllocateReserveStorage() => _engine.AllocateBuffer<T>(_reserveLayout.Length);
 
     private static nint H(RnnBuffer<T> b) => ((OpenClBuffer<T>)b).Handle;
     private nint HOpt(RnnBuffer<T>? b) => b is null ? _dummy.Handle : ((OpenClBuffer<T>)b).Handle;
@@ -244,40 +203,42 @@ internal sealed class OpenClPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingP
     protected override void ForwardCore(RnnForwardMode mode, RnnBuffer<T> x, RnnBuffer<T> y, RnnBuffer<T>? hx, RnnBuffer<T>? hy,
         RnnBuffer<T>? cx, RnnBuffer<T>? cy, RnnBuffer<T> weights, RnnReserve<T>? reserve)
     {
-        nint res = reserve is not null ? H(reserve.Storage) : (_inferenceReserve ??= Workspace(_reserveLength)).Handle;
+        // Training fills the reserve; inference works in its own compact layout (RnnSchedule.Inference).
         bool training = mode == RnnForwardMode.Training;
+        var layout = _sched.Layout(training);
+        nint res = training ? H(reserve!.Storage) : (_inferenceBuffer ??= Workspace(_inferenceLayout.Length)).Handle;
         nint w = H(weights);
         _gatherRows.Args().Int(_N).Int(_I).Mem(_slot.DangerousGetHandle()).Mem(H(x)).Mem(_xPacked.Handle).Int(0).Run(_I, _N);
 
         for (int l = 0; l < _L; l++)
         {
-            var (input, inOff) = LayerInput(l, res, training);
+            var (input, inOff) = LayerInput(l, res, layout);
             for (int d = 0; d < _D; d++)
-                ForwardDirection(l, d, input, inOff, w, res, hx, hy, cx, cy);
+                ForwardDirection(l, d, layout, input, inOff, w, res, hx, hy, cx, cy);
             if (training && Rnn.Dropout > 0 && l + 1 < _L)
-                _dropout.Args().Int(_N * _O).Mem(res).Int(_outOff[l]).Mem(res).Int(_dropOff[l + 1])
+                _dropout.Args().Int(_N * _O).Mem(res).Int(Out(layout, l)).Mem(res).Int((int)layout.Dropped(l + 1))
                     .Value(Rnn.DropoutSeed).Value(reserve!.DropoutCounter).Int(l + 1).Value(_dropThreshold).Value(_dropScale)
                     .Run(_N * _O);
         }
 
         // The last layer's output; padded positions get the padding fill.
         if (YDesc.IsUnpacked) ((OpenClBuffer<T>)y).EnqueueFill(T.CreateChecked(YDesc.PaddingFill));
-        _scatterRows.Args().Int(_N).Int(_O).Mem(_slot.DangerousGetHandle()).Mem(res).Int(_outOff[_L - 1]).Mem(H(y)).Run(_O, _N);
+        _scatterRows.Args().Int(_N).Int(_O).Mem(_slot.DangerousGetHandle()).Mem(res).Int(Out(layout, _L - 1)).Mem(H(y)).Run(_O, _N);
         _engine.Finish();
     }
 
     /// <summary>Input of layer l: packed x, or the previous layer's output (dropout-masked in training).</summary>
-    private (nint Mem, int Offset) LayerInput(int l, nint res, bool training)
+    private (nint Mem, int Offset) LayerInput(int l, nint res, RnnStateLayout layout)
     {
         if (l == 0) return (_xPacked.Handle, 0);
-        return (res, training && _dropOff[l] >= 0 ? _dropOff[l] : _outOff[l - 1]);
+        return (res, (int)layout.Input(l));
     }
 
-    private void ForwardDirection(int l, int d, nint input, int inOff, nint w, nint res,
+    private void ForwardDirection(int l, int d, RnnStateLayout layout, nint input, int inOff, nint w, nint res,
         RnnBuffer<T>? hx, RnnBuffer<T>? hy, RnnBuffer<T>? cx, RnnBuffer<T>? cy)
     {
         int pl = l * _D + d, inW = InW(l), N = _N, GH = _GH, H = _H, S = _S, O = _O;
-        int gOff = _gatesOff[l, d], auxOff = _auxOff[l, d], outOff = _outOff[l];
+        int gOff = Gates(layout, l, d), auxOff = Aux(layout, l, d), outOff = Out(layout, l);
         var eW = W(l, d, 0);
         var eR = W(l, d, _G);
 
@@ -301,10 +262,10 @@ internal sealed class OpenClPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingP
 
         for (int step = 0; step < _T; step++)
         {
-            int t = d == 0 ? step : _T - 1 - step;
-            int n = _bs[t];
+            int t = _sched.StepAt(d, step);
+            int n = _sched.BatchSize(t);
             if (n == 0) continue;
-            int r0 = _off[t];
+            int r0 = _sched.RowOffset(t);
 
             // h_{prev} (and clip(c_{prev})) of the active rows, then the recurrent product.
             GatherState(n, r0, S, d, res, outOff, O, d * S, hx, pl * _B * S, hp, clip: false);
@@ -338,7 +299,7 @@ internal sealed class OpenClPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingP
                 Gemm(false, true, n, S, H, m, 0, H, w, wrOff, H, res, o0, O, accumulate: false);
 
             // Final states: forward direction at each sequence's own last step, reverse direction at t = 0.
-            int lo = FirstFinal(d, t);
+            int lo = _sched.FirstFinalRow(d, t);
             if ((hy is not null || cy is not null) && n > lo)
                 _storeFinal.Args().Int(lo).Int(n - lo).Int(r0).Mem(_perm.DangerousGetHandle())
                     .Mem(res).Int(outOff).Int(O).Int(d * S).Int(S)
@@ -385,7 +346,8 @@ internal sealed class OpenClPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingP
         RnnBuffer<T>? hx, RnnBuffer<T>? dhy, RnnBuffer<T>? dhx, RnnBuffer<T>? cx, RnnBuffer<T>? dcy, RnnBuffer<T>? dcx)
     {
         int pl = l * _D + d, inW = InW(l), N = _N, GH = _GH, H = _H, S = _S, O = _O;
-        int gOff = _gatesOff[l, d], auxOff = _auxOff[l, d], outOff = _outOff[l], projOff = _projOff[l, d];
+        var layout = _reserveLayout;
+        int gOff = Gates(layout, l, d), auxOff = Aux(layout, l, d), outOff = Out(layout, l), projOff = (int)layout.Projection(l, d);
         bool lstm = _mode == RnnMode.Lstm, proj = Rnn.HasProjection;
         long rOff = W(l, d, _G).MatrixOffset;
         long wrOff = proj ? W(l, d, 8).MatrixOffset : 0;
@@ -394,12 +356,12 @@ internal sealed class OpenClPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingP
 
         for (int step = _T - 1; step >= 0; step--)
         {
-            int t = d == 0 ? step : _T - 1 - step;
-            int n = _bs[t];
+            int t = _sched.StepAt(d, step);
+            int n = _sched.BatchSize(t);
             if (n == 0) continue;
-            int r0 = _off[t];
+            int r0 = _sched.RowOffset(t);
             // Rows whose backward pass starts here take dhy/dcy; the others carry dh/dc from the step processed before.
-            int firstStart = FirstFinal(d, t);
+            int firstStart = _sched.FirstFinalRow(d, t);
 
             _bwdPrep.Args().Int(n).Int(r0).Int(firstStart).Int(S).Int(H).Flag(lstm).Mem(perm)
                 .Mem(dh).Mem(dc).Mem(dhTot)
@@ -438,7 +400,7 @@ internal sealed class OpenClPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingP
             else Gemm(false, false, n, S, GH, res, g0, GH, w, rOff, S, dhPrev, 0, S, accumulate: false);
 
             // Route: to the next row processed (carry) or, where the previous state was hx/cx, to dhx/dcx.
-            _bwdRoute.Args().Int(n).Int(NCont(d, t)).Int(S).Int(H).Flag(lstm).Mem(perm)
+            _bwdRoute.Args().Int(n).Int(_sched.ContinuingRows(d, t)).Int(S).Int(H).Flag(lstm).Mem(perm)
                 .Mem(dhPrev).Mem(dh)
                 .Mem(HOpt(dhx)).Flag(dhx is not null).Int(pl * _B)
                 .Mem(dc).Mem(cp)
@@ -467,10 +429,10 @@ internal sealed class OpenClPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingP
         for (int l = 0; l < _L; l++)
         {
             int inW = InW(l);
-            var (input, inOff) = LayerInput(l, res, training: true);
+            var (input, inOff) = LayerInput(l, res, _reserveLayout);
             for (int d = 0; d < _D; d++)
             {
-                int pl = l * _D + d, gOff = _gatesOff[l, d], auxOff = _auxOff[l, d];
+                int pl = l * _D + d, gOff = Gates(_reserveLayout, l, d), auxOff = Aux(_reserveLayout, l, d);
                 var eW = W(l, d, 0);
                 var eR = W(l, d, _G);
                 if (eW.HasMatrix)
@@ -489,13 +451,13 @@ internal sealed class OpenClPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingP
                 }
 
                 // Previous hidden state of every row.
-                GatherState(N, 0, S, d, res, _outOff[l], O, d * S, hx, pl * _B * S, _hPrevAll.Handle, clip: false);
+                GatherState(N, 0, S, d, res, Out(_reserveLayout, l), O, d * S, hx, pl * _B * S, _hPrevAll.Handle, clip: false);
                 Gemm(true, false, GH, S, N, gRec, gRecOff, GH, _hPrevAll.Handle, 0, S, dw, eR.MatrixOffset, S, accumulate: true);
                 if (eR.HasBias)
                     _colSums.Args().Int(N).Int(GH).Mem(gRec).Int(gRecOff).Mem(dw).Int((int)eR.BiasOffset).Run(GH);
 
                 if (Rnn.HasProjection)
-                    Gemm(true, false, S, H_, N, res, _projOff[l, d], S, res, auxOff, H_, dw, W(l, d, 8).MatrixOffset, H_, accumulate: true);
+                    Gemm(true, false, S, H_, N, res, (int)_reserveLayout.Projection(l, d), S, res, auxOff, H_, dw, W(l, d, 8).MatrixOffset, H_, accumulate: true);
             }
         }
         _engine.Finish();
@@ -512,6 +474,6 @@ internal sealed class OpenClPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingP
     protected override void DisposeCore()
     {
         DisposeOwned();
-        _inferenceReserve = null;
+        _inferenceBuffer = null;
     }
 }

@@ -76,24 +76,14 @@ public sealed class RnnLayer<T> : IDisposable where T : unmanaged, IFloatingPoin
         ThrowIfDisposed();
         var ws = new T[WeightLayout.TotalElements];
         double k = 1.0 / Math.Sqrt(Descriptor.HiddenSize);
-        ulong state = seed;
+        var rng = SeededRandom.FromState(seed);
         foreach (var p in Parameters)
         {
             var v = new T[p.Count];
-            for (int i = 0; i < v.Length; i++) v[i] = T.CreateChecked((2 * NextDouble(ref state) - 1) * k);
+            for (int i = 0; i < v.Length; i++) v[i] = T.CreateChecked((2 * rng.NextDouble() - 1) * k);
             WeightLayout.ImportPyTorch<T>(ws, p.Name, v);
         }
         Weights.CopyFrom(ws);
-    }
-
-    /// <summary>SplitMix64 → double in [0, 1).</summary>
-    internal static double NextDouble(ref ulong state)
-    {
-        ulong z = state += 0x9E3779B97F4A7C15UL;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        z ^= z >> 31;
-        return (z >> 11) * (1.0 / (1UL << 53));
     }
 
     /// <summary>Sets one PyTorch parameter (row-major, PyTorch shape).</summary>

@@ -83,8 +83,8 @@ public static class GradientChecker
     {
         using var plan = engine.CreatePlan<double>(rnn, xDesc);
         bool lstm = rnn.Mode == RnnMode.Lstm;
-        ulong state = o.Seed;
-        double U() => 2 * RnnLayer<double>.NextDouble(ref state) - 1;
+        var rng = SeededRandom.FromState(o.Seed);
+        double U() => 2 * rng.NextDouble() - 1;
         double[] Rand(long n) { var a = new double[n]; for (long i = 0; i < n; i++) a[i] = U(); return a; }
         double[] Data(RnnDataDescriptor d)
         {
@@ -132,7 +132,7 @@ public static class GradientChecker
             int best = candidates.MaxBy(i => Math.Abs(analytic[i]));
             picks.Add(best);
             for (int s = 0; s < o.SamplesPerTensor && picks.Count < candidates.Count; s++)
-                picks.Add(candidates[(int)(RnnLayer<double>.NextDouble(ref state) * candidates.Count)]);
+                picks.Add(candidates[(int)(rng.NextDouble() * candidates.Count)]);
             foreach (int i in picks)
             {
                 double orig = values[i];
