@@ -20,7 +20,7 @@ internal static class Engines
     /// <param name="threads">CPU threads (0 = all cores).</param>
     public static IRnnEngine Create(string name, string? device = null, int threads = 0) => name switch
     {
-        "cpu" => new CpuEngine(threads),
+        "cpu" => CpuEngine.Create(threads),
         "cuda" => CreateCuda(device),
         "opencl" => CreateOpenCl(device),
         _ => throw new ArgumentException($"Unknown engine '{name}'; expected one of {string.Join(", ", Names)}.", nameof(name)),

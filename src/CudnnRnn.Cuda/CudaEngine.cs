@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Numerics;
 using CudnnRnn.Interop;
 
@@ -6,7 +7,7 @@ namespace CudnnRnn.Cuda;
 /// <summary>
 /// The cuDNN engine: device memory buffers and plans that call <c>cudnnRNNForward</c>,
 /// <c>cudnnRNNBackwardData_v8</c> and <c>cudnnRNNBackwardWeights_v8</c>. Nothing native is loaded until
-/// <see cref="TryCreate(out CudaEngine?, out string)"/>, <see cref="Create"/> or <see cref="Probe"/> is called, so the
+/// <see cref="TryCreate(out CudaEngine?, out string, int)"/>, <see cref="Create"/> or <see cref="Probe"/> is called, so the
 /// type can be referenced and reflected on a machine without CUDA.
 /// </summary>
 /// <remarks>
@@ -60,13 +61,10 @@ public sealed class CudaEngine : IRnnEngine
     public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 
     /// <summary>
-    /// Creates an engine on device 0, or returns false with the exact reason: the library that could not be loaded (with
+    /// Creates an engine on CUDA device <paramref name="device"/>, or returns false with the exact reason: the library that could not be loaded (with
     /// every name tried), no driver, driver too old, no device, or a cuDNN sub-library that does not load.
     /// </summary>
-    public static bool TryCreate(out CudaEngine? engine, out string reason) => TryCreate(0, out engine, out reason);
-
-    /// <summary>Creates an engine on <paramref name="device"/>, or returns false with the exact reason.</summary>
-    public static bool TryCreate(int device, out CudaEngine? engine, out string reason)
+    public static bool TryCreate([NotNullWhen(true)] out CudaEngine? engine, out string reason, int device = 0)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(device);
         engine = null;
@@ -99,7 +97,7 @@ public sealed class CudaEngine : IRnnEngine
 
     /// <summary>Creates an engine or throws <see cref="RnnEngineUnavailableException"/> with the reason.</summary>
     public static CudaEngine Create(int device = 0) =>
-        TryCreate(device, out var engine, out string reason) ? engine! : throw new RnnEngineUnavailableException(EngineName, reason);
+        TryCreate(out var engine, out string reason, device) ? engine : throw new RnnEngineUnavailableException(EngineName, reason);
 
     /// <summary>
     /// Checks, in order, the CUDA runtime library, the driver, the device, cuDNN and its RNN sub-library, and reports

@@ -2,7 +2,7 @@ namespace CudnnRnn.Cuda;
 
 /// <summary>What <see cref="CudaEngine.Probe"/> found, for an "info" command. Every field is filled as far as the probe got.</summary>
 /// <param name="Available">True when an engine can be created on the probed device.</param>
-/// <param name="Reason">Why not (empty when available): the same text <see cref="CudaEngine.TryCreate(out CudaEngine?, out string)"/> gives.</param>
+/// <param name="Reason">Why not (empty when available): the same text <see cref="CudaEngine.TryCreate(out CudaEngine?, out string, int)"/> gives.</param>
 /// <param name="CudnnVersion">Loaded cuDNN version (e.g. "9.6.0"), or null.</param>
 /// <param name="CudnnRawVersion">cudnnGetVersion's raw value, or 0.</param>
 /// <param name="CudnnCudartVersion">cudnnGetCudartVersion (the runtime cuDNN was built with), or 0.</param>

@@ -95,6 +95,6 @@ public sealed class ResolverTests
             if (ok) Assert.Equal("", reason);
             else Assert.False(string.IsNullOrWhiteSpace(reason));
         }
-        Assert.Throws<ArgumentOutOfRangeException>(() => CudaEngine.TryCreate(-1, out _, out _));
+        Assert.Throws<ArgumentOutOfRangeException>(() => CudaEngine.TryCreate(out _, out _, -1));
     }
 }

@@ -78,7 +78,7 @@ public sealed class ParityTests(ITestOutputHelper output)
     {
         var ocl = SharedOpenCl.Require();
         if (!ocl.Supports(RnnDescriptor.DataTypeOf<T>(), out var why)) Assert.Skip(why!);
-        using var cpu = new CpuEngine();
+        using var cpu = CpuEngine.Create();
         var (rnn, xDesc) = RandomConfiguration(seed, RnnDescriptor.DataTypeOf<T>());
         output.WriteLine($"{rnn} | {xDesc}");
 

@@ -14,7 +14,7 @@ public sealed class ExamplesTests : IDisposable
 {
     private static readonly byte[] PngSignature = [0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A];
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "cudnnrnn-examples-tests-" + Guid.NewGuid().ToString("N"));
-    private readonly CpuEngine _engine = new();
+    private readonly CpuEngine _engine = CpuEngine.Create();
 
     private ExampleOptions Options(int? epochs) => new() { OutputDirectory = _dir, Epochs = epochs, Seed = 1, Log = TextWriter.Null };
 

@@ -19,7 +19,7 @@ public sealed class NvidiaChecksumTests
     [MemberData(nameof(Modes))]
     public void MatchesNvidiaGoldenChecksums(RnnMode mode)
     {
-        var ours = NvidiaSample.Compute(mode, new CpuEngine());
+        var ours = NvidiaSample.Compute(mode, CpuEngine.Create());
         foreach (var (name, expected) in NvidiaSample.Golden[mode])
         {
             double actual = ours[name];

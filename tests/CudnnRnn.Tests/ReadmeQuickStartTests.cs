@@ -11,7 +11,7 @@ public sealed class ReadmeQuickStartTests
     public void QuickStart_Runs()
     {
         // --- README quick start (keep in sync with README.md) ---
-        using var engine = new CpuEngine();
+        using var engine = CpuEngine.Create();
         var rnn = new RnnDescriptor(RnnMode.Lstm, inputSize: 8, hiddenSize: 16, numLayers: 2,
             direction: RnnDirection.Bidirectional, dataType: RnnDataType.Float32);
         using var lstm = new RnnLayer<float>(engine, rnn, seed: 42);

@@ -6,7 +6,7 @@ namespace CudnnRnn.Tests;
 /// <summary>A CPU engine whose backward-weights adds 1e-3 to the first gradient element: proves checks can fail.</summary>
 internal sealed class CorruptingEngine : IRnnEngine
 {
-    private readonly CpuEngine _inner = new();
+    private readonly CpuEngine _inner = CpuEngine.Create();
     public string Name => "corrupting-cpu";
     public string DeviceDescription => "test engine";
     public bool Supports(RnnDataType dataType, out string? reason) => _inner.Supports(dataType, out reason);

@@ -104,7 +104,7 @@ public class GradientCheckTests
             WordDim = 4, CharDim = 3, CharModel = charModel, CharFilters = 4, CharHidden = 3, ShapeDim = 2, Hidden = 5, Layers = layers,
             EmbeddingDropout = 0, Dropout = 0, WordDropout = 0, MinWordFrequency = 1, MaxCharsPerWord = 4,
         };
-        using var engine = new CpuEngine(1);
+        using var engine = CpuEngine.Create(1);
         using var tagger = Tagger<double>.Create(engine, hyper, data, TagColumn.Upos, 7);
         var worker = tagger.GetWorker(0);
         int[] batch = [0, 1, 2, 3];

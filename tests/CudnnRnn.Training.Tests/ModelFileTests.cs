@@ -7,7 +7,7 @@ namespace CudnnRnn.Training.Tests;
 public sealed class ModelFileTests : IDisposable
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), $"cudnnrnn-model-tests-{Guid.NewGuid():N}");
-    private readonly CpuEngine _engine = new(1);
+    private readonly CpuEngine _engine = CpuEngine.Create(1);
 
     public ModelFileTests() => Directory.CreateDirectory(_dir);
 

@@ -20,7 +20,7 @@ public class SyntheticTaskTests
     {
         var train = SyntheticTask.Generate(1500, 3);
         var dev = SyntheticTask.Generate(300, 4);
-        using var engine = new CpuEngine(1);
+        using var engine = CpuEngine.Create(1);
         double Accuracy(bool bidirectional, out IReadOnlyList<EpochResult> history)
         {
             using var tagger = Tagger<float>.Create(engine, SyntheticTask.HyperParameters(bidirectional), train, TagColumn.Upos, 3);

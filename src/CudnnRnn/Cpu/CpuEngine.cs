@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Numerics;
 using System.Runtime.Intrinsics;
 
@@ -11,12 +12,25 @@ public sealed class CpuEngine : IRnnEngine
 {
     private int _disposed;
 
-    /// <summary>Creates the engine.</summary>
+    private CpuEngine(int maxThreads) => MaxThreads = maxThreads == 0 ? Environment.ProcessorCount : maxThreads;
+
+    /// <summary>
+    /// Creates the engine. Every engine is created the same way: <c>CpuEngine.Create</c>, <c>OpenClEngine.Create</c> and
+    /// <c>CudaEngine.Create</c> (each with a <c>TryCreate</c> that returns the reason instead of throwing).
+    /// </summary>
     /// <param name="maxThreads">Upper bound on worker threads; 0 means all cores. Results do not depend on it.</param>
-    public CpuEngine(int maxThreads = 0)
+    public static CpuEngine Create(int maxThreads = 0)
     {
         if (maxThreads < 0) throw new ArgumentOutOfRangeException(nameof(maxThreads), maxThreads, "Expected 0 (all cores) or a positive thread count.");
-        MaxThreads = maxThreads == 0 ? Environment.ProcessorCount : maxThreads;
+        return CpuEngine.Create(maxThreads);
+    }
+
+    /// <summary>As <see cref="Create"/>; the CPU engine is always available, so this returns true (bad arguments still throw).</summary>
+    public static bool TryCreate([NotNullWhen(true)] out CpuEngine? engine, [NotNullWhen(false)] out string? reason, int maxThreads = 0)
+    {
+        engine = Create(maxThreads);
+        reason = null;
+        return true;
     }
 
     /// <summary>Worker threads this engine may use.</summary>
