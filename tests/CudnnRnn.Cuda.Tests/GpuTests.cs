@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using CudnnRnn.Cpu;
 using CudnnRnn.Interop;
+using CudnnRnn.Testing;
 using CudnnRnn.Verification;
 using Xunit;
 
@@ -15,7 +16,7 @@ public sealed class GpuTests
 {
     private static ITestOutputHelper? Output => TestContext.Current.TestOutputHelper;
 
-    /// <summary>NVIDIA's RNN_v8.0 golden checksums (API.md §1): the only numbers computed by real cuDNN we have.</summary>
+    /// <summary>NVIDIA's RNN_v8.0 golden checksums: the only numbers computed by real cuDNN we have.</summary>
     [Theory]
     [InlineData(RnnMode.RnnRelu)]
     [InlineData(RnnMode.RnnTanh)]
@@ -33,33 +34,6 @@ public sealed class GpuTests
             if (!(rel <= NvidiaSample.Tolerance)) errors.Add($"{name}: {sums[name]:E6}, NVIDIA {expected:E6}, rel {rel:E2}");
         }
         Assert.True(errors.Count == 0, $"{mode} on {engine.DeviceDescription}: " + string.Join("; ", errors));
-    }
-
-    public static TheoryData<int> ParitySeeds => [.. Enumerable.Range(0, 24)];
-
-    /// <summary>CPU reference vs cuDNN on random configurations (seeded), forward and both backward passes.</summary>
-    [Theory]
-    [MemberData(nameof(ParitySeeds))]
-    public void Cpu_and_cuDNN_agree_on_random_configurations(int seed)
-    {
-        using var cuda = Gpu.RequireEngine();
-        using var cpu = CpuEngine.Create();
-        var rng = new Random(1000 + seed);
-        var mode = (RnnMode)(seed % 4);
-        var dir = rng.Next(2) == 0 ? RnnDirection.Unidirectional : RnnDirection.Bidirectional;
-        int hidden = rng.Next(2, 9), input = rng.Next(1, 9), layers = rng.Next(1, 4);
-        int? proj = mode == RnnMode.Lstm && rng.Next(2) == 0 ? rng.Next(1, hidden) : null;
-        var bias = (RnnBiasMode)rng.Next(4);
-        var dataType = seed % 3 == 0 ? RnnDataType.Float32 : RnnDataType.Float64;
-        var rnn = new RnnDescriptor(mode, input, hidden, layers, dir, proj, bias, dataType: dataType);
-        var layout = (RnnDataLayout)rng.Next(3);
-        int batch = rng.Next(1, 6), maxT = rng.Next(1, 8);
-        var lengths = Enumerable.Range(0, batch).Select(_ => rng.Next(1, maxT + 1)).ToArray();
-        if (layout == RnnDataLayout.SeqMajorPacked) Array.Sort(lengths, (a, b) => b.CompareTo(a));
-        var xDesc = new RnnDataDescriptor(layout, maxT, batch, input, lengths);
-        Output?.WriteLine($"{rnn} | {xDesc}");
-        if (dataType == RnnDataType.Float32) Parity<float>(cpu, cuda, rnn, xDesc, seed);
-        else Parity<double>(cpu, cuda, rnn, xDesc, seed);
     }
 
     /// <summary>
@@ -84,7 +58,7 @@ public sealed class GpuTests
         // The case must exercise the clip: without it the CPU engine's outputs differ.
         var unclipped = new RnnDescriptor(RnnMode.Lstm, 5, 6, 2, dir, projection ? 4 : null, dataType: RnnDataType.Float64);
         Assert.NotEqual(CpuCellState(cpu, rnn, xDesc), CpuCellState(cpu, unclipped, xDesc));
-        Parity<double>(cpu, cuda, rnn, xDesc, seed: 11);
+        Parity<double>(cuda, rnn, xDesc, seed: 11);
     }
 
     /// <summary>Skip input (no input matrix; input size = hidden size) for every mode against the CPU engine.</summary>
@@ -96,10 +70,9 @@ public sealed class GpuTests
     public void Skip_input_matches_cuDNN(RnnMode mode)
     {
         using var cuda = Gpu.RequireEngine();
-        using var cpu = CpuEngine.Create();
         var rnn = new RnnDescriptor(mode, 6, 6, 2, RnnDirection.Bidirectional, inputMode: RnnInputMode.Skip, dataType: RnnDataType.Float64);
         var xDesc = new RnnDataDescriptor(RnnDataLayout.BatchMajorUnpacked, 5, 4, 6, [5, 2, 4, 1]);
-        Parity<double>(cpu, cuda, rnn, xDesc, seed: 5);
+        Parity<double>(cuda, rnn, xDesc, seed: 5);
     }
 
     /// <summary>
@@ -110,10 +83,9 @@ public sealed class GpuTests
     public void Packed_data_with_max_length_beyond_the_longest_sequence_runs()
     {
         using var cuda = Gpu.RequireEngine();
-        using var cpu = CpuEngine.Create();
         var rnn = new RnnDescriptor(RnnMode.Gru, 4, 5, 2, RnnDirection.Bidirectional, dataType: RnnDataType.Float64);
         var xDesc = new RnnDataDescriptor(RnnDataLayout.SeqMajorPacked, 9, 3, 4, [5, 3, 3]);
-        Parity<double>(cpu, cuda, rnn, xDesc, seed: 3);
+        Parity<double>(cuda, rnn, xDesc, seed: 3);
     }
 
     /// <summary>
@@ -127,12 +99,11 @@ public sealed class GpuTests
     public void Small_hidden_full_length_plans_run_the_persistent_algorithm_and_match_the_CPU(RnnMode mode, RnnDirection dir)
     {
         using var cuda = Gpu.RequireEngine();
-        using var cpu = CpuEngine.Create();
         var rnn = new RnnDescriptor(mode, 16, 32, 2, dir, dataType: RnnDataType.Float32);
         var full = new RnnDataDescriptor(RnnDataLayout.SeqMajorUnpacked, 12, 8, 16, Enumerable.Repeat(12, 8).ToArray());
         using (var plan = (CudaPlan<float>)cuda.CreatePlan<float>(rnn, full))
             Assert.Equal(cudnnRNNAlgo_t.CUDNN_RNN_ALGO_PERSIST_STATIC_SMALL_H, plan.Algorithm);
-        Parity<float>(cpu, cuda, rnn, full, seed: 21);
+        Parity<float>(cuda, rnn, full, seed: 21);
         var varied = new RnnDataDescriptor(RnnDataLayout.SeqMajorUnpacked, 12, 8, 16, [12, 11, 9, 12, 3, 7, 12, 1]);
         using (var plan = (CudaPlan<float>)cuda.CreatePlan<float>(rnn, varied))
             Assert.Equal(cudnnRNNAlgo_t.CUDNN_RNN_ALGO_STANDARD, plan.Algorithm);
@@ -142,91 +113,17 @@ public sealed class GpuTests
     {
         var rng = new Random(11);
         double[] Rand(long n) => Enumerable.Range(0, (int)n).Select(_ => rng.NextDouble() * 2 - 1).ToArray();
-        var layout = cpu.GetWeightLayout(rnn);
-        var parameters = layout.PyTorchParameters.ToDictionary(p => p.Name, p => Rand(p.Count).Select(v => v / Math.Sqrt(rnn.HiddenSize)).ToArray());
+        var weights = Rand(cpu.GetWeightLayout(rnn).TotalElements).Select(v => v / Math.Sqrt(rnn.HiddenSize)).ToArray();
         long hN = (long)rnn.PseudoLayerCount * xDesc.Batch * rnn.StateSize, cN = (long)rnn.PseudoLayerCount * xDesc.Batch * rnn.HiddenSize;
         var yDesc = xDesc.WithVectorSize(rnn.OutputSize);
-        var r = RunAll(cpu, rnn, xDesc, parameters, Mask(Rand(xDesc.ElementCount), xDesc), Mask(Rand(yDesc.ElementCount), yDesc),
-            Rand(hN), Rand(hN), Rand(cN), Rand(cN));
-        return r["cy"];
+        return Pass<double>.Run(cpu, rnn, xDesc, weights, Rand(xDesc.ElementCount), Rand(hN), Rand(cN), Rand(yDesc.ElementCount),
+            Rand(hN), Rand(cN), inferenceOnly: true).Cy;
     }
 
-    private static void Parity<T>(IRnnEngine cpu, IRnnEngine cuda, RnnDescriptor rnn, RnnDataDescriptor xDesc, int seed)
-        where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
-    {
-        var rng = new Random(seed);
-        T[] Rand(long n, double scale = 1) => Enumerable.Range(0, (int)n).Select(_ => T.CreateChecked((rng.NextDouble() * 2 - 1) * scale)).ToArray();
-        var cpuLayout = cpu.GetWeightLayout(rnn);
-        double k = 1 / Math.Sqrt(rnn.HiddenSize);
-        var parameters = cpuLayout.PyTorchParameters.ToDictionary(p => p.Name, p => Rand(p.Count, k));
-        bool lstm = rnn.Mode == RnnMode.Lstm;
-        long hN = (long)rnn.PseudoLayerCount * xDesc.Batch * rnn.StateSize, cN = lstm ? (long)rnn.PseudoLayerCount * xDesc.Batch * rnn.HiddenSize : 0;
-        var yDesc = xDesc.WithVectorSize(rnn.OutputSize);
-        var x = Mask(Rand(xDesc.ElementCount), xDesc);
-        var dy = Mask(Rand(yDesc.ElementCount), yDesc);
-        var hx = Rand(hN); var dhy = Rand(hN); var cx = Rand(cN); var dcy = Rand(cN);
-
-        var a = RunAll(cpu, rnn, xDesc, parameters, x, dy, hx, dhy, cx, dcy);
-        var b = RunAll(cuda, rnn, xDesc, parameters, x, dy, hx, dhy, cx, dcy);
-        double eps = Tolerance.Epsilon<T>();
-        // Two implementations, each within the derived tolerance of the exact value: their difference is within twice it.
-        double fwd = 2 * Tolerance.Relative(rnn, xDesc.MaxSeqLength, xDesc.TotalSteps, eps, backward: false);
-        double bwd = 2 * Tolerance.Relative(rnn, xDesc.MaxSeqLength, xDesc.TotalSteps, eps, backward: true);
-        double wgt = 2 * Tolerance.Relative(rnn, xDesc.MaxSeqLength, xDesc.TotalSteps, eps, backward: true, weightGradient: true);
-        var failed = new List<string>();
-        foreach (var (name, cpuValues) in a)
-        {
-            double rtol = name.StartsWith("grad.", StringComparison.Ordinal) ? wgt : name is "y" or "hy" or "cy" ? fwd : bwd;
-            var c = TensorComparison.Compare(name, name, b[name], cpuValues, rtol);
-            if (!c.Passed) failed.Add(c.ToString());
-        }
-        Assert.True(failed.Count == 0, $"{rnn} | {xDesc}: " + string.Join("; ", failed));
-    }
-
-    // Padded positions of x and dy are zero (never read by either engine, but kept equal for a clean comparison).
-    private static T[] Mask<T>(T[] data, RnnDataDescriptor d) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
-    {
-        if (!d.IsUnpacked) return data;
-        for (int t = 0; t < d.MaxSeqLength; t++)
-            for (int b = 0; b < d.Batch; b++)
-                if (t >= d.SeqLengths[b]) data.AsSpan((int)d.PaddedOffset(t, b), d.VectorSize).Clear();
-        return data;
-    }
-
-    private static Dictionary<string, double[]> RunAll<T>(IRnnEngine engine, RnnDescriptor rnn, RnnDataDescriptor xDesc,
-        Dictionary<string, T[]> parameters, T[] x, T[] dy, T[] hx, T[] dhy, T[] cx, T[] dcy)
-        where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
-    {
-        using var plan = engine.CreatePlan<T>(rnn, xDesc);
-        var layout = plan.WeightLayout;
-        var ws = new T[layout.TotalElements];
-        foreach (var (name, values) in parameters) layout.ImportPyTorch<T>(ws, name, values);
-        bool lstm = rnn.Mode == RnnMode.Lstm;
-        using var pass = new PassBuffers<T>(plan, x, ws, hx, lstm ? cx : null, dy, dhy, lstm ? dcy : null);
-        pass.RunTraining(WeightGradMode.Set);
-        RnnBuffer<T> y = pass.Y, hy = pass.Hy, dx = pass.Dx, dhx = pass.Dhx, dw = pass.Dw;
-        RnnBuffer<T>? cy = pass.Cy, dcx = pass.Dcx;
-        static double[] D(RnnBuffer<T> b) => b.ToArray().Select(v => double.CreateChecked(v)).ToArray();
-        var r = new Dictionary<string, double[]> { ["y"] = D(y), ["hy"] = D(hy), ["dx"] = D(Mask2(dx, xDesc)), ["dhx"] = D(dhx) };
-        if (lstm) { r["cy"] = D(cy!); r["dcx"] = D(dcx!); }
-        var dws = dw.ToArray();
-        foreach (var p in layout.PyTorchParameters)
-        {
-            var g = new T[p.Count];
-            layout.ExportPyTorch<T>(dws, p.Name, g);
-            r["grad." + p.Name] = g.Select(v => double.CreateChecked(v)).ToArray();
-        }
-        return r;
-    }
-
-    // dx at padded positions is not specified by cuDNN's documentation we have; compare valid positions only.
-    private static RnnBuffer<T> Mask2<T>(RnnBuffer<T> dx, RnnDataDescriptor d) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
-    {
-        if (!d.IsUnpacked) return dx;
-        var h = Mask(dx.ToArray(), d);
-        dx.CopyFrom(h);
-        return dx;
-    }
+    /// <summary>The shared conformance comparison (EngineParity: padding, poison, every tensor) for one case.</summary>
+    private static void Parity<T>(IRnnEngine cuda, RnnDescriptor rnn, RnnDataDescriptor xDesc, int seed)
+        where T : unmanaged, System.Numerics.IFloatingPointIeee754<T> =>
+        EngineParity.AssertMatchesCpu<T>(cuda, rnn, xDesc, seed, Output);
 
     /// <summary>10,000 plan/buffer/reserve create-use-dispose cycles leave no handle and no device byte behind.</summary>
     [Fact]

@@ -61,15 +61,6 @@ internal static class Gpu
             Assert.Skip($"No usable cuDNN/GPU: {reason}");
         return engine!;
     }
-
-    /// <summary>The CPU reference engine, created by name so this project builds before it exists.</summary>
-    public static IRnnEngine RequireCpuEngine()
-    {
-        var type = typeof(RnnDescriptor).Assembly.GetType("CudnnRnn.Cpu.CpuEngine");
-        if (type is null)
-            Assert.Skip("waiting for the CPU engine (CudnnRnn.Cpu.CpuEngine is not in src/CudnnRnn yet)");
-        return (IRnnEngine)Activator.CreateInstance(type)!;
-    }
 }
 
 /// <summary>Runs an action with the resolver pointed somewhere else, restoring everything afterwards.</summary>

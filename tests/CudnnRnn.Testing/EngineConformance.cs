@@ -5,8 +5,9 @@ namespace CudnnRnn.Testing;
 
 /// <summary>
 /// The conformance suite, written once and run per engine: every ../shared/golden case in float64 and float32 and in
-/// every data layout, with tolerances derived by <see cref="Tolerance"/>. A derived class supplies the engine; an engine
-/// that cannot run here makes every test skip with the reason (never pass).
+/// every data layout, with tolerances derived by <see cref="Tolerance"/>, and the same strict comparison with the CPU
+/// reference on every engine (<see cref="EngineParity"/> on <see cref="RandomConfigurations"/>). A derived class supplies
+/// the engine; an engine that cannot run here makes every test skip with the reason (never pass).
 /// </summary>
 public abstract class EngineConformance
 {
@@ -32,6 +33,35 @@ public abstract class EngineConformance
     [Theory]
     [MemberData(nameof(GoldenCases))]
     public void Golden_Float32(string file, RnnDataLayout layout) => RunGolden<float>(file, layout);
+
+    /// <summary>
+    /// Whether the engine draws the CPU engine's dropout masks (CPU, OpenCL). cuDNN draws its own from its RNG, so its
+    /// parity runs the same configurations without dropout (the masks cannot agree; everything else must).
+    /// </summary>
+    protected virtual bool SharesCpuDropoutMasks => true;
+
+    /// <summary>Every random configuration's seed.</summary>
+    public static TheoryData<int> ParitySeeds() => new(Enumerable.Range(0, RandomConfigurations.Count));
+
+    /// <summary>The engine against the CPU reference, float64.</summary>
+    [Theory]
+    [MemberData(nameof(ParitySeeds))]
+    public void Parity_Float64(int seed) => RunParity<double>(seed);
+
+    /// <summary>The engine against the CPU reference, float32.</summary>
+    [Theory]
+    [MemberData(nameof(ParitySeeds))]
+    public void Parity_Float32(int seed) => RunParity<float>(seed);
+
+    private void RunParity<T>(int seed) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        using var engine = RequireEngine();
+        if (!engine.Supports(RnnDescriptor.DataTypeOf<T>(), out var why))
+            Assert.Skip($"{engine.Name} does not support {typeof(T).Name} here: {why}");
+        var (rnn, xDesc) = RandomConfigurations.Get(seed, RnnDescriptor.DataTypeOf<T>());
+        if (!SharesCpuDropoutMasks && rnn.Dropout > 0) rnn = rnn.WithDropout(0, rnn.DropoutSeed);
+        EngineParity.AssertMatchesCpu<T>(engine, rnn, xDesc, seed, TestContext.Current.TestOutputHelper);
+    }
 
     /// <summary>Runs one case and asserts every tensor.</summary>
     protected void RunGolden<T>(string file, RnnDataLayout layout) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>

@@ -1,26 +1,7 @@
+global using CudnnRnn.Testing;
 using System.Numerics;
-using CudnnRnn.Cpu;
-using CudnnRnn.Verification;
 
 namespace CudnnRnn.Tests;
-
-/// <summary>Runs one forward-training + backward pass on the CPU engine and returns every output on the host.</summary>
-internal sealed record Pass<T>(T[] Y, T[] Hy, T[] Cy, T[] Dx, T[] Dhx, T[] Dcx, T[] Dw) where T : unmanaged, IFloatingPointIeee754<T>
-{
-    public static Pass<T> Run(IRnnEngine engine, RnnDescriptor rnn, RnnDataDescriptor xDesc, T[] weights, T[] x, T[]? hx, T[]? cx,
-        T[] dy, T[]? dhy, T[]? dcy, bool inferenceOnly = false)
-    {
-        using var plan = engine.CreatePlan<T>(rnn, xDesc);
-        using var p = new PassBuffers<T>(plan, x, weights, hx, cx, dy, dhy, dcy);
-        if (inferenceOnly)
-        {
-            p.RunInference();
-            return new Pass<T>(p.Y.ToArray(), p.Hy.ToArray(), p.Cy?.ToArray() ?? [], [], [], [], []);
-        }
-        p.RunTraining(WeightGradMode.Set);
-        return new Pass<T>(p.Y.ToArray(), p.Hy.ToArray(), p.Cy?.ToArray() ?? [], p.Dx.ToArray(), p.Dhx.ToArray(), p.Dcx?.ToArray() ?? [], p.Dw.ToArray());
-    }
-}
 
 internal static class Rand
 {

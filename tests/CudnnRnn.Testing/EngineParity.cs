@@ -1,0 +1,138 @@
+using System.Numerics;
+using CudnnRnn.Cpu;
+using CudnnRnn.Verification;
+using Xunit;
+
+namespace CudnnRnn.Testing;
+
+/// <summary>
+/// An engine against the CPU reference on one network and data shape, with the same strictness on every engine: an
+/// inference forward, two training forwards (the second uses the next dropout masks), backward data and backward weights
+/// added onto a non-zero dW; optional hx/cx/dhy/dcy drawn per seed. Padded positions of x and dy hold NaN (an engine that
+/// reads them poisons its outputs), every output starts as NaN (an element an engine forgets to write shows up), y and dx
+/// are compared with their padding, and the padding must be exactly what the engines promise: the padding fill in y, 0 in
+/// dx. Weights go in and come out as PyTorch parameters, so engines with different weight layouts compare.
+/// </summary>
+public static class EngineParity
+{
+    /// <summary>Runs both engines and asserts every tensor and the padding; the report goes to <paramref name="output"/>.</summary>
+    public static void AssertMatchesCpu<T>(IRnnEngine engine, RnnDescriptor rnn, RnnDataDescriptor xDesc, int seed, ITestOutputHelper? output = null)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        output?.WriteLine($"{rnn} | {xDesc} on {engine.Name}");
+        var rng = new Random(seed * 7919 + 17);
+        var yDesc = xDesc.WithVectorSize(rnn.OutputSize);
+        long hElems = (long)rnn.PseudoLayerCount * xDesc.Batch * rnn.StateSize;
+        long cElems = rnn.Mode == RnnMode.Lstm ? (long)rnn.PseudoLayerCount * xDesc.Batch * rnn.HiddenSize : 0;
+        bool lstm = rnn.Mode == RnnMode.Lstm;
+        var names = RnnWeightLayout.Canonical(rnn).PyTorchParameters;
+        var w = names.ToDictionary(p => p.Name, p => Uniform<T>(rng, p.Count, 0.5));
+        var dw0 = names.ToDictionary(p => p.Name, p => Uniform<T>(rng, p.Count, 0.1)); // backward weights adds onto this
+        var x = SequenceData<T>(rng, xDesc);
+        var dy = SequenceData<T>(rng, yDesc);
+        T[]? hx = rng.Next(4) == 0 ? null : Uniform<T>(rng, hElems, 1);
+        T[]? dhy = rng.Next(4) == 0 ? null : Uniform<T>(rng, hElems, 1);
+        T[]? cx = lstm && rng.Next(4) != 0 ? Uniform<T>(rng, cElems, 1) : null;
+        T[]? dcy = lstm && rng.Next(4) != 0 ? Uniform<T>(rng, cElems, 1) : null;
+
+        using var cpu = CpuEngine.Create();
+        var expected = Run(cpu, rnn, xDesc, w, dw0, x, dy, hx, dhy, cx, dcy);
+        var actual = Run(engine, rnn, xDesc, w, dw0, x, dy, hx, dhy, cx, dcy);
+
+        var failures = new List<string>();
+        // The engines' promises at padded positions, exactly (the reference's too).
+        foreach (var (who, r) in new[] { ("reference", expected), (engine.Name, actual) })
+        {
+            foreach (var name in new[] { "y", "yInference" })
+                if (PaddingError(r[name], yDesc, yDesc.PaddingFill) is { } e) failures.Add($"{who} {name} padding: {e}");
+            if (PaddingError(r["dx"], xDesc, 0) is { } dxe) failures.Add($"{who} dx padding: {dxe}");
+        }
+
+        // Tolerances: Tolerance.Relative bounds one engine's rounding error against the exact result (k·ε·⌈log2 K⌉·depth,
+        // forward k = 4, gradients k = 8, weight gradients with K including the rows summed). Both sides are rounded
+        // computations in the same precision with different summation orders and libm, so their difference is bounded by
+        // the sum of the two bounds: 2 × rtol.
+        double eps = Tolerance.Epsilon<T>();
+        int n = xDesc.TotalSteps, steps = xDesc.MaxSeqLength;
+        double fwd = 2 * Tolerance.Relative(rnn, steps, n, eps, backward: false);
+        double bwd = 2 * Tolerance.Relative(rnn, steps, n, eps, backward: true);
+        double wgt = 2 * Tolerance.Relative(rnn, steps, n, eps, backward: true, weightGradient: true);
+        foreach (var (name, e) in expected)
+        {
+            double rtol = name.StartsWith("grad.", StringComparison.Ordinal) ? wgt
+                : name is "y" or "hy" or "cy" or "yInference" or "hyInference" ? fwd : bwd;
+            var cmp = TensorComparison.Compare(name, name, actual[name], e, rtol);
+            output?.WriteLine(cmp.ToString());
+            if (!cmp.Passed) failures.Add(cmp.ToString());
+        }
+        Assert.True(failures.Count == 0, $"seed {seed} [{typeof(T).Name}] {rnn} | {xDesc} on {engine.Name}: {string.Join("; ", failures)}");
+    }
+
+    /// <summary>The first padded element of an unpacked layout that is not exactly <paramref name="fill"/>, or null.</summary>
+    public static string? PaddingError(double[] data, RnnDataDescriptor d, double fill)
+    {
+        if (!d.IsUnpacked) return null;
+        for (int t = 0; t < d.MaxSeqLength; t++)
+            for (int b = 0; b < d.Batch; b++)
+            {
+                if (t < d.SeqLengths[b]) continue;
+                long o = d.PaddedOffset(t, b);
+                for (int k = 0; k < d.VectorSize; k++)
+                    if (!data[o + k].Equals(fill))
+                        return $"(t {t}, b {b}, element {k}) is {data[o + k]:R}; expected exactly {fill:R}";
+            }
+        return null;
+    }
+
+    /// <summary>One engine's pass: every output as double, the weight gradient per PyTorch parameter.</summary>
+    private static Dictionary<string, double[]> Run<T>(IRnnEngine engine, RnnDescriptor rnn, RnnDataDescriptor xDesc,
+        Dictionary<string, T[]> w, Dictionary<string, T[]> dw0, T[] x, T[] dy, T[]? hx, T[]? dhy, T[]? cx, T[]? dcy)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var layout = engine.GetWeightLayout(rnn);
+        T[] Pack(Dictionary<string, T[]> parameters)
+        {
+            var ws = new T[layout.TotalElements];
+            foreach (var (name, values) in parameters) layout.ImportPyTorch<T>(ws, name, values);
+            return ws;
+        }
+        var p = Pass<T>.Run(engine, rnn, xDesc, Pack(w), x, hx, cx, dy, dhy, dcy,
+            new PassOptions<T> { InferenceFirst = true, TrainingForwards = 2, InitialDw = Pack(dw0) });
+        static double[] D(T[] a) => a.Select(v => double.CreateChecked(v)).ToArray();
+        var r = new Dictionary<string, double[]>
+        {
+            ["yInference"] = D(p.YInference), ["hyInference"] = D(p.HyInference),
+            ["y"] = D(p.Y), ["hy"] = D(p.Hy), ["dx"] = D(p.Dx), ["dhx"] = D(p.Dhx),
+        };
+        if (rnn.Mode == RnnMode.Lstm) { r["cy"] = D(p.Cy); r["dcx"] = D(p.Dcx); }
+        foreach (var param in layout.PyTorchParameters)
+        {
+            var g = new T[param.Count];
+            layout.ExportPyTorch<T>(p.Dw, param.Name, g);
+            r["grad." + param.Name] = D(g);
+        }
+        return r;
+    }
+
+    private static T[] Uniform<T>(Random rng, long count, double scale) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var a = new T[count];
+        for (long i = 0; i < count; i++) a[i] = T.CreateChecked((2 * rng.NextDouble() - 1) * scale);
+        return a;
+    }
+
+    /// <summary>Random values at the valid positions; NaN at padded ones.</summary>
+    private static T[] SequenceData<T>(Random rng, RnnDataDescriptor desc) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var a = new T[desc.ElementCount];
+        Array.Fill(a, T.NaN);
+        for (int t = 0; t < desc.MaxSeqLength; t++)
+            for (int b = 0; b < desc.Batch; b++)
+            {
+                long o = desc.Offset(t, b);
+                if (o < 0) continue;
+                for (int k = 0; k < desc.VectorSize; k++) a[o + k] = T.CreateChecked(2 * rng.NextDouble() - 1);
+            }
+        return a;
+    }
+}
