@@ -27,6 +27,10 @@ public enum CudaHandleKind
     DeviceMemory,
     /// <summary><c>cudaStream_t</c>.</summary>
     Stream,
+    /// <summary><c>cudaMemPool_t</c> created by <c>cudaMemPoolCreate</c>.</summary>
+    MemoryPool,
+    /// <summary><c>cudaMallocHost</c> (page-locked) host memory.</summary>
+    PinnedHostMemory,
 }
 
 /// <summary>Counts of live native objects created through the SafeHandle factories (leak tests, diagnostics).</summary>
@@ -45,6 +49,19 @@ public static class CudaHandleDiagnostics
     internal static void Created(CudaHandleKind kind) => Interlocked.Increment(ref s_live[(int)kind]);
     internal static void Released(CudaHandleKind kind) => Interlocked.Decrement(ref s_live[(int)kind]);
     internal static void DeviceBytes(long delta) => Interlocked.Add(ref s_liveDeviceBytes, delta);
+
+    private static long s_synchronizingCalls;
+
+    /// <summary>
+    /// Calls made through this library that synchronize the host or the device: <c>cudaMalloc</c>, <c>cudaFree</c>,
+    /// <c>cudaMallocHost</c>, <c>cudaFreeHost</c>, <c>cudaMemcpy</c>, <c>cudaStreamSynchronize</c> and
+    /// <c>cudaDeviceSynchronize</c> (process-wide). Stream-ordered allocations (<c>cudaMallocFromPoolAsync</c>,
+    /// <c>cudaFreeAsync</c>) and async copies are not counted. A test reads it before and after a sequence of calls.
+    /// </summary>
+    public static long SynchronizingCalls => Volatile.Read(ref s_synchronizingCalls);
+
+    /// <summary>Records one synchronizing call (see <see cref="SynchronizingCalls"/>); call it next to the call.</summary>
+    public static void RecordSynchronizingCall() => Interlocked.Increment(ref s_synchronizingCalls);
 }
 
 /// <summary>Base of the CUDA/cuDNN handles: 0 is the invalid value; live objects are counted.</summary>
@@ -251,35 +268,6 @@ public sealed class SafeCudnnRNNDescriptor : CudaSafeHandle
         bool ok = Cudnn.cudnnDestroyRNNDescriptor(value) == cudnnStatus_t.CUDNN_STATUS_SUCCESS;
         Interlocked.Exchange(ref _dropout, null)?.DangerousRelease();
         return ok;
-    }
-}
-
-/// <summary>Owns device memory from <c>cudaMalloc</c> (<c>cudaFree</c> on release). A zero-byte allocation holds NULL.</summary>
-public sealed class SafeCudaDeviceMemory : CudaSafeHandle
-{
-    /// <summary>An invalid (NULL) allocation.</summary>
-    public SafeCudaDeviceMemory() : base(CudaHandleKind.DeviceMemory) { }
-
-    /// <summary>Size in bytes.</summary>
-    public nuint ByteLength { get; private set; }
-
-    /// <summary><c>cudaMalloc</c>, checked. "The memory is not cleared" (CUDA runtime API reference).</summary>
-    public static SafeCudaDeviceMemory Allocate(nuint bytes)
-    {
-        if (bytes == 0) return new SafeCudaDeviceMemory();
-        CudaException.ThrowIfFailed(Cudart.cudaMalloc(out var m, bytes));
-        m.ByteLength = bytes;
-        m.MarkCreated();
-        CudaHandleDiagnostics.DeviceBytes((long)bytes);
-        return m;
-    }
-
-    /// <inheritdoc/>
-    protected override unsafe bool ReleaseNative(nint value)
-    {
-        CudaHandleDiagnostics.DeviceBytes(-(long)ByteLength);
-        // cudaFree from any thread works for memory of any device under unified addressing; the device is not switched.
-        return Cudart.cudaFree((void*)value) == cudaError_t.cudaSuccess;
     }
 }
 

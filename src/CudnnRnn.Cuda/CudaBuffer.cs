@@ -5,7 +5,8 @@ using CudnnRnn.Interop;
 namespace CudnnRnn.Cuda;
 
 /// <summary>
-/// A buffer in device memory (<c>cudaMalloc</c>), owned by a <see cref="SafeCudaDeviceMemory"/>. Host copies go through
+/// A buffer in device memory (from the engine's stream-ordered pool, or <c>cudaMalloc</c> where the device has none),
+/// owned by a <see cref="SafeCudaDeviceMemory"/>. Host copies go through
 /// the engine's stream and wait for it (a read must; a write waits so the caller's span can be reused at once).
 /// </summary>
 public sealed unsafe class CudaBuffer<T> : RnnBuffer<T> where T : unmanaged, IFloatingPointIeee754<T>
@@ -17,7 +18,7 @@ public sealed unsafe class CudaBuffer<T> : RnnBuffer<T> where T : unmanaged, IFl
         _engine = engine;
         nuint bytes = checked((nuint)length * (nuint)sizeof(T));
         engine.EnterDevice();
-        Memory = SafeCudaDeviceMemory.Allocate(bytes);
+        Memory = engine.AllocateDevice(bytes);
         try
         {
             if (bytes != 0)
@@ -67,6 +68,7 @@ public sealed unsafe class CudaBuffer<T> : RnnBuffer<T> where T : unmanaged, IFl
                 CudaException.ThrowIfFailed(Cudart.cudaMemcpyAsync(device, host, bytes, kind, _engine.Stream));
             else
                 CudaException.ThrowIfFailed(Cudart.cudaMemcpyAsync(host, device, bytes, kind, _engine.Stream));
+            CudaHandleDiagnostics.RecordSynchronizingCall();
             CudaException.ThrowIfFailed(Cudart.cudaStreamSynchronize(_engine.Stream));
         }
         finally

@@ -17,7 +17,7 @@ namespace CudnnRnn.Cuda;
 /// Determinism: whether CUBLAS_WORKSPACE_CONFIG still governs RNN determinism on cuDNN 9 (which uses cuBLASLt, not
 /// cuBLAS) is NOT VERIFIED; dropout masks come from cuDNN's RNG and cannot match the CPU engine.
 /// </remarks>
-public sealed class CudaEngine : IRnnEngine
+public sealed partial class CudaEngine : IRnnEngine
 {
     /// <summary>The engine's short name.</summary>
     public const string EngineName = "cuda";
@@ -83,6 +83,7 @@ public sealed class CudaEngine : IRnnEngine
             cudnn = SafeCudnnHandle.Create();
             CudnnException.ThrowIfFailed(Cudnn.cudnnSetStream(cudnn, stream));
             engine = new CudaEngine(device, cudnn, stream, probe);
+            engine.InitMemoryPool();
             reason = "";
             return true;
         }
@@ -326,7 +327,7 @@ public sealed class CudaEngine : IRnnEngine
             if (p > 0)
             {
                 CudnnException.ThrowIfFailed(Cudnn.cudnnDropoutGetStatesSize(_cudnn, out nuint size));
-                using var states = SafeCudaDeviceMemory.Allocate(size); // the descriptor takes its own reference
+                using var states = AllocateDevice(size); // the descriptor takes its own reference
                 d.Set(_cudnn, (float)p, states, seed);
                 stateBytes = (long)size;
             }
@@ -382,6 +383,7 @@ public sealed class CudaEngine : IRnnEngine
     {
         ObjectDisposedException.ThrowIf(IsDisposed, this);
         EnterDevice();
+        CudaHandleDiagnostics.RecordSynchronizingCall();
         CudaException.ThrowIfFailed(Cudart.cudaStreamSynchronize(_stream));
     }
 
@@ -419,6 +421,7 @@ public sealed class CudaEngine : IRnnEngine
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _cudnn.Dispose();
         _stream.Dispose();
+        _pool?.Dispose(); // allocations still outstanding keep the pool until they are freed
     }
 
     /// <inheritdoc/>

@@ -68,16 +68,21 @@ public sealed unsafe class CudaPlan<T> : RnnPlan<T> where T : unmanaged, IFloati
                     $"cudnnGetRNNWeightSpaceSize reports {_weightBytes} bytes for this plan's descriptor, but the weight layout has {expected} " +
                     "(auxFlags/dropout/algorithm are not expected to change the weight space; this is a cuDNN behaviour we did not anticipate).");
             _workBytes = Math.Max(workTraining, workInference);
-            _workspace = Own(owned, SafeCudaDeviceMemory.Allocate(_workBytes));
+            _workspace = Own(owned, engine.AllocateDevice(_workBytes));
 
             // Always a device copy of the lengths (API.md §10.1: whether cuDNN reads it is a disagreement between sources;
             // a device int32[batch] works on every version). Copied once here; every call passes it. Seen on cuDNN 9.19
             // (H100, 2026-11-23): passing NULL instead, as PyTorch does, also passed every GPU test and was no faster.
             int batch = xDesc.Batch;
-            _devSeqLengths = Own(owned, SafeCudaDeviceMemory.Allocate((nuint)batch * sizeof(int)));
+            _devSeqLengths = Own(owned, engine.AllocateDevice((nuint)batch * sizeof(int)));
+            // On the engine's stream, where the pool allocated the memory (stream order), then wait: the host array is
+            // pageable and its copy must be done before the plan is used from another thread. One synchronizing call per
+            // plan (counted in CudaHandleDiagnostics.SynchronizingCalls).
             fixed (int* lengths = xDesc.SeqLengths)
-                CudaException.ThrowIfFailed(Cudart.cudaMemcpy((void*)_devSeqLengths.DangerousGetHandle(), lengths,
-                    (nuint)batch * sizeof(int), cudaMemcpyKind.cudaMemcpyHostToDevice));
+                CudaException.ThrowIfFailed(Cudart.cudaMemcpyAsync((void*)_devSeqLengths.DangerousGetHandle(), lengths,
+                    (nuint)batch * sizeof(int), cudaMemcpyKind.cudaMemcpyHostToDevice, engine.Stream));
+            CudaHandleDiagnostics.RecordSynchronizingCall();
+            CudaException.ThrowIfFailed(Cudart.cudaStreamSynchronize(engine.Stream));
         }
         catch
         {

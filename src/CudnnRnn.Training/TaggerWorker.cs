@@ -26,7 +26,7 @@ public sealed class TaggerWorker<T> : IDisposable where T : unmanaged, IFloating
     private int[] _uOrder = [], _uPos = [], _uLen = [], _cStepOff = [], _charIds = [];
     private int[] _uRow = [], _convIds = [], _argmax = [];
     private T[] _charFeat = [], _dFeat = [], _xc = [], _z = [], _dxc = [];
-    private T[] _x = [], _xMask = [], _yMask = [], _logits = [], _dLogits = [], _dY = [], _cx = [], _dHy = [], _zeros = [], _rnnGradTmp = [];
+    private T[] _x = [], _xMask = [], _yMask = [], _logits = [], _dLogits = [], _dY = [], _cx = [], _dHy = [], _rnnGradTmp = [];
 
     // State of the last training forward.
     private int _n, _batch, _u, _nChars;
@@ -115,7 +115,8 @@ public sealed class TaggerWorker<T> : IDisposable where T : unmanaged, IFloating
         Linear.Backward<T>(y.AsSpan(0, n * O), n, O, _m.OutputWeight.Value, dLogits, K, dY, _grads[_iOutW], _grads[_iOutB]);
         Dropout.Backward<T>(dY, _yMask);
 
-        var dx = _rnn.Backward(dY).Dx;
+        var dx = _rnn.Backward(_rnnContext!, dY).Dx;
+        DisposeContexts(rnn: true);
         AddRnnGradients(_rnn, _grads[_iRnn]);
         var dxs = dx.AsSpan(0, n * I);
         Dropout.Backward<T>(dxs, _xMask);
@@ -308,7 +309,9 @@ public sealed class TaggerWorker<T> : IDisposable where T : unmanaged, IFloating
         Embedding.Forward<T>(_m.CharEmbedding!.Value, dc, _charIds.AsSpan(0, nc), cx, dc);
         var desc = new RnnDataDescriptor(RnnDataLayout.SeqMajorPacked, T0, U, dc, _uLen.AsSpan(0, U));
         _charRnn!.Training = training;
-        var hy = _charRnn.Forward(desc, cx).Hy; // [2, U, hc]
+        DisposeContexts(chars: true);
+        _charContext = _charRnn.Forward(desc, cx);
+        var hy = _charContext.Hy.ToArray(); // [2, U, hc]
         Grow(ref _charFeat, (long)U * 2 * hc);
         for (int u = 0; u < U; u++)
         {
@@ -329,8 +332,9 @@ public sealed class TaggerWorker<T> : IDisposable where T : unmanaged, IFloating
             dFeat.Slice(u * 2 * hc, hc).CopyTo(dHy.Slice(p * hc, hc));
             dFeat.Slice(u * 2 * hc + hc, hc).CopyTo(dHy.Slice((U + p) * hc, hc));
         }
-        Grow(ref _zeros, (long)_nChars * 2 * hc);
-        var cdx = _charRnn!.Backward(_zeros.AsSpan(0, _nChars * 2 * hc), dHy).Dx;
+        // Only h_n of the char LSTM feeds the loss: no dy.
+        var cdx = _charRnn!.Backward(_charContext!, default, dHy).Dx;
+        DisposeContexts(chars: true);
         AddRnnGradients(_charRnn, _grads[_iCharRnn]);
         Embedding.Backward<T>(_grads[_iChar], _m.Hyper.CharDim, _charIds.AsSpan(0, _nChars), cdx, _m.Hyper.CharDim);
     }
@@ -425,7 +429,19 @@ public sealed class TaggerWorker<T> : IDisposable where T : unmanaged, IFloating
     {
         var desc = new RnnDataDescriptor(RnnDataLayout.SeqMajorPacked, _lengths[0], _batch, _m.Hyper.InputSize, _lengths.AsSpan(0, _batch));
         _rnn.Training = training;
-        return _rnn.Forward(desc, _x.AsSpan(0, _n * _m.Hyper.InputSize)).Y;
+        DisposeContexts(rnn: true);
+        _rnnContext = _rnn.Forward(desc, _x.AsSpan(0, _n * _m.Hyper.InputSize));
+        return _rnnContext.Y.ToArray();
+    }
+
+    // The forward contexts of the step in progress (the word RNN's and the char LSTM's); disposed after their backward
+    // or at the next forward, which returns their memory to the layers' pools.
+    private RnnForwardContext<T>? _rnnContext, _charContext;
+
+    private void DisposeContexts(bool rnn = false, bool chars = false)
+    {
+        if (rnn) { _rnnContext?.Dispose(); _rnnContext = null; }
+        if (chars) { _charContext?.Dispose(); _charContext = null; }
     }
 
     private bool _disposed;
@@ -435,6 +451,7 @@ public sealed class TaggerWorker<T> : IDisposable where T : unmanaged, IFloating
     {
         if (_disposed) return;
         _disposed = true;
+        DisposeContexts(rnn: true, chars: true);
         _rnn.Dispose();
         _charRnn?.Dispose();
     }

@@ -10,6 +10,7 @@ namespace CudnnRnn;
 public abstract class RnnBuffer<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
 {
     private int _disposed;
+    private long _version;
 
     /// <summary>Creates the managed part of a buffer.</summary>
     protected RnnBuffer(IRnnEngine engine, long length)
@@ -27,12 +28,24 @@ public abstract class RnnBuffer<T> : IDisposable where T : unmanaged, IFloatingP
     /// <summary>True after <see cref="Dispose()"/>.</summary>
     public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 
+    /// <summary>
+    /// A counter that every change made through this object's methods (<see cref="Write"/>, <see cref="Fill"/>, the
+    /// copies built on them, and the outputs an <see cref="RnnLayer{T}"/> writes) increases. A forward context records
+    /// the versions of its inputs and of the weights, so a backward after a change is refused instead of computing a
+    /// wrong gradient. Writes through a raw span or device pointer are invisible to it: call <see cref="MarkModified"/>.
+    /// </summary>
+    public long Version => Volatile.Read(ref _version);
+
+    /// <summary>Records that the contents changed outside this object's methods (see <see cref="Version"/>).</summary>
+    public void MarkModified() => Interlocked.Increment(ref _version);
+
     /// <summary>Copies <paramref name="source"/> into the buffer starting at element <paramref name="offset"/>.</summary>
     public void Write(long offset, ReadOnlySpan<T> source)
     {
         ThrowIfDisposed();
         CheckRange(offset, source.Length, nameof(source));
         WriteCore(offset, source);
+        MarkModified();
     }
 
     /// <summary>Copies elements starting at <paramref name="offset"/> into <paramref name="destination"/>.</summary>
@@ -72,6 +85,7 @@ public abstract class RnnBuffer<T> : IDisposable where T : unmanaged, IFloatingP
     {
         ThrowIfDisposed();
         FillCore(value);
+        MarkModified();
     }
 
     /// <summary>Sets every element to zero.</summary>

@@ -2,14 +2,7 @@ using System.Numerics;
 
 namespace CudnnRnn;
 
-/// <summary>Outputs of <see cref="RnnLayer{T}.Forward"/>: y in the input's layout, and the final states.</summary>
-/// <param name="Y">Output, YDesc layout ([T, B, D·S] for seq-major unpacked).</param>
-/// <param name="Hy">Final hidden state [L·D, B, S].</param>
-/// <param name="Cy">Final cell state [L·D, B, H] (LSTM), else empty.</param>
-/// <param name="YDesc">Shape of <paramref name="Y"/>.</param>
-public sealed record RnnOutput<T>(T[] Y, T[] Hy, T[] Cy, RnnDataDescriptor YDesc);
-
-/// <summary>Input gradients from <see cref="RnnLayer{T}.Backward"/>.</summary>
+/// <summary>Input gradients returned by the host-span <see cref="RnnLayer{T}.Backward(RnnForwardContext{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T})"/>.</summary>
 /// <param name="Dx">dL/dx in the input's layout.</param>
 /// <param name="Dhx">dL/dhx [L·D, B, S].</param>
 /// <param name="Dcx">dL/dcx [L·D, B, H] (LSTM), else empty.</param>
@@ -17,20 +10,26 @@ public sealed record RnnInputGradients<T>(T[] Dx, T[] Dhx, T[] Dcx);
 
 /// <summary>
 /// A recurrent layer for users — what <c>nn.RNN</c>/<c>nn.GRU</c>/<c>nn.LSTM</c> are to PyTorch users — on any engine.
-/// It owns the weights and their gradients, caches one plan and its buffers per data shape, keeps the reserve space
-/// between <see cref="Forward"/> and <see cref="Backward"/>, and initialises weights like PyTorch (uniform ±1/√hidden,
-/// seeded). Not thread-safe.
+/// It owns the weights and their gradients in engine memory, caches plans per data shape, and initialises weights like
+/// PyTorch (uniform ±1/√hidden, seeded). Each forward returns an <see cref="RnnForwardContext{T}"/> that owns its
+/// outputs and reserve space; backward takes that context, so several forwards may be in flight and are
+/// backpropagated in any order. Not thread-safe: use one layer from one thread at a time.
 /// </summary>
 public sealed class RnnLayer<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
 {
-    // Plans are per data shape; variable-length batches bring new shapes all the time. Evicted plans give their memory
+    // Plans are per data shape; variable-length batches bring new shapes all the time. Evicted shapes give their memory
     // back to the engine (the CPU engine pools it), so a small cache costs little and bounds memory.
     private const int MaxCachedPlans = 8;
-    private readonly Dictionary<RnnDataDescriptor, Slot> _slots = new();
+
+    /// <summary>
+    /// How many disposed contexts' storage (outputs and reserve) each data shape keeps for reuse. More contexts than this
+    /// may be alive at once; the excess is freed when they are disposed.
+    /// </summary>
+    public const int MaxPooledContextsPerShape = 4;
+
+    private readonly Dictionary<RnnDataDescriptor, RnnLayerShape<T>> _shapes = new();
     private readonly LinkedList<RnnDataDescriptor> _lru = new();
-    private RnnDescriptor _inference;
-    private Slot? _last;
-    private bool _lastWasTraining;
+    private readonly RnnDescriptor _inference;
     private bool _disposed;
 
     /// <summary>Creates the layer and initialises its weights.</summary>
@@ -123,86 +122,198 @@ public sealed class RnnLayer<T> : IDisposable where T : unmanaged, IFloatingPoin
     }
 
     /// <summary>
-    /// Forward pass on host data. In training mode the reserve is kept for <see cref="Backward"/>.
+    /// Forward pass on engine buffers: <paramref name="x"/> (and <paramref name="hx"/>, <paramref name="cx"/>) are used in
+    /// place, without a copy, and must stay unchanged until the context is backpropagated. In training mode
+    /// (<see cref="Training"/>) the context holds a reserve space for <see cref="Backward(RnnForwardContext{T}, RnnBuffer{T}?, RnnBuffer{T}?, RnnBuffer{T}?, RnnBuffer{T}?, RnnBuffer{T}?, RnnBuffer{T}?)"/>.
+    /// </summary>
+    /// <param name="xDesc">Shape of x (its VectorSize must be the input size).</param>
+    /// <param name="x">Input in <paramref name="xDesc"/>'s layout, in this layer's engine memory.</param>
+    /// <param name="hx">Initial hidden state [L·D, B, S], or null for zeros.</param>
+    /// <param name="cx">Initial cell state [L·D, B, H] (LSTM), or null for zeros.</param>
+    public RnnForwardContext<T> Forward(RnnDataDescriptor xDesc, RnnBuffer<T> x, RnnBuffer<T>? hx = null, RnnBuffer<T>? cx = null)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(xDesc);
+        ArgumentNullException.ThrowIfNull(x);
+        if (cx is not null && Descriptor.Mode != RnnMode.Lstm)
+            throw new ArgumentException($"cx is a cell state, which exists for Lstm only (mode is {Descriptor.Mode}); pass null.", nameof(cx));
+        var shape = GetShape(xDesc);
+        return Run(shape, x, hx, cx, shape.Rent(Engine));
+    }
+
+    /// <summary>
+    /// Forward pass on host data (a convenience: the inputs are copied into engine memory the context owns). Read the
+    /// outputs with <c>context.Y.CopyTo(span)</c> / <c>ToArray()</c>.
     /// </summary>
     /// <param name="xDesc">Shape of x (its VectorSize must be the input size).</param>
     /// <param name="x">Input in <paramref name="xDesc"/>'s layout.</param>
     /// <param name="hx">Initial hidden state [L·D, B, S], or empty for zeros.</param>
     /// <param name="cx">Initial cell state [L·D, B, H] (LSTM), or empty for zeros.</param>
-    public RnnOutput<T> Forward(RnnDataDescriptor xDesc, ReadOnlySpan<T> x, ReadOnlySpan<T> hx = default, ReadOnlySpan<T> cx = default)
+    public RnnForwardContext<T> Forward(RnnDataDescriptor xDesc, ReadOnlySpan<T> x, ReadOnlySpan<T> hx = default, ReadOnlySpan<T> cx = default)
     {
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(xDesc);
-        var slot = GetSlot(xDesc);
-        var plan = Training ? slot.TrainPlan : slot.InferPlan;
-        slot.X.CopyFrom(x);
-        bool hasHx = !hx.IsEmpty, hasCx = !cx.IsEmpty;
-        if (hasHx) slot.Hx.CopyFrom(hx);
-        if (hasCx)
+        if (!cx.IsEmpty && Descriptor.Mode != RnnMode.Lstm)
+            throw new ArgumentException($"cx is a cell state, which exists for Lstm only (mode is {Descriptor.Mode}); pass an empty span.", nameof(cx));
+        var shape = GetShape(xDesc);
+        var plan = shape.TrainPlan;
+        CheckLength(x, xDesc.ElementCount, nameof(x));
+        if (!hx.IsEmpty) CheckLength(hx, plan.HiddenStateElements, nameof(hx));
+        if (!cx.IsEmpty) CheckLength(cx, plan.CellStateElements, nameof(cx));
+        var s = shape.Rent(Engine);
+        try
         {
-            if (slot.Cx is null) throw new ArgumentException($"cx is a cell state, which exists for Lstm only (mode is {Descriptor.Mode}); pass an empty span.", nameof(cx));
-            slot.Cx.CopyFrom(cx);
+            (s.HostX ??= Engine.Allocate<T>(xDesc.ElementCount)).CopyFrom(x);
+            if (!hx.IsEmpty) (s.HostHx ??= Engine.Allocate<T>(plan.HiddenStateElements)).CopyFrom(hx);
+            if (!cx.IsEmpty) (s.HostCx ??= Engine.Allocate<T>(plan.CellStateElements)).CopyFrom(cx);
         }
-        slot.HasHx = hasHx;
-        slot.HasCx = hasCx;
-        if (Training)
-            plan.Forward(RnnForwardMode.Training, slot.X, slot.Y, hasHx ? slot.Hx : null, slot.Hy, hasCx ? slot.Cx : null, slot.Cy, Weights, slot.Reserve);
-        else
-            plan.Forward(RnnForwardMode.Inference, slot.X, slot.Y, hasHx ? slot.Hx : null, slot.Hy, hasCx ? slot.Cx : null, slot.Cy, Weights, null);
-        _last = slot;
-        _lastWasTraining = Training;
-        return new RnnOutput<T>(slot.Y.ToArray(), slot.Hy.ToArray(), slot.Cy?.ToArray() ?? [], plan.YDesc);
+        catch
+        {
+            shape.Return(s);
+            throw;
+        }
+        return Run(shape, s.HostX, hx.IsEmpty ? null : s.HostHx, cx.IsEmpty ? null : s.HostCx, s);
+    }
+
+    private RnnForwardContext<T> Run(RnnLayerShape<T> shape, RnnBuffer<T> x, RnnBuffer<T>? hx, RnnBuffer<T>? cx, ContextStorage<T> s)
+    {
+        bool training = Training;
+        try
+        {
+            if (training)
+            {
+                s.Reserve ??= shape.TrainPlan.CreateReserve();
+                shape.TrainPlan.Forward(RnnForwardMode.Training, x, s.Y, hx, s.Hy, cx, s.Cy, Weights, s.Reserve);
+            }
+            else
+            {
+                shape.InferPlan.Forward(RnnForwardMode.Inference, x, s.Y, hx, s.Hy, cx, s.Cy, Weights, null);
+            }
+        }
+        catch
+        {
+            shape.Return(s);
+            throw;
+        }
+        s.Y.MarkModified();
+        s.Hy.MarkModified();
+        s.Cy?.MarkModified();
+        return new RnnForwardContext<T>(this, shape, s, training, x, hx, cx, Weights.Version);
     }
 
     /// <summary>
-    /// Backward pass for the last training forward: returns dx, dhx, dcx and adds the weight gradients into
-    /// <see cref="WeightGradients"/> (call <see cref="ZeroGrad"/> between steps).
+    /// Backward pass of <paramref name="context"/> on engine buffers: writes dx, dhx, dcx (each optional: null = not
+    /// wanted) and adds the weight gradients into <see cref="WeightGradients"/> (call <see cref="ZeroGrad"/> between
+    /// steps). Any subset of dy, dhy, dcy may be given; absent ones are zeros (e.g. only h_n feeds the loss: pass dhy).
+    /// A context is backpropagated once; a second time, after dispose, or after the weights or its inputs changed
+    /// throws <see cref="InvalidOperationException"/> / <see cref="ObjectDisposedException"/>.
     /// </summary>
-    /// <param name="dy">dL/dy in the forward's y layout.</param>
-    /// <param name="dhy">dL/dhy, or empty for zeros.</param>
-    /// <param name="dcy">dL/dcy (LSTM), or empty for zeros.</param>
-    public RnnInputGradients<T> Backward(ReadOnlySpan<T> dy, ReadOnlySpan<T> dhy = default, ReadOnlySpan<T> dcy = default)
+    public void Backward(RnnForwardContext<T> context, RnnBuffer<T>? dy = null, RnnBuffer<T>? dhy = null, RnnBuffer<T>? dcy = null,
+        RnnBuffer<T>? dx = null, RnnBuffer<T>? dhx = null, RnnBuffer<T>? dcx = null)
     {
         ThrowIfDisposed();
-        if (_last is null) throw new InvalidOperationException("Backward needs a forward pass first.");
-        if (!_lastWasTraining) throw new InvalidOperationException("Backward needs a training forward; the last forward ran with Training = false.");
-        var slot = _last;
-        slot.Dy.CopyFrom(dy);
-        bool hasDhy = !dhy.IsEmpty, hasDcy = !dcy.IsEmpty;
-        if (hasDhy) slot.Dhy.CopyFrom(dhy);
-        if (hasDcy)
-        {
-            if (slot.Dcy is null) throw new ArgumentException($"dcy exists for Lstm only (mode is {Descriptor.Mode}); pass an empty span.", nameof(dcy));
-            slot.Dcy.CopyFrom(dcy);
-        }
-        var hx = slot.HasHx ? slot.Hx : null;
-        var cx = slot.HasCx ? slot.Cx : null;
-        slot.TrainPlan.BackwardData(slot.Y, slot.Dy, slot.Dx, hx, hasDhy ? slot.Dhy : null, slot.Dhx, cx, hasDcy ? slot.Dcy : null, slot.Dcx, Weights, slot.Reserve);
-        slot.TrainPlan.BackwardWeights(WeightGradMode.Add, slot.X, hx, slot.Y, WeightGradients, slot.Reserve);
-        _last = null;
-        return new RnnInputGradients<T>(slot.Dx.ToArray(), slot.Dhx.ToArray(), slot.Dcx?.ToArray() ?? []);
+        var (shape, s) = CheckContext(context);
+        if ((dcy is not null || dcx is not null) && Descriptor.Mode != RnnMode.Lstm)
+            throw new ArgumentException($"dcy and dcx exist for Lstm only (mode is {Descriptor.Mode}); pass null.", dcy is not null ? nameof(dcy) : nameof(dcx));
+        var plan = shape.TrainPlan;
+        plan.BackwardData(s.Y, dy ?? shape.ZeroDy(Engine), dx ?? shape.ScratchDx(Engine), context.Hx, dhy, dhx, context.Cx, dcy, dcx, Weights, s.Reserve!);
+        context.IsBackpropagated = true;
+        plan.BackwardWeights(WeightGradMode.Add, context.X, context.Hx, s.Y, WeightGradients, s.Reserve!);
+        WeightGradients.MarkModified();
+        dx?.MarkModified();
+        dhx?.MarkModified();
+        dcx?.MarkModified();
     }
 
-    private Slot GetSlot(RnnDataDescriptor xDesc)
+    /// <summary>
+    /// Backward pass of <paramref name="context"/> on host data (a convenience that copies): returns dx, dhx, dcx and
+    /// adds the weight gradients into <see cref="WeightGradients"/>. Empty spans are zeros; pass <c>default</c> for dy
+    /// when only the final states feed the loss.
+    /// </summary>
+    public RnnInputGradients<T> Backward(RnnForwardContext<T> context, ReadOnlySpan<T> dy, ReadOnlySpan<T> dhy = default, ReadOnlySpan<T> dcy = default)
     {
-        if (_slots.TryGetValue(xDesc, out var slot))
+        ThrowIfDisposed();
+        var (shape, _) = CheckContext(context);
+        var plan = shape.TrainPlan;
+        if (!dy.IsEmpty) CheckLength(dy, plan.YDesc.ElementCount, nameof(dy));
+        if (!dhy.IsEmpty) CheckLength(dhy, plan.HiddenStateElements, nameof(dhy));
+        if (!dcy.IsEmpty)
         {
-            _lru.Remove(slot.Node);
-            _lru.AddFirst(slot.Node);
-            return slot;
+            if (Descriptor.Mode != RnnMode.Lstm) throw new ArgumentException($"dcy exists for Lstm only (mode is {Descriptor.Mode}); pass an empty span.", nameof(dcy));
+            CheckLength(dcy, plan.CellStateElements, nameof(dcy));
         }
-        if (_slots.Count >= MaxCachedPlans)
+        var e = Engine;
+        using var dyB = dy.IsEmpty ? null : e.Upload(dy);
+        using var dhyB = dhy.IsEmpty ? null : e.Upload(dhy);
+        using var dcyB = dcy.IsEmpty ? null : e.Upload(dcy);
+        using var dxB = e.Allocate<T>(context.XDesc.ElementCount);
+        using var dhxB = e.Allocate<T>(plan.HiddenStateElements);
+        using var dcxB = plan.CellStateElements > 0 ? e.Allocate<T>(plan.CellStateElements) : null;
+        Backward(context, dyB, dhyB, dcyB, dxB, dhxB, dcxB);
+        return new RnnInputGradients<T>(dxB.ToArray(), dhxB.ToArray(), dcxB?.ToArray() ?? []);
+    }
+
+    private (RnnLayerShape<T>, ContextStorage<T>) CheckContext(RnnForwardContext<T> context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        if (!context.BelongsTo(this))
+            throw new ArgumentException("The context comes from another layer's forward; backpropagate it through that layer.", nameof(context));
+        if (context.IsDisposed) throw new ObjectDisposedException(nameof(context), "The forward context has been disposed; its saved state is gone.");
+        if (!context.IsTraining)
+            throw new InvalidOperationException("This context comes from an inference forward (Training = false), which saves nothing for backward.");
+        if (context.IsBackpropagated)
+            throw new InvalidOperationException("This context has already been backpropagated; each forward context is backpropagated once. Run the forward again.");
+        if (Weights.Version != context.WeightsVersion)
+            throw new InvalidOperationException("The layer's weights changed after this forward (ImportPyTorch, ResetParameters or a write to Weights); its saved state no longer matches them. Run the forward again.");
+        if (context.X.IsDisposed || context.X.Version != context.XVersion)
+            throw new InvalidOperationException("The input x of this forward was disposed or changed after the forward; backward needs it unchanged.");
+        if (context.Hx is { } hx && (hx.IsDisposed || hx.Version != context.HxVersion))
+            throw new InvalidOperationException("The initial state hx of this forward was disposed or changed after the forward; backward needs it unchanged.");
+        if (context.Cx is { } cx && (cx.IsDisposed || cx.Version != context.CxVersion))
+            throw new InvalidOperationException("The initial cell state cx of this forward was disposed or changed after the forward; backward needs it unchanged.");
+        return (context.Shape, context.Storage);
+    }
+
+    private static void CheckLength(ReadOnlySpan<T> span, long expected, string name)
+    {
+        if (span.Length != expected)
+            throw new ArgumentException($"{name} has {span.Length} elements; expected {expected}.", name);
+    }
+
+    /// <summary>Number of data shapes whose plans are cached now (at most 8).</summary>
+    public int CachedShapes => _shapes.Count;
+
+    private RnnLayerShape<T> GetShape(RnnDataDescriptor xDesc)
+    {
+        if (_shapes.TryGetValue(xDesc, out var shape))
+        {
+            _lru.Remove(shape.Node);
+            _lru.AddFirst(shape.Node);
+            return shape;
+        }
+        if (_shapes.Count >= MaxCachedPlans)
         {
             var old = _lru.Last!;
             _lru.RemoveLast();
-            _slots.Remove(old.Value, out var evicted);
-            if (ReferenceEquals(evicted, _last)) _last = null;
-            evicted!.Dispose();
+            _shapes.Remove(old.Value, out var evicted);
+            // Contexts of an evicted shape may still be backpropagated: it is disposed when the last one returns.
+            evicted!.Evicted = true;
+            if (evicted.LiveContexts == 0) evicted.Dispose();
         }
-        slot = new Slot(this, xDesc);
-        _slots[xDesc] = slot;
-        _lru.AddFirst(slot.Node);
-        return slot;
+        shape = new RnnLayerShape<T>(this, xDesc, _inference, MaxPooledContextsPerShape);
+        _shapes[xDesc] = shape;
+        _lru.AddFirst(shape.Node);
+        return shape;
+    }
+
+    internal void Return(RnnLayerShape<T> shape, ContextStorage<T> storage)
+    {
+        if (_disposed)
+        {
+            storage.Dispose();
+            return;
+        }
+        shape.Return(storage);
     }
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
@@ -212,64 +323,9 @@ public sealed class RnnLayer<T> : IDisposable where T : unmanaged, IFloatingPoin
     {
         if (_disposed) return;
         _disposed = true;
-        foreach (var s in _slots.Values) s.Dispose();
-        _slots.Clear();
+        foreach (var s in _shapes.Values) s.Dispose();
+        _shapes.Clear();
         Weights.Dispose();
         WeightGradients.Dispose();
-    }
-
-    /// <summary>One data shape: its plans (training and, with dropout, an inference one without dropout) and buffers.</summary>
-    private sealed class Slot : IDisposable
-    {
-        public Slot(RnnLayer<T> owner, RnnDataDescriptor xDesc)
-        {
-            var e = owner.Engine;
-            TrainPlan = e.CreatePlan<T>(owner.Descriptor, xDesc);
-            InferPlan = ReferenceEquals(owner._inference, owner.Descriptor) ? TrainPlan : e.CreatePlan<T>(owner._inference, xDesc);
-            Node = new LinkedListNode<RnnDataDescriptor>(xDesc);
-            X = e.Allocate<T>(xDesc.ElementCount);
-            Dx = e.Allocate<T>(xDesc.ElementCount);
-            Y = e.Allocate<T>(TrainPlan.YDesc.ElementCount);
-            Dy = e.Allocate<T>(TrainPlan.YDesc.ElementCount);
-            Hx = e.Allocate<T>(TrainPlan.HiddenStateElements);
-            Hy = e.Allocate<T>(TrainPlan.HiddenStateElements);
-            Dhy = e.Allocate<T>(TrainPlan.HiddenStateElements);
-            Dhx = e.Allocate<T>(TrainPlan.HiddenStateElements);
-            if (owner.Descriptor.Mode == RnnMode.Lstm)
-            {
-                Cx = e.Allocate<T>(TrainPlan.CellStateElements);
-                Cy = e.Allocate<T>(TrainPlan.CellStateElements);
-                Dcy = e.Allocate<T>(TrainPlan.CellStateElements);
-                Dcx = e.Allocate<T>(TrainPlan.CellStateElements);
-            }
-            Reserve = TrainPlan.CreateReserve();
-        }
-
-        public RnnPlan<T> TrainPlan { get; }
-        public RnnPlan<T> InferPlan { get; }
-        public LinkedListNode<RnnDataDescriptor> Node { get; }
-        public RnnBuffer<T> X { get; }
-        public RnnBuffer<T> Dx { get; }
-        public RnnBuffer<T> Y { get; }
-        public RnnBuffer<T> Dy { get; }
-        public RnnBuffer<T> Hx { get; }
-        public RnnBuffer<T> Hy { get; }
-        public RnnBuffer<T> Dhy { get; }
-        public RnnBuffer<T> Dhx { get; }
-        public RnnBuffer<T>? Cx { get; }
-        public RnnBuffer<T>? Cy { get; }
-        public RnnBuffer<T>? Dcy { get; }
-        public RnnBuffer<T>? Dcx { get; }
-        public RnnReserve<T> Reserve { get; }
-        public bool HasHx { get; set; }
-        public bool HasCx { get; set; }
-
-        public void Dispose()
-        {
-            Reserve.Dispose();
-            if (!ReferenceEquals(InferPlan, TrainPlan)) InferPlan.Dispose();
-            TrainPlan.Dispose();
-            foreach (var b in new[] { X, Dx, Y, Dy, Hx, Hy, Dhy, Dhx, Cx, Cy, Dcy, Dcx }) b?.Dispose();
-        }
     }
 }

@@ -24,6 +24,40 @@ public sealed class ContractTests
     /// <summary>Imports bound beyond the contract (api.json has no call that names a device), from cuda.h.</summary>
     public static readonly IReadOnlySet<string> ExtrasOutsideContract = new HashSet<string> { "cuInit", "cuDeviceGet", "cuDeviceGetName" };
 
+    /// <summary>
+    /// CUDA runtime calls bound beyond api.json (the stream-ordered allocator and pinned host memory), with their prototypes
+    /// from cuda_runtime_api.h (CUDA 12.x/13.x), so they are checked exactly like the contract's functions.
+    /// </summary>
+    internal static readonly IReadOnlyList<CFunction> RuntimeExtras =
+    [
+        new("cudaDeviceGetAttribute", CudaLibraries.CudartLibraryName, "cudaError_t", [("value", "int *"), ("attr", "enum cudaDeviceAttr"), ("device", "int")], "5.0", false),
+        new("cudaMemPoolCreate", CudaLibraries.CudartLibraryName, "cudaError_t", [("memPool", "cudaMemPool_t *"), ("poolProps", "const struct cudaMemPoolProps *")], "11.2", false),
+        new("cudaMemPoolDestroy", CudaLibraries.CudartLibraryName, "cudaError_t", [("memPool", "cudaMemPool_t")], "11.2", false),
+        new("cudaMemPoolSetAttribute", CudaLibraries.CudartLibraryName, "cudaError_t", [("memPool", "cudaMemPool_t"), ("attr", "enum cudaMemPoolAttr"), ("value", "void *")], "11.2", false),
+        new("cudaMemPoolGetAttribute", CudaLibraries.CudartLibraryName, "cudaError_t", [("memPool", "cudaMemPool_t"), ("attr", "enum cudaMemPoolAttr"), ("value", "void *")], "11.2", false),
+        new("cudaMemPoolTrimTo", CudaLibraries.CudartLibraryName, "cudaError_t", [("memPool", "cudaMemPool_t"), ("minBytesToKeep", "size_t")], "11.2", false),
+        new("cudaMallocFromPoolAsync", CudaLibraries.CudartLibraryName, "cudaError_t", [("ptr", "void **"), ("size", "size_t"), ("memPool", "cudaMemPool_t"), ("stream", "cudaStream_t")], "11.2", false),
+        new("cudaFreeAsync", CudaLibraries.CudartLibraryName, "cudaError_t", [("devPtr", "void *"), ("hStream", "cudaStream_t")], "11.2", false),
+        new("cudaMallocHost", CudaLibraries.CudartLibraryName, "cudaError_t", [("ptr", "void **"), ("size", "size_t")], "2.0", false),
+        new("cudaFreeHost", CudaLibraries.CudartLibraryName, "cudaError_t", [("ptr", "void *")], "2.0", false),
+    ];
+
+    /// <summary>Enum values of the runtime extras, from driver_types.h (the members we bind).</summary>
+    internal static readonly IReadOnlyDictionary<Type, IReadOnlyDictionary<string, long>> RuntimeExtraEnums = new Dictionary<Type, IReadOnlyDictionary<string, long>>
+    {
+        [typeof(cudaDeviceAttr)] = new Dictionary<string, long>
+        {
+            ["cudaDevAttrComputeCapabilityMajor"] = 75, ["cudaDevAttrComputeCapabilityMinor"] = 76, ["cudaDevAttrMemoryPoolsSupported"] = 115,
+        },
+        [typeof(cudaMemPoolAttr)] = new Dictionary<string, long>
+        {
+            ["cudaMemPoolReuseFollowEventDependencies"] = 1, ["cudaMemPoolReuseAllowOpportunistic"] = 2,
+            ["cudaMemPoolReuseAllowInternalDependencies"] = 3, ["cudaMemPoolAttrReleaseThreshold"] = 4,
+            ["cudaMemPoolAttrReservedMemCurrent"] = 5, ["cudaMemPoolAttrReservedMemHigh"] = 6,
+            ["cudaMemPoolAttrUsedMemCurrent"] = 7, ["cudaMemPoolAttrUsedMemHigh"] = 8,
+        },
+    };
+
     public enum Kind { Pointer, SizeT, Int32, Float, Double, UInt64, Char, Void, Any }
 
     internal sealed record CFunction(string Name, string Library, string Returns, IReadOnlyList<(string Name, string CType)> Params, string? Since, bool RemovedInV9);
@@ -42,6 +76,7 @@ public sealed class ContractTests
         }
         Add(SharedFiles.Api.GetProperty("functions"), CudaLibraries.CudnnLibraryName);
         Add(SharedFiles.Api.GetProperty("cudaRuntime").GetProperty("functions"), CudaLibraries.CudartLibraryName);
+        foreach (var f in RuntimeExtras) d.Add(f.Name, f);
         return d;
     }
 
@@ -54,9 +89,9 @@ public sealed class ContractTests
             .OrderBy(x => x.m.Name, StringComparer.Ordinal)
             .ToList();
 
-    private static readonly HashSet<string> s_pointerTypedefs = ["cudaStream_t", "cudaEvent_t", "cudnnCallback_t"];
+    private static readonly HashSet<string> s_pointerTypedefs = ["cudaStream_t", "cudaEvent_t", "cudnnCallback_t", "cudaMemPool_t"];
 
-    private static string Strip(string ctype) => ctype.Replace("const ", "").Replace("enum ", "").Trim();
+    private static string Strip(string ctype) => ctype.Replace("const ", "").Replace("enum ", "").Replace("struct ", "").Trim();
 
     internal static Kind CKind(string ctype)
     {
@@ -99,7 +134,7 @@ public sealed class ContractTests
     private static Type? NetPointee(Type t) => t.IsByRef || t.IsPointer ? t.GetElementType() : null;
 
     private static readonly HashSet<string> s_enumNames = SharedFiles.Api.GetProperty("enums").EnumerateArray()
-        .Select(e => e.GetProperty("name").GetString()!).Concat(["cudaError_t", "cudaMemcpyKind"]).ToHashSet();
+        .Select(e => e.GetProperty("name").GetString()!).Concat(["cudaError_t", "cudaMemcpyKind", "cudaDeviceAttr", "cudaMemPoolAttr"]).ToHashSet();
 
     private static List<string> CompareType(string where, string ctype, Type net)
     {
@@ -112,7 +147,13 @@ public sealed class ContractTests
         if (c == Kind.Pointer && NetPointee(net) is { } pointee)
         {
             var (pk, ptype) = CPointee(ctype);
-            if (pk != Kind.Any)
+            bool boundStruct = pointee.IsValueType && !pointee.IsPrimitive && !pointee.IsEnum && pointee != typeof(void);
+            if (boundStruct)
+            {
+                // A C struct passed by pointer is bound as a blittable struct of the same name.
+                if (pointee.Name != ptype) errors.Add($"{where}: C '{ctype}' points to struct {ptype}, the binding points to {pointee.Name}");
+            }
+            else if (pk != Kind.Any)
             {
                 Kind np = pointee == typeof(void) ? Kind.Void : NetKind(pointee);
                 if (np != pk) errors.Add($"{where}: C '{ctype}' points to {pk}, the binding's {net} points to {np}");
@@ -193,6 +234,9 @@ public sealed class ContractTests
         Assert.NotEmpty(CompareType("f(mAddr)", "void **", typeof(ulong)));
         // An enum parameter bound as another enum of the same size.
         Assert.NotEmpty(CompareType("f(mode)", "cudnnRNNMode_t", typeof(cudnnDirectionMode_t)));
+        // A struct pointer bound to another struct (cudaMemPoolCreate's props).
+        Assert.NotEmpty(CompareType("f(props)", "const struct cudaMemPoolProps *", typeof(Guid).MakePointerType()));
+        Assert.Empty(CompareType("f(props)", "const struct cudaMemPoolProps *", typeof(cudaMemPoolProps).MakePointerType()));
         // And the correct forms pass.
         Assert.Empty(CompareType("f(size)", "size_t *", typeof(nuint).MakeByRefType()));
         Assert.Empty(CompareType("f(mAddr)", "void **", typeof(nint).MakeByRefType()));
@@ -259,6 +303,11 @@ public sealed class ContractTests
         AssertSameMembers("cudaRuntime flags", JsonMembers(cuda.GetProperty("flags")), NetMembers(typeof(CudartConstants)));
         covered.Add(typeof(cudaError_t));
         covered.Add(typeof(cudaMemcpyKind));
+        foreach (var (t, values) in RuntimeExtraEnums)
+        {
+            AssertSameMembers(t.Name + " (driver_types.h)", values.ToDictionary(), NetMembers(t));
+            covered.Add(t);
+        }
         var constants = SharedFiles.Api.GetProperty("constants");
         foreach (string c in new[] { "CUDNN_DIM_MAX", "CUDNN_SEV_ERROR_EN", "CUDNN_SEV_WARNING_EN", "CUDNN_SEV_INFO_EN" })
             Assert.Equal(constants.GetProperty(c).GetInt64(), NetMembers(typeof(CudnnConstants))[c]);

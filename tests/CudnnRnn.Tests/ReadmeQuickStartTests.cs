@@ -19,15 +19,16 @@ public sealed class ReadmeQuickStartTests
         // 3 sequences of lengths 5, 2, 4, sequence-major [T=5, B=3, 8], padding ignored.
         var xDesc = new RnnDataDescriptor(RnnDataLayout.SeqMajorUnpacked, maxSeqLength: 5, batch: 3, vectorSize: 8, seqLengths: [5, 2, 4]);
         var x = new float[xDesc.ElementCount];                          // fill x with your data
-        RnnOutput<float> output = lstm.Forward(xDesc, x);               // y [5, 3, 2*16], hy/cy [4, 3, 16]
-        var grads = lstm.Backward(dy: output.Y);                        // dx; weight gradients accumulate
+        using var context = lstm.Forward(xDesc, x);                     // y [5, 3, 2*16], hy/cy [4, 3, 16] in engine memory
+        float[] y = context.Y.ToArray();                                // (or context.Y.CopyTo(span): no allocation)
+        var grads = lstm.Backward(context, dy: y);                      // dx; weight gradients accumulate; dy/dhy/dcy optional
         float[] dWih = lstm.ExportPyTorchGradient("weight_ih_l0_reverse");
 
         // Gradient-check your own configuration in a CPU-only test run (float64 central differences):
         var report = GradientChecker.Check(rnn, xDesc);
         // --- end ---
-        Assert.Equal(5 * 3 * 32, output.Y.Length);
-        Assert.Equal(4 * 3 * 16, output.Hy.Length);
+        Assert.Equal(5 * 3 * 32, y.Length);
+        Assert.Equal(4 * 3 * 16, context.Hy.Length);
         Assert.Equal(xDesc.ElementCount, grads.Dx.Length);
         Assert.Equal(64 * 8, dWih.Length);
         Assert.True(report.Passed, report.ToString());

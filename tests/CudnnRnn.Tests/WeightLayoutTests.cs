@@ -123,14 +123,14 @@ public sealed class RnnLayerTests
         using var layer = new RnnLayer<double>(CpuEngine.Create(), rnn, seed: 1);
         var x = Rand.Data(1, xDesc, 0);
         var dy = Rand.Data(2, xDesc.WithVectorSize(8), 0);
-        var outp = layer.Forward(xDesc, x);
-        var g = layer.Backward(dy);
+        RnnOutput<double> outp;
+        RnnInputGradients<double> g;
+        using (var c = layer.Forward(xDesc, x)) { outp = c.ReadOutputs(); g = layer.Backward(c, dy); }
         var reference = Pass<double>.Run(CpuEngine.Create(), rnn, xDesc, layer.Weights.ToArray(), x, null, null, dy, null, null);
         Assert.Equal(reference.Y, outp.Y);
         Assert.Equal(reference.Dx, g.Dx);
         Assert.Equal(reference.Dw, layer.WeightGradients.ToArray());
-        layer.Forward(xDesc, x);
-        layer.Backward(dy);
+        using (var c = layer.Forward(xDesc, x)) layer.Backward(c, dy);
         // ADD semantics: the second pass adds onto the first. Adding into a non-zero buffer changes the summation order,
         // so the result is 2·dW within a few float64 ulps of the gradient scale (8·ε·(|e| + scale), the derived bound).
         var twice = layer.WeightGradients.ToArray();
@@ -139,10 +139,9 @@ public sealed class RnnLayerTests
             Assert.True(Math.Abs(twice[i] - 2 * reference.Dw[i]) <= 8 * eps * (2 * Math.Abs(reference.Dw[i]) + scale), $"dw[{i}]");
         layer.ZeroGrad();
         Assert.All(layer.WeightGradients.ToArray(), v => Assert.Equal(0.0, v));
-        Assert.Throws<InvalidOperationException>(() => layer.Backward(dy)); // no forward since the last backward
         layer.Training = false;
-        layer.Forward(xDesc, x);
-        Assert.Contains("Training = false", Assert.Throws<InvalidOperationException>(() => layer.Backward(dy)).Message);
+        using var inference = layer.Forward(xDesc, x);
+        Assert.Contains("Training = false", Assert.Throws<InvalidOperationException>(() => layer.Backward(inference, dy)).Message);
     }
 
     [Fact]

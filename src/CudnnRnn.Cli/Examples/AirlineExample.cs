@@ -79,7 +79,7 @@ internal static class AirlineExample
             var dh = head.Backward(h, trainSamples, dPrediction);
             var dhy = new float[Layers * trainSamples * Hidden];
             dh.CopyTo(dhy.AsSpan((Layers - 1) * trainSamples * Hidden));
-            rnn.Backward(dy: new float[trainDesc.ElementCount * Hidden], dhy: dhy);
+            rnn.Backward(dy: default, dhy: dhy);
             adam.Step();
             rnn.Upload();
             if (epoch % (epochs / 5) == 0 || epoch == 1)

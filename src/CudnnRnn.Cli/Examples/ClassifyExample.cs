@@ -138,7 +138,7 @@ internal static class ClassifyExample
                     loss += SoftmaxCrossEntropy.Compute<float>(logits, 2, labels, 1.0 / BatchSize, dLogits);
                     var dFeatures = _head.Backward(features, BatchSize, dLogits);
                     // Only hy feeds the loss: dy is zero and the gradient enters through dhy.
-                    _rnn.Backward(dy: new float[xDesc.ElementCount * _directions * Hidden], dhy: FinalStatesBackward(dFeatures, BatchSize));
+                    _rnn.Backward(dy: default, dhy: FinalStatesBackward(dFeatures, BatchSize));
                     GradientClipping.ClipByGlobalNorm(adam.Parameters, maxNorm: 1.0);   // as clip_grad_norm_: keeps the LSTM from diverging
                     adam.Step();
                     _rnn.Upload();

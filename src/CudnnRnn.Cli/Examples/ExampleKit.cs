@@ -39,18 +39,28 @@ internal sealed class TrainableRnn : IDisposable
     /// <summary>Host copy of the packed weights and their gradient, for the optimizer.</summary>
     public Parameter<float> Weights { get; }
 
-    /// <summary>Forward pass; <paramref name="training"/> keeps what backward needs.</summary>
-    public RnnOutput<float> Forward(RnnDataDescriptor xDesc, ReadOnlySpan<float> x, bool training)
+    private RnnForwardContext<float>? _context;
+
+    /// <summary>Forward pass (y and h_n as host arrays); <paramref name="training"/> keeps what backward needs.</summary>
+    public (float[] Y, float[] Hy) Forward(RnnDataDescriptor xDesc, ReadOnlySpan<float> x, bool training)
     {
         Layer.Training = training;
-        return Layer.Forward(xDesc, x);
+        _context?.Dispose();
+        _context = Layer.Forward(xDesc, x);
+        return (_context.Y.ToArray(), _context.Hy.ToArray());
     }
 
-    /// <summary>Backward pass of the last training forward; the weight gradient lands in <see cref="Weights"/>.Grad.</summary>
+    /// <summary>
+    /// Backward pass of the last training forward; the weight gradient lands in <see cref="Weights"/>.Grad. An empty
+    /// <paramref name="dy"/> means y does not feed the loss (only h_n does).
+    /// </summary>
     public RnnInputGradients<float> Backward(ReadOnlySpan<float> dy, ReadOnlySpan<float> dhy = default)
     {
+        if (_context is null) throw new InvalidOperationException("Backward needs a training forward first.");
         Layer.ZeroGrad();
-        var grads = Layer.Backward(dy, dhy);
+        var grads = Layer.Backward(_context, dy, dhy);
+        _context.Dispose();
+        _context = null;
         Layer.WeightGradients.CopyTo(Weights.Grad);
         return grads;
     }
@@ -59,7 +69,11 @@ internal sealed class TrainableRnn : IDisposable
     public void Upload() => Layer.Weights.CopyFrom(Weights.Value);
 
     /// <inheritdoc/>
-    public void Dispose() => Layer.Dispose();
+    public void Dispose()
+    {
+        _context?.Dispose();
+        Layer.Dispose();
+    }
 }
 
 /// <summary>A fully connected layer <c>y = x·Wᵀ + b</c> (PyTorch's <c>nn.Linear</c>) over the toolkit's <see cref="Linear"/>.</summary>

@@ -41,8 +41,9 @@ internal static class ShapesExample
                 for (int b = 0; b < Batch; b++)
                     if (t >= Lengths[b]) xSeq.AsSpan((t * Batch + b) * InputSize, InputSize).Clear();
             var xBatch = Transpose(xSeq, Steps, Batch, InputSize);
-            var seq = layer.Forward(seqDesc, xSeq);
-            var bat = layer.Forward(batchDesc, xBatch);
+            RnnOutput<float> seq, bat;
+            using (var context = layer.Forward(seqDesc, xSeq)) seq = context.ReadOutputs();
+            using (var context = layer.Forward(batchDesc, xBatch)) bat = context.ReadOutputs();
 
             log.WriteLine($"{ExampleMath.CellName(cell)}: input_size {InputSize}, hidden_size S = {Hidden}, num_layers L = {Layers}, bidirectional (D = 2); " +
                           $"batch B = {Batch}, T = {Steps} steps, lengths [{string.Join(", ", Lengths)}]");

@@ -119,7 +119,7 @@ internal static class SineExample
                     var da = _output.Backward(a, BatchSize, dPrediction);
                     ExampleMath.ReluBackward(a, da);
                     var dh = _hidden.Backward(h, BatchSize, da);
-                    _rnn.Backward(dy: new float[xDesc.ElementCount * Hidden], dhy: dh);
+                    _rnn.Backward(dy: default, dhy: dh);
                     adam.Step();
                     _rnn.Upload();
                 }
