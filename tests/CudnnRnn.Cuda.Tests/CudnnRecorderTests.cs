@@ -47,8 +47,11 @@ public sealed class CudnnRecorderTests
             },
             MathTypeOf = dt => CudnnMapping.Math(dt).MathType.ToString(),
         };
-        foreach (var stale in Directory.Exists(folder) ? Directory.GetFiles(folder, "*.safetensors") : [])
-            File.Delete(stale); // a re-recording replaces the folder's files; configurations no longer in the set go
+        // A re-recording replaces the files of the previous recording in this folder (configurations no longer in the set
+        // go too); only files that recording's manifest lists are removed, nothing else in the folder.
+        if (File.Exists(Path.Combine(folder, RecordingManifest.FileName)))
+            foreach (var old in RecordingManifest.Load(folder).Configs)
+                File.Delete(Path.Combine(folder, Path.GetFileName(old.File)));
         var manifest = CudnnRecorder.Record(engine, provenance, folder, "CudnnRnn.Cuda.Tests CudnnRecorderTests.Record_cuDNN_reference", hooks);
         string? report = Environment.GetEnvironmentVariable(ReportVariable);
         if (!string.IsNullOrEmpty(report)) File.WriteAllText(report, folder + "\n");
