@@ -146,6 +146,32 @@ public sealed class RecordingMachineryTests
         }
     }
 
+    /// <summary>The replay test's own assertion, on a copy of the dry run with one dhx element moved: it fails and says where.</summary>
+    [Fact]
+    public void The_replay_assertion_passes_on_the_dry_run_and_names_the_failure_on_a_corrupted_copy()
+    {
+        var entry = CpuDryRun.Manifest.Configs.First(c => c.Mode == RnnMode.Lstm && c.DataType == RnnDataType.Float32);
+        using var cpu = new CpuEngine();
+        CudnnRecordingConformance.ReplayAndAssert(cpu, CpuDryRun.Folder, entry.Name);
+
+        string folder = Directory.CreateTempSubdirectory("cudnnrnn-corrupt-").FullName;
+        try
+        {
+            foreach (var file in Directory.GetFiles(CpuDryRun.Folder)) File.Copy(file, Path.Combine(folder, Path.GetFileName(file)));
+            var recorded = RecordingTensorFile.Read(Path.Combine(folder, entry.File));
+            var copy = recorded.Values.Select(t => t.Name == "dhx" ? t with { Values = Replace(t.Values, 3, t.Values[3] + 0.01) } : t);
+            RecordingTensorFile.Write(Path.Combine(folder, entry.File), entry.DataType, copy);
+            var e = Assert.ThrowsAny<Exception>(() => CudnnRecordingConformance.ReplayAndAssert(cpu, folder, entry.Name));
+            Assert.Contains($"for {entry.Name}: dhx: ", e.Message);
+            Assert.Contains("FAILED at [3]", e.Message);
+            Assert.Contains("the cpu recording", e.Message);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     [Fact]
     public void Tensor_files_round_trip_exactly_and_reject_damage()
     {

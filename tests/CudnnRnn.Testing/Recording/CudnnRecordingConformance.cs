@@ -87,18 +87,27 @@ public abstract class CudnnRecordingConformance
     public void Matches_cuDNN_recording(string recording, string config)
     {
         if (recording == RecordingLocator.NoRecording) Assert.Skip(RecordingLocator.NoRecordingReason);
-        string folder = Path.Combine(RecordingLocator.RecordingsFolder, recording);
-        var manifest = RecordingManifest.Load(folder);
-        var entry = manifest.Get(config);
         using var engine = TryCreateEngine(out string reason);
         if (engine is null) Assert.Skip(reason);
+        ReplayAndAssert(engine, Path.Combine(RecordingLocator.RecordingsFolder, recording), config);
+    }
+
+    /// <summary>
+    /// Replays configuration <paramref name="config"/> of the recording in <paramref name="folder"/> and asserts every
+    /// output is within its bound; the failure names the recording's provenance, the configuration, each failing tensor,
+    /// its index and both values.
+    /// </summary>
+    public static void ReplayAndAssert(IRnnEngine engine, string folder, string config)
+    {
+        var manifest = RecordingManifest.Load(folder);
+        var entry = manifest.Get(config);
         if (!engine.Supports(entry.DataType, out var why)) Assert.Skip($"{engine.Name} does not support {entry.DataType} here: {why}");
         var result = RecordingReplay.Run(engine, folder, entry);
         var output = TestContext.Current.TestOutputHelper;
         foreach (var t in result.Tensors) output?.WriteLine(t.ToString());
         var p = manifest.Provenance;
         Assert.True(result.Passed,
-            $"{engine.Name} differs from the {p.Engine} recording '{recording}' (cuDNN {p.CudnnVersion}, {p.Gpu}, algorithm {entry.Algorithm}) " +
-            $"for {config}: " + string.Join("; ", result.Failures.Select(f => f.ToString())));
+            $"{engine.Name} differs from the {p.Engine} recording '{Path.GetFileName(folder)}' (cuDNN {p.CudnnVersion ?? "n/a"}, " +
+            $"{p.Gpu ?? p.Device}, algorithm {entry.Algorithm}) for {config}: " + string.Join("; ", result.Failures.Select(f => f.ToString())));
     }
 }
