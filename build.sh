@@ -4,6 +4,8 @@
 #   ./build.sh demo [...] the main job: train a BiLSTM tagger on the CPU engine (synthetic task, or --data DIR for a UD treebank)
 #   ./build.sh bench      our CPU engine and libtorch side by side, ratio table (needs ../shared/tools/libtorch-bench)
 #   ./build.sh gpu-test   everything GPU-related, on a machine with an NVIDIA GPU, the CUDA 12 or 13 runtime and cuDNN 9
+#                         (first records cuDNN's reference numbers into tests/recordings/cudnn-<version>-<gpu>/)
+#   ./build.sh record-cudnn [DIR]  record cuDNN's reference numbers (default DIR tests/recordings/cudnn-<version>-<gpu>/)
 #   ./build.sh verify     run ../shared/golden on the CPU engine (extra args go to `cudnnrnn verify`)
 #   ./build.sh build      build only
 set -euo pipefail
@@ -82,6 +84,26 @@ PY
   return $status
 }
 
+# Runs the cuDNN recorder (tests/CudnnRnn.Cuda.Tests, CudnnRecorderTests.Record_cuDNN_reference) into $1, or into
+# tests/recordings/cudnn-<cuDNN version>-<gpu>/ when $1 is empty. Returns 3 when nothing was recorded (no usable GPU: the
+# skip reason is printed above), else the test's status (it fails when cuDNN refused a configuration or did not run the
+# persistent algorithm where expected; the files are written either way).
+record_cudnn() {
+  local report; report="$(mktemp)"
+  local status=0
+  local -a where
+  if [ -n "${1:-}" ]; then where=(CUDNNRNN_RECORD_DIR="$(realpath -m "$1")"); else where=(CUDNNRNN_RECORD_ROOT="$PWD/tests/recordings"); fi
+  env "${where[@]}" CUDNNRNN_RECORD_REPORT="$report" dotnet test tests/CudnnRnn.Cuda.Tests -c Release --no-build \
+    --filter "FullyQualifiedName~CudnnRecorderTests.Record_cuDNN_reference" --logger "console;verbosity=detailed" || status=$?
+  local folder; folder="$(cat "$report")"; rm -f "$report"
+  if [ -z "$folder" ]; then
+    log "no cuDNN recording was made (no usable GPU or cuDNN: the skip reason is above)"
+    return 3
+  fi
+  log "cuDNN recording: $folder ($(du -sh "$folder" | cut -f1)); the CPU and OpenCL tests replay every folder in tests/recordings: commit it"
+  return $status
+}
+
 case "$verb" in
   build)
     need_dotnet
@@ -104,15 +126,26 @@ case "$verb" in
     need_dotnet
     dotnet build CudnnRnn.sln -c Release -v quiet -nologo
     cli info
+    # First the recording of cuDNN's numbers the CPU/OpenCL tests replay, so it exists even if a later check fails.
+    record_status=0
+    record_cudnn "" || record_status=$?
     # Every GPU test; without a usable GPU they are reported as skipped with the reason, never as passed.
     run_tests --no-build --filter "FullyQualifiedName~CudnnRnn.Cuda.Tests" "$@"
     cli checksums --engine cuda
     cli verify ../shared/golden --engine cuda --dtype float64 --layout all
-    cli verify ../shared/golden --engine cuda --dtype float32 --layout all ;;
+    cli verify ../shared/golden --engine cuda --dtype float32 --layout all
+    if [ "$record_status" != 0 ] && [ "$record_status" != 3 ]; then
+      log "the cuDNN recording step failed (status $record_status): see its output above"
+      exit "$record_status"
+    fi ;;
+  record-cudnn)
+    need_dotnet
+    dotnet build CudnnRnn.sln -c Release -v quiet -nologo
+    record_cudnn "${1:-}" ;;
   pack)
     need_dotnet
     exec bash scripts/pack.sh "$@" ;;
   *)
-    echo "usage: ./build.sh [test|demo|bench|gpu-test|verify|build|pack] [args...]" >&2
+    echo "usage: ./build.sh [test|demo|bench|gpu-test|record-cudnn [DIR]|verify|build|pack] [args...]" >&2
     exit 2 ;;
 esac

@@ -54,6 +54,13 @@ public sealed partial class CudaEngine : IRnnEngine
     /// <summary>What the probe found when the engine was created.</summary>
     public CudaProbeResult ProbeInfo { get; }
 
+    /// <summary>
+    /// When true, plans created from now on run CUDNN_RNN_ALGO_STANDARD even where <see cref="CudnnMapping.Algorithm"/>
+    /// would pick PERSIST_STATIC_SMALL_H (default false). The cuDNN recorder uses it to record both algorithms for the
+    /// same configuration; plans already created keep their algorithm (<see cref="CudaPlan{T}.Algorithm"/>).
+    /// </summary>
+    public bool ForceStandardAlgorithm { get; set; }
+
     internal SafeCudnnHandle CudnnHandle => _cudnn;
     internal SafeCudaStream Stream => _stream;
 

@@ -48,7 +48,7 @@ public sealed unsafe class CudaPlan<T> : RnnPlan<T> where T : unmanaged, IFloati
 
             // PADDED_IO_ENABLED for the unpacked layouts, DISABLED for packed (API.md §7.10). A persistent algorithm that
             // cuDNN refuses for this configuration (on this GPU) falls back to STANDARD here, before any call can fail.
-            Algorithm = CudnnMapping.Algorithm(rnn, xDesc);
+            Algorithm = engine.ForceStandardAlgorithm ? cudnnRNNAlgo_t.CUDNN_RNN_ALGO_STANDARD : CudnnMapping.Algorithm(rnn, xDesc);
             nuint workTraining, workInference;
             try
             {
