@@ -59,7 +59,7 @@ public sealed class CudnnRecorderTests
         Output?.WriteLine($"recorded {manifest.Configs.Count} configurations into {folder} ({bytes} bytes) on {engine.DeviceDescription}");
 
         // What the CPU engine's replay will see (the CPU and OpenCL test runs assert it; here it is reported).
-        using (var cpu = new CpuEngine())
+        using (var cpu = CpuEngine.Create())
             foreach (var entry in manifest.Configs)
             {
                 var result = RecordingReplay.Run(cpu, folder, entry);

@@ -10,7 +10,7 @@ public sealed class CpuCudnnRecordingTests : CudnnRecordingConformance
     protected override IRnnEngine? TryCreateEngine(out string reason)
     {
         reason = "";
-        return new CpuEngine();
+        return CpuEngine.Create();
     }
 }
 
@@ -32,7 +32,7 @@ public sealed class RecordingMachineryTests
         var manifest = CpuDryRun.Manifest;
         Assert.True(manifest.Refused.Count == 0, "the CPU engine refused: " + string.Join("; ", manifest.Refused));
         var entry = manifest.Get(config);
-        using var cpu = new CpuEngine();
+        using var cpu = CpuEngine.Create();
         var result = RecordingReplay.Run(cpu, CpuDryRun.Folder, entry);
         Assert.True(result.Passed, string.Join("; ", result.Failures));
         // The same engine on the inputs read back from the file must reproduce every recorded bit: this proves the inputs,
@@ -106,7 +106,7 @@ public sealed class RecordingMachineryTests
             {
                 var copy = recorded.Values.Select(t => t.Name == name ? t with { Values = Replace(t.Values, i, value) } : t).ToList();
                 RecordingTensorFile.Write(Path.Combine(folder, entry.File), entry.DataType, copy);
-                using var cpu = new CpuEngine();
+                using var cpu = CpuEngine.Create();
                 return RecordingReplay.Run(cpu, folder, entry);
             }
             finally
@@ -135,7 +135,7 @@ public sealed class RecordingMachineryTests
         {
             var copy = recorded.Values.Select(t => t.Name == "x" ? t with { Values = Replace(t.Values, 0, t.Values[0] + 0.25) } : t);
             RecordingTensorFile.Write(Path.Combine(folder, entry.File), entry.DataType, copy);
-            using var cpu = new CpuEngine();
+            using var cpu = CpuEngine.Create();
             var result = RecordingReplay.Run(cpu, folder, entry);
             Assert.Contains(result.Failures, f => f.Name == "y");
             Assert.Contains(result.Failures, f => f.Name == "grad.weight_ih_l0");
@@ -151,7 +151,7 @@ public sealed class RecordingMachineryTests
     public void The_replay_assertion_passes_on_the_dry_run_and_names_the_failure_on_a_corrupted_copy()
     {
         var entry = CpuDryRun.Manifest.Configs.First(c => c.Mode == RnnMode.Lstm && c.DataType == RnnDataType.Float32);
-        using var cpu = new CpuEngine();
+        using var cpu = CpuEngine.Create();
         CudnnRecordingConformance.ReplayAndAssert(cpu, CpuDryRun.Folder, entry.Name);
 
         string folder = Directory.CreateTempSubdirectory("cudnnrnn-corrupt-").FullName;

@@ -11,7 +11,7 @@ public static class CpuDryRun
     private static readonly Lazy<(string Folder, RecordingManifest Manifest)> s_run = new(() =>
     {
         string folder = Path.Combine(Path.GetTempPath(), "cudnnrnn-dry-run-" + Guid.NewGuid().ToString("N"), "cpu-dry-run");
-        using var cpu = new CpuEngine();
+        using var cpu = CpuEngine.Create();
         var manifest = CudnnRecorder.Record(cpu, new RecordingProvenance(cpu.Name, cpu.DeviceDescription), folder, "CpuDryRun");
         AppDomain.CurrentDomain.ProcessExit += (_, _) =>
         {
