@@ -11,7 +11,7 @@ namespace CudnnRnn.Cli;
 internal static class BenchCommand
 {
     /// <summary>Creates the engine for <c>--engine</c> with a thread limit (0 = all cores). The CLI may replace it.</summary>
-    public static Func<string, int, IRnnEngine> EngineFactory { get; set; } = (name, threads) => Engines.Create(name, threads: threads);
+    public static Func<EngineChoice, int, IRnnEngine> EngineFactory { get; set; } = (choice, threads) => choice.Create(threads);
 
     public static Command Create()
     {
@@ -24,22 +24,21 @@ internal static class BenchCommand
         var layout = new Option<string>("--layout") { Description = "Data layout: seq (sequence-major, padded), packed or batch (batch-major, padded)", DefaultValueFactory = _ => "seq" };
         layout.AcceptOnlyFromAmong("seq", "packed", "batch");
         var json = new Option<FileInfo?>("--json") { Description = "Write the results as JSON to this file" };
-        var engine = new Option<string>("--engine") { Description = "Engine", DefaultValueFactory = _ => "cpu" };
-        engine.AcceptOnlyFromAmong(Engines.Names);
         var gemm = new Option<bool>("--gemm") { Description = "Run the GEMM micro-benchmark (ours vs ReferenceGemm, % of libtorch) instead of the RNN shapes" };
         var libtorch = new Option<FileInfo?>("--libtorch-json") { Description = "libtorch-bench JSON whose sgemm table the GEMM benchmark compares with" };
         var reps = new Option<int>("--reps") { Description = "Minimum timed repetitions (≥ 10)", DefaultValueFactory = _ => 10 };
         var warmup = new Option<int>("--warmup") { Description = "Untimed warm-up repetitions", DefaultValueFactory = _ => 3 };
 
         var command = new Command("bench", "Time the RNN shapes a-e (or the GEMMs) with libtorch-bench's shapes, phases and FLOP model");
-        foreach (var o in new Option[] { shape, threads, dtype, lengths, layout, json, engine, gemm, libtorch, reps, warmup }) command.Options.Add(o);
+        foreach (var o in new Option[] { shape, threads, dtype, lengths, layout, json, gemm, libtorch, reps, warmup }) command.Options.Add(o);
+        var engine = EngineOptions.AddTo(command);
         command.SetAction(parse => Run(
             parse.GetValue(shape)!, parse.GetValue(threads), parse.GetValue(dtype)!, parse.GetValue(lengths)!, parse.GetValue(json),
-            parse.GetValue(engine)!, parse.GetValue(gemm), parse.GetValue(libtorch), parse.GetValue(reps), parse.GetValue(warmup), parse.GetValue(layout)!));
+            engine.GetValue(parse), parse.GetValue(gemm), parse.GetValue(libtorch), parse.GetValue(reps), parse.GetValue(warmup), parse.GetValue(layout)!));
         return command;
     }
 
-    private static int Run(string shapeSel, int threads, string dtype, string lengths, FileInfo? json, string engineName,
+    private static int Run(string shapeSel, int threads, string dtype, string lengths, FileInfo? json, EngineChoice engineChoice,
         bool gemm, FileInfo? libtorchJson, int reps, int warmup, string layoutName = "seq")
     {
         var dataLayout = layoutName switch
@@ -84,7 +83,7 @@ internal static class BenchCommand
             IRnnEngine engine;
             try
             {
-                engine = EngineFactory(engineName, nThreads);
+                engine = EngineFactory(engineChoice, nThreads);
             }
             catch (RnnEngineUnavailableException e)
             {
@@ -113,7 +112,7 @@ internal static class BenchCommand
         }
         if (json is not null)
         {
-            BenchJson.Write(json.FullName, results, gemm ? "gemm" : engineName, device, dtype, warmup, reps);
+            BenchJson.Write(json.FullName, results, gemm ? "gemm" : engineChoice.Name, device, dtype, warmup, reps);
             Console.WriteLine("wrote " + json.FullName);
         }
         return 0;

@@ -23,8 +23,6 @@ internal static class ExampleCommand
     {
         var name = new Argument<string>("name") { Description = "Which example: " + string.Join(", ", Names.Keys) + "." };
         name.AcceptOnlyFromAmong([.. Names.Keys]);
-        var engine = new Option<string>("--engine") { Description = "Engine: cpu, cuda or opencl.", DefaultValueFactory = _ => "cpu" };
-        engine.AcceptOnlyFromAmong(Engines.Names);
         var cell = new Option<string?>("--cell") { Description = "Cell type: rnn, gru or lstm (default: the example's own; sine and shapes run gru and lstm)." };
         cell.AcceptOnlyFromAmong("rnn", "gru", "lstm");
         var output = new Option<string>("--out") { Description = "Folder for the plots.", DefaultValueFactory = _ => "cudnnrnn-examples" };
@@ -32,8 +30,9 @@ internal static class ExampleCommand
         var epochs = new Option<int?>("--epochs") { Description = "Training epochs (default: the example's own)." };
         var cmd = new Command("example", "Run a classic RNN tutorial experiment: " + string.Join("; ", Names.Select(p => $"{p.Key}: {p.Value}")) + ".")
         {
-            name, engine, cell, output, seed, epochs,
+            name, cell, output, seed, epochs,
         };
+        var engine = EngineOptions.AddTo(cmd);
         cmd.SetAction(r =>
         {
             if (r.GetValue(epochs) is < 1)
@@ -49,7 +48,7 @@ internal static class ExampleCommand
                 Epochs = r.GetValue(epochs),
             };
             IRnnEngine e;
-            try { e = Engines.Create(r.GetValue(engine)!); }
+            try { e = engine.GetValue(r).Create(); }
             catch (RnnEngineUnavailableException ex)
             {
                 Console.Error.WriteLine($"example: {ex.Message}");
