@@ -12,13 +12,18 @@ internal sealed class EnumOption<T> where T : struct, Enum
     private readonly IReadOnlyList<(string Word, T Value)> _choices;
 
     /// <summary>Creates <paramref name="name"/> accepting exactly the words of <paramref name="choices"/>.</summary>
-    public EnumOption(string name, string description, T defaultValue, IReadOnlyList<(string Word, T Value)> choices)
+    /// <param name="name">The option's name (<c>--engine</c>).</param>
+    /// <param name="description">Help text; " (default: WORD)" is appended.</param>
+    /// <param name="defaultValue">The value when the option is not given.</param>
+    /// <param name="choices">The words and their values.</param>
+    /// <param name="defaultText">Help's words for the default, when it is not one value's word.</param>
+    public EnumOption(string name, string description, T defaultValue, IReadOnlyList<(string Word, T Value)> choices, string? defaultText = null)
     {
         _choices = choices;
         Default = defaultValue;
         Option = new Option<T?>(name)
         {
-            Description = $"{description} (default: {WordOf(defaultValue)})",
+            Description = $"{description} (default: {defaultText ?? WordOf(defaultValue)})",
             HelpName = string.Join("|", choices.Select(c => c.Word)),
             CustomParser = result =>
             {
@@ -51,6 +56,9 @@ internal sealed class EnumOption<T> where T : struct, Enum
     /// <summary>The parsed value, or <see cref="Default"/>.</summary>
     public T GetValue(ParseResult result) => result.GetValue(Option) ?? Default;
 
+    /// <summary>The parsed value, or null when the option was not given.</summary>
+    public T? GetValueOrNull(ParseResult result) => result.GetValue(Option);
+
     /// <summary>The value while validating a command; null when the word is invalid (that error is reported already).</summary>
     public T? GetValue(CommandResult result) => result.GetResult(Option) switch
     {
@@ -61,6 +69,23 @@ internal sealed class EnumOption<T> where T : struct, Enum
 
     /// <summary>Lets the option go into a command's option list.</summary>
     public static implicit operator Option(EnumOption<T> option) => option.Option;
+}
+
+/// <summary>The words of the options that several commands share.</summary>
+internal static class Words
+{
+    /// <summary><c>--dtype</c>.</summary>
+    public static readonly IReadOnlyList<(string, RnnDataType)> DataTypes = [("float32", RnnDataType.Float32), ("float64", RnnDataType.Float64)];
+    /// <summary><c>--layout</c>.</summary>
+    public static readonly IReadOnlyList<(string, RnnDataLayout)> Layouts =
+        [("seq", RnnDataLayout.SeqMajorUnpacked), ("packed", RnnDataLayout.SeqMajorPacked), ("batch", RnnDataLayout.BatchMajorUnpacked)];
+    /// <summary><c>--cell</c>.</summary>
+    public static readonly IReadOnlyList<(string, RnnMode)> Cells = [("rnn", RnnMode.RnnTanh), ("gru", RnnMode.Gru), ("lstm", RnnMode.Lstm)];
+
+    /// <summary>The word of a data type.</summary>
+    public static string Of(RnnDataType type) => DataTypes.First(c => c.Item2 == type).Item1;
+    /// <summary>The word of a layout.</summary>
+    public static string Of(RnnDataLayout layout) => Layouts.First(c => c.Item2 == layout).Item1;
 }
 
 /// <summary>
