@@ -125,6 +125,11 @@ public sealed class TaggerSessionTests : IDisposable
         using var tagger = Tagger<float>.Create(device, SyntheticTask.HyperParameters(true, 8), data.Train, TagColumn.Upos, 1);
         var trainer = new TaggerTrainer<float>(tagger, SyntheticTask.TrainingOptions(1, 1, threads: 3));
         Assert.Throws<ArgumentOutOfRangeException>("requested", () => trainer.Train(data.Train, null, TestContext.Current.CancellationToken));
+        // Prediction and evaluation too.
+        var words = data.Train.Select(s => s.Words).ToArray();
+        Assert.Throws<ArgumentOutOfRangeException>("requested", () => tagger.Predict(words, threads: 2));
+        Assert.Throws<ArgumentOutOfRangeException>("requested", () => TaggerEvaluation.Evaluate(tagger, data.Train, 2));
+        Assert.Equal(words.Length, tagger.Predict(words, threads: 0).Length);
     }
 
     [Fact]
