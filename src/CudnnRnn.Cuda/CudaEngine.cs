@@ -41,6 +41,10 @@ public sealed partial class CudaEngine : IRnnEngine
     public string Name => EngineName;
 
     /// <inheritdoc/>
+    /// <remarks>False: device memory; one cuDNN handle, used by one thread at a time.</remarks>
+    public bool IsHostMemory => false;
+
+    /// <inheritdoc/>
     public string DeviceDescription =>
         $"{ProbeInfo.DeviceName} (CUDA device {Device}), cuDNN {CudnnVersion}, CUDA runtime {CudaProbeResult.FormatCudaVersion(ProbeInfo.RuntimeVersion)}, " +
         $"driver CUDA {CudaProbeResult.FormatCudaVersion(ProbeInfo.DriverVersion)}";

@@ -118,6 +118,10 @@ public sealed unsafe class OpenClEngine : IRnnEngine
     public string Name => EngineName;
 
     /// <inheritdoc/>
+    /// <remarks>False: device buffers; one command queue and one set of kernels, used by one thread at a time.</remarks>
+    public bool IsHostMemory => false;
+
+    /// <inheritdoc/>
     public string DeviceDescription => $"{Device.Name} ({Device.Type}, {Device.Version}, platform {Device.PlatformName}, fp64 {(SupportsFloat64 ? "yes" : "no")})";
 
     private bool SupportsFloat64 => Device.SupportsFloat64 && !_float64Disabled;

@@ -31,7 +31,7 @@ public static class SyntheticTask
     /// <summary>The small architecture used for the task.</summary>
     public static TaggerHyperParameters HyperParameters(bool bidirectional, int hidden = 32) => new()
     {
-        WordDim = 16, CharDim = 0, ShapeDim = 0, Hidden = hidden, Layers = 1, Bidirectional = bidirectional,
+        WordDim = 16, CharModel = CharModel.None, ShapeDim = 0, Hidden = hidden, Layers = 1, Bidirectional = bidirectional,
         EmbeddingDropout = 0, Dropout = 0, WordDropout = 0, MinWordFrequency = 1, Lowercase = false, NormalizeDigits = false,
     };
 

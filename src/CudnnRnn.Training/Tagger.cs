@@ -196,7 +196,10 @@ public sealed class Tagger<T> : IDisposable where T : unmanaged, IFloatingPointI
         return _workers[index];
     }
 
-    /// <summary>Predicts tag ids for each sentence (no dropout), on up to <paramref name="threads"/> workers.</summary>
+    /// <summary>
+    /// Predicts tag ids for each sentence (no dropout), on up to <paramref name="threads"/> workers (0: every core on a
+    /// host-memory engine; a device engine runs one, see <see cref="WorkerCount.For"/>).
+    /// </summary>
     public int[][] PredictIds(IReadOnlyList<string[]> sentences, int threads = 1, int batchSize = 64)
     {
         ArgumentNullException.ThrowIfNull(sentences);
@@ -205,7 +208,7 @@ public sealed class Tagger<T> : IDisposable where T : unmanaged, IFloatingPointI
         var nonEmpty = Enumerable.Range(0, sentences.Count).Where(i => sentences[i].Length > 0).ToArray();
         var lengths = nonEmpty.Select(i => sentences[i].Length).ToArray();
         var batches = LengthBuckets.Create(lengths, batchSize, 4000).Select(b => b.Select(j => nonEmpty[j]).ToArray()).ToList();
-        threads = Math.Max(1, Math.Min(threads, batches.Count));
+        threads = Math.Max(1, Math.Min(WorkerCount.For(Engine, threads), batches.Count));
         for (int w = 0; w < threads; w++) GetWorker(w);
         if (threads == 1)
             foreach (var b in batches) _workers[0].Predict(sentences, b, result);

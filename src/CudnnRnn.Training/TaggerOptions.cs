@@ -1,22 +1,46 @@
+using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace CudnnRnn.Training;
 
-/// <summary>Architecture of a <see cref="Tagger{T}"/>: stored in model files, so a loaded model rebuilds exactly.</summary>
-public sealed record TaggerHyperParameters
+/// <summary>Where a word's character features come from.</summary>
+[JsonConverter(typeof(CharModelJsonConverter))]
+public enum CharModel
 {
+    /// <summary>No character features (the word embedding and the shape feature only).</summary>
+    None,
+    /// <summary>Convolution of width 3 over the characters + max-pooling over the word (as Ma &amp; Hovy 2016; cheap).</summary>
+    Cnn,
+    /// <summary>A BiLSTM over the word's characters through the engine, final states concatenated.</summary>
+    Lstm,
+}
+
+/// <summary>Model files store <see cref="CharModel"/> as "none", "cnn" or "lstm" (the strings of version 0.1).</summary>
+public sealed class CharModelJsonConverter() : JsonStringEnumConverter<CharModel>(JsonNamingPolicy.SnakeCaseLower, allowIntegerValues: false);
+
+/// <summary>The optimizer a <see cref="TaggerTrainer{T}"/> runs.</summary>
+public enum OptimizerKind
+{
+    /// <summary><see cref="Adam{T}"/> (β1 0.9, β2 <see cref="TrainingOptions.Beta2"/>).</summary>
+    Adam,
+    /// <summary><see cref="Sgd{T}"/> with <see cref="TrainingOptions.Momentum"/>.</summary>
+    Sgd,
+}
+
+/// <summary>Architecture of a <see cref="Tagger{T}"/>: stored in model files, so a loaded model rebuilds exactly.</summary>
+public sealed record TaggerHyperParameters : IJsonOnDeserialized
+{
+    private CharModel _charModel = CharModel.Cnn;
+
     /// <summary>Cell of the sentence-level RNN.</summary>
     [JsonConverter(typeof(JsonStringEnumConverter<RnnMode>))]
     public RnnMode Mode { get; init; } = RnnMode.Lstm;
     /// <summary>Word embedding width.</summary>
     public int WordDim { get; init; } = 100;
-    /// <summary>Character embedding width; 0 turns character features off.</summary>
+    /// <summary>Character embedding width (used unless <see cref="CharModel"/> is <see cref="Training.CharModel.None"/>).</summary>
     public int CharDim { get; init; } = 32;
-    /// <summary>
-    /// Character feature model: "cnn" (convolution of width 3 + max-pooling over the word, as Ma &amp; Hovy 2016; cheap) or
-    /// "lstm" (a BiLSTM over the word's characters through the engine, final states concatenated).
-    /// </summary>
-    public string CharModel { get; init; } = "cnn";
+    /// <summary>Character feature model: <see cref="Training.CharModel.Cnn"/> (default), <see cref="Training.CharModel.Lstm"/> or <see cref="Training.CharModel.None"/>.</summary>
+    public CharModel CharModel { get => _charModel; init => _charModel = value; }
     /// <summary>Hidden units per direction of the character BiLSTM (its feature is twice this).</summary>
     public int CharHidden { get; init; } = 64;
     /// <summary>Filters of the character CNN (its feature width).</summary>
@@ -44,10 +68,10 @@ public sealed record TaggerHyperParameters
     /// <summary>Longer words keep their first and last halves of this many characters.</summary>
     public int MaxCharsPerWord { get; init; } = 20;
 
-    /// <summary>True when the character BiLSTM is on.</summary>
-    [JsonIgnore] public bool UsesChars => CharDim > 0;
+    /// <summary>True when character features are on (CNN or BiLSTM).</summary>
+    [JsonIgnore] public bool UsesChars => CharModel != CharModel.None;
     /// <summary>True when the char features come from the BiLSTM (else the CNN).</summary>
-    [JsonIgnore] public bool UsesCharLstm => UsesChars && CharModel == "lstm";
+    [JsonIgnore] public bool UsesCharLstm => CharModel == CharModel.Lstm;
     /// <summary>Width of the character feature of a word.</summary>
     [JsonIgnore] public int CharFeatureSize => !UsesChars ? 0 : UsesCharLstm ? 2 * CharHidden : CharFilters;
     /// <summary>True when the shape feature is on.</summary>
@@ -62,13 +86,24 @@ public sealed record TaggerHyperParameters
     {
         if (WordDim < 1) throw new ArgumentException("WordDim must be at least 1.");
         if (CharDim < 0 || ShapeDim < 0) throw new ArgumentException("CharDim and ShapeDim must not be negative.");
-        if (UsesChars && CharModel is not ("cnn" or "lstm")) throw new ArgumentException($"CharModel must be 'cnn' or 'lstm', not '{CharModel}'.");
+        if (!Enum.IsDefined(CharModel)) throw new ArgumentException($"CharModel must be None, Cnn or Lstm, not {(int)CharModel}.");
+        if (UsesChars && CharDim < 1)
+            throw new ArgumentException($"CharDim must be at least 1 with CharModel {CharModel}; CharModel.None turns character features off.");
         if (UsesChars && (CharHidden < 1 || CharFilters < 1)) throw new ArgumentException("CharHidden and CharFilters must be at least 1 when char features are on.");
         if (Hidden < 1 || Layers < 1) throw new ArgumentException("Hidden and Layers must be at least 1.");
         if (EmbeddingDropout is < 0 or >= 1 || Dropout is < 0 or >= 1) throw new ArgumentException("Dropout probabilities must be in [0, 1).");
         if (WordDropout < 0) throw new ArgumentException("WordDropout must not be negative.");
         if (MinWordFrequency < 1) throw new ArgumentException("MinWordFrequency must be at least 1.");
         if (MaxCharsPerWord < 2) throw new ArgumentException("MaxCharsPerWord must be at least 2.");
+    }
+
+    /// <summary>
+    /// Model files of version 0.1 turned character features off with <c>"CharModel": "cnn", "CharDim": 0</c>; such a
+    /// file reads as <see cref="Training.CharModel.None"/>, the model it describes.
+    /// </summary>
+    void IJsonOnDeserialized.OnDeserialized()
+    {
+        if (CharDim == 0 && _charModel != CharModel.None) _charModel = CharModel.None;
     }
 }
 
@@ -88,8 +123,8 @@ public sealed record TrainingOptions
     public bool SameLengthBatches { get; init; }
     /// <summary>Tokens per batch at most.</summary>
     public int MaxBatchTokens { get; init; } = 2000;
-    /// <summary>"adam" or "sgd".</summary>
-    public string Optimizer { get; init; } = "adam";
+    /// <summary>The optimizer.</summary>
+    public OptimizerKind Optimizer { get; init; } = OptimizerKind.Adam;
     /// <summary>Base learning rate.</summary>
     public double LearningRate { get; init; } = 2e-3;
     /// <summary>Adam β2 (0.9 as in Dozat &amp; Manning's taggers works better than 0.999 for short budgets).</summary>
@@ -102,6 +137,9 @@ public sealed record TrainingOptions
     public LearningRateSchedule Schedule { get; init; } = new LearningRateSchedule.Cosine(0.05, 0.02);
     /// <summary>Seed of initialisation, dropout and batch order.</summary>
     public ulong Seed { get; init; } = 1;
-    /// <summary>Worker threads (data-parallel replicas of the network, gradients summed); 0 = all cores.</summary>
+    /// <summary>
+    /// Worker threads (data-parallel replicas of the network, gradients summed); 0 = all cores on a host-memory engine,
+    /// one on a device engine (see <see cref="WorkerCount.For"/>).
+    /// </summary>
     public int Threads { get; init; }
 }

@@ -42,6 +42,7 @@ public sealed class TaggerTrainer<T> where T : unmanaged, IFloatingPointIeee754<
         ArgumentNullException.ThrowIfNull(options);
         if (options.Epochs < 1) throw new ArgumentOutOfRangeException(nameof(options), options.Epochs, "Epochs must be at least 1.");
         if (options.BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(options), options.BatchSize, "BatchSize must be at least 1.");
+        if (!Enum.IsDefined(options.Optimizer)) throw new ArgumentOutOfRangeException(nameof(options), options.Optimizer, "Optimizer must be Adam or Sgd.");
         _tagger = tagger;
         Options = options;
     }
@@ -63,14 +64,14 @@ public sealed class TaggerTrainer<T> where T : unmanaged, IFloatingPointIeee754<
         var data = train.Where(s => s.Length > 0).ToArray();
         if (data.Length == 0) throw new ArgumentException("No non-empty training sentences.", nameof(train));
         var o = Options;
-        int threads = o.Threads > 0 ? o.Threads : Environment.ProcessorCount;
+        int threads = WorkerCount.For(_tagger.Engine, o.Threads);
         var workers = Enumerable.Range(0, threads).Select(_tagger.GetWorker).ToArray();
         var ps = _tagger.Parameters;
-        Optimizer<T> opt = o.Optimizer.ToLowerInvariant() switch
+        Optimizer<T> opt = o.Optimizer switch
         {
-            "adam" => new Adam<T>(ps, o.LearningRate, 0.9, o.Beta2),
-            "sgd" => new Sgd<T>(ps, o.LearningRate, o.Momentum),
-            _ => throw new ArgumentException($"Unknown optimizer '{o.Optimizer}'; expected adam or sgd."),
+            OptimizerKind.Adam => new Adam<T>(ps, o.LearningRate, 0.9, o.Beta2),
+            OptimizerKind.Sgd => new Sgd<T>(ps, o.LearningRate, o.Momentum),
+            _ => throw new UnreachableException(),   // the constructor checked it
         };
         var lengths = data.Select(s => s.Length).ToArray();
         var clock = Stopwatch.StartNew();

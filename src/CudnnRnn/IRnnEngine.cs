@@ -14,6 +14,15 @@ public interface IRnnEngine : IDisposable
     /// <summary>What runs the computation (processor, GPU name, OpenCL device).</summary>
     string DeviceDescription { get; }
 
+    /// <summary>
+    /// True when buffers are host arrays and plans compute synchronously on the calling thread (the CPU engine): plans
+    /// of one engine may then run on several threads at once, one plan per thread. False for device engines (cuDNN,
+    /// OpenCL), whose one library handle or command queue must not be used by two threads at once (NVIDIA: a cuDNN
+    /// handle is not thread-safe); callers that parallelise give such an engine one worker. The default is false, the
+    /// safe answer for an engine that does not say.
+    /// </summary>
+    bool IsHostMemory => false;
+
     /// <summary>Whether this engine can compute in <paramref name="dataType"/> (OpenCL float64 needs cl_khr_fp64).</summary>
     bool Supports(RnnDataType dataType, out string? reason);
 

@@ -86,11 +86,11 @@ public class GradientCheckTests
         Assert.Equal(Math.Log(Math.Exp(1) + Math.Exp(2) + Math.Exp(3)) - 3, a, 12);
     }
 
-    public static TheoryData<string, int> TaggerCases => new() { { "cnn", 2 }, { "lstm", 1 } };
+    public static TheoryData<CharModel, int> TaggerCases => new() { { CharModel.Cnn, 2 }, { CharModel.Lstm, 1 } };
 
     [Theory]
     [MemberData(nameof(TaggerCases))]
-    public void Whole_tagger_loss(string charModel, int layers)
+    public void Whole_tagger_loss(CharModel charModel, int layers)
     {
         var data = new List<TaggedSentence>
         {

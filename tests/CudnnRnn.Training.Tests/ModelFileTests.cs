@@ -23,15 +23,16 @@ public sealed class ModelFileTests : IDisposable
         new(["A", "dog", "ran", "home", "."], ["DET", "NOUN", "VERB", "ADV", "PUNCT"]),
     ];
 
-    private Tagger<float> Small(string charModel = "lstm") => Tagger<float>.Create(_engine, new TaggerHyperParameters
+    private Tagger<float> Small(CharModel charModel = CharModel.Lstm) => Tagger<float>.Create(_engine, new TaggerHyperParameters
     {
         WordDim = 6, CharDim = 4, CharModel = charModel, CharHidden = 3, CharFilters = 5, ShapeDim = 2, Hidden = 7, Layers = 2, MinWordFrequency = 1,
     }, Data, TagColumn.Xpos, 5);
 
     [Theory]
-    [InlineData("lstm")]
-    [InlineData("cnn")]
-    public void Round_trip_keeps_parameters_vocabularies_and_predictions(string charModel)
+    [InlineData(CharModel.Lstm)]
+    [InlineData(CharModel.Cnn)]
+    [InlineData(CharModel.None)]
+    public void Round_trip_keeps_parameters_vocabularies_and_predictions(CharModel charModel)
     {
         using var a = Small(charModel);
         string path = Path.Combine(_dir, "m.safetensors");
@@ -51,7 +52,7 @@ public sealed class ModelFileTests : IDisposable
     [Fact]
     public void Rnn_tensors_carry_pytorch_names_and_shapes()
     {
-        using var a = Small("lstm");
+        using var a = Small(CharModel.Lstm);
         string path = Path.Combine(_dir, "names.safetensors");
         TaggerModelFile.Save(a, path);
         var (tensors, meta) = SafeTensors.Read(path);

@@ -52,7 +52,7 @@ internal static class RnnBench
         // GPU engines: the host's share of an inference forward, i.e. 20 calls queued back to back (no wait in between)
         // divided by 20. Close to the synchronised time means the host, not the GPU, sets the pace.
         double? hostMs = null;
-        if (engine.Name != "cpu")
+        if (!engine.IsHostMemory)
         {
             engine.Synchronize();
             long t0 = System.Diagnostics.Stopwatch.GetTimestamp();

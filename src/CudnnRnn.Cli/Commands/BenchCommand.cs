@@ -11,43 +11,39 @@ namespace CudnnRnn.Cli;
 internal static class BenchCommand
 {
     /// <summary>Creates the engine for <c>--engine</c> with a thread limit (0 = all cores). The CLI may replace it.</summary>
-    public static Func<string, int, IRnnEngine> EngineFactory { get; set; } = (name, threads) => Engines.Create(name, threads: threads);
+    public static Func<EngineChoice, int, IRnnEngine> EngineFactory { get; set; } = (choice, threads) => choice.Create(threads);
+
+    /// <summary>The sequence lengths <c>--lengths</c> selects.</summary>
+    private enum Lengths { Full, Varied }
 
     public static Command Create()
     {
         var shape = new Option<string>("--shape") { Description = "a, b, c, d, e, a comma list (a,c) or all", DefaultValueFactory = _ => "all" };
         var threads = new Option<int>("--threads") { Description = "Threads (0 = all cores)", DefaultValueFactory = _ => 0 };
-        var dtype = new Option<string>("--dtype") { Description = "Element type", DefaultValueFactory = _ => "float32" };
-        dtype.AcceptOnlyFromAmong("float32", "float64");
-        var lengths = new Option<string>("--lengths") { Description = "full: every sequence has length T; varied: uniform in [T/2, T], fixed seed", DefaultValueFactory = _ => "full" };
-        lengths.AcceptOnlyFromAmong("full", "varied");
-        var layout = new Option<string>("--layout") { Description = "Data layout: seq (sequence-major, padded), packed or batch (batch-major, padded)", DefaultValueFactory = _ => "seq" };
-        layout.AcceptOnlyFromAmong("seq", "packed", "batch");
+        var dtype = new EnumOption<RnnDataType>("--dtype", "Element type", RnnDataType.Float32, Words.DataTypes);
+        var lengths = new EnumOption<Lengths>("--lengths", "full: every sequence has length T; varied: uniform in [T/2, T], fixed seed", Lengths.Full,
+            [("full", Lengths.Full), ("varied", Lengths.Varied)]);
+        var layout = new EnumOption<RnnDataLayout>("--layout", "Data layout: seq (sequence-major, padded), packed or batch (batch-major, padded)",
+            RnnDataLayout.SeqMajorUnpacked, Words.Layouts);
         var json = new Option<FileInfo?>("--json") { Description = "Write the results as JSON to this file" };
-        var engine = new Option<string>("--engine") { Description = "Engine", DefaultValueFactory = _ => "cpu" };
-        engine.AcceptOnlyFromAmong(Engines.Names);
         var gemm = new Option<bool>("--gemm") { Description = "Run the GEMM micro-benchmark (ours vs ReferenceGemm, % of libtorch) instead of the RNN shapes" };
         var libtorch = new Option<FileInfo?>("--libtorch-json") { Description = "libtorch-bench JSON whose sgemm table the GEMM benchmark compares with" };
         var reps = new Option<int>("--reps") { Description = "Minimum timed repetitions (≥ 10)", DefaultValueFactory = _ => 10 };
         var warmup = new Option<int>("--warmup") { Description = "Untimed warm-up repetitions", DefaultValueFactory = _ => 3 };
 
         var command = new Command("bench", "Time the RNN shapes a-e (or the GEMMs) with libtorch-bench's shapes, phases and FLOP model");
-        foreach (var o in new Option[] { shape, threads, dtype, lengths, layout, json, engine, gemm, libtorch, reps, warmup }) command.Options.Add(o);
+        foreach (var o in new Option[] { shape, threads, dtype, lengths, layout, json, gemm, libtorch, reps, warmup }) command.Options.Add(o);
+        var engine = EngineOptions.AddTo(command);
         command.SetAction(parse => Run(
-            parse.GetValue(shape)!, parse.GetValue(threads), parse.GetValue(dtype)!, parse.GetValue(lengths)!, parse.GetValue(json),
-            parse.GetValue(engine)!, parse.GetValue(gemm), parse.GetValue(libtorch), parse.GetValue(reps), parse.GetValue(warmup), parse.GetValue(layout)!));
+            parse.GetValue(shape)!, parse.GetValue(threads), dtype.GetValue(parse), lengths.GetValue(parse) == Lengths.Varied, parse.GetValue(json),
+            engine.GetValue(parse), parse.GetValue(gemm), parse.GetValue(libtorch), parse.GetValue(reps), parse.GetValue(warmup), layout.GetValue(parse)));
         return command;
     }
 
-    private static int Run(string shapeSel, int threads, string dtype, string lengths, FileInfo? json, string engineName,
-        bool gemm, FileInfo? libtorchJson, int reps, int warmup, string layoutName = "seq")
+    private static int Run(string shapeSel, int threads, RnnDataType dataType, bool varied, FileInfo? json, EngineChoice engineChoice,
+        bool gemm, FileInfo? libtorchJson, int reps, int warmup, RnnDataLayout dataLayout)
     {
-        var dataLayout = layoutName switch
-        {
-            "packed" => RnnDataLayout.SeqMajorPacked,
-            "batch" => RnnDataLayout.BatchMajorUnpacked,
-            _ => RnnDataLayout.SeqMajorUnpacked,
-        };
+        string dtype = Words.Of(dataType), layoutName = Words.Of(dataLayout), lengths = varied ? "varied" : "full";
         if (threads < 0) return Fail("--threads must be 0 (all cores) or positive.");
         if (reps < 10) return Fail("--reps must be at least 10.");
         if (warmup < 0) return Fail("--warmup must not be negative.");
@@ -61,7 +57,7 @@ internal static class BenchCommand
             return Fail(e.Message);
         }
         int nThreads = threads == 0 ? Environment.ProcessorCount : threads;
-        bool f64 = dtype == "float64";
+        bool f64 = dataType == RnnDataType.Float64;
         var results = new List<BenchResult>();
         string device;
 
@@ -84,7 +80,7 @@ internal static class BenchCommand
             IRnnEngine engine;
             try
             {
-                engine = EngineFactory(engineName, nThreads);
+                engine = EngineFactory(engineChoice, nThreads);
             }
             catch (RnnEngineUnavailableException e)
             {
@@ -100,8 +96,8 @@ internal static class BenchCommand
                 foreach (var s in shapes)
                 {
                     var (inf, train) = f64
-                        ? RnnBench.Run<double>(engine, s, lengths == "varied", nThreads, warmup, reps, dataLayout)
-                        : RnnBench.Run<float>(engine, s, lengths == "varied", nThreads, warmup, reps, dataLayout);
+                        ? RnnBench.Run<double>(engine, s, varied, nThreads, warmup, reps, dataLayout)
+                        : RnnBench.Run<float>(engine, s, varied, nThreads, warmup, reps, dataLayout);
                     results.Add(inf);
                     results.Add(train);
                     Console.WriteLine($"{s.Id,-5} {inf.MedianMs,9:F2} {inf.Gflops,9:F1} {train.MedianMs,9:F2} {train.Gflops,10:F1}   {s.Description} ({inf.Flops / 1e9:F3})" +
@@ -113,7 +109,7 @@ internal static class BenchCommand
         }
         if (json is not null)
         {
-            BenchJson.Write(json.FullName, results, gemm ? "gemm" : engineName, device, dtype, warmup, reps);
+            BenchJson.Write(json.FullName, results, gemm ? "gemm" : engineChoice.Name, device, dtype, warmup, reps);
             Console.WriteLine("wrote " + json.FullName);
         }
         return 0;

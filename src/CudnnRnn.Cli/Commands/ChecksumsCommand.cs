@@ -8,17 +8,16 @@ internal static class ChecksumsCommand
 {
     public static Command Create()
     {
-        var engine = new Option<string>("--engine") { Description = "Engine: cpu, cuda or opencl.", DefaultValueFactory = _ => "cpu" };
-        engine.AcceptOnlyFromAmong(Engines.Names);
-        var cmd = new Command("checksums", "Run NVIDIA's RNN_v8.0 sample configuration (FP32, 2x512, T 20, batch 64) and compare with cuDNN's golden checksums.") { engine };
-        cmd.SetAction(r => Run(r.GetValue(engine)!));
+        var cmd = new Command("checksums", "Run NVIDIA's RNN_v8.0 sample configuration (FP32, 2x512, T 20, batch 64) and compare with cuDNN's golden checksums.");
+        var engine = EngineOptions.AddTo(cmd);
+        cmd.SetAction(r => Run(engine.GetValue(r)));
         return cmd;
     }
 
-    private static int Run(string engineName)
+    private static int Run(EngineChoice choice)
     {
         IRnnEngine engine;
-        try { engine = Engines.Create(engineName); }
+        try { engine = choice.Create(); }
         catch (RnnEngineUnavailableException e) { Console.Error.WriteLine($"checksums: {e.Message}"); return Cli.UsageError; }
         using var _ = engine;
         int passed = 0, failed = 0;

@@ -14,13 +14,13 @@ internal static class DemoCommand
     public static Command Create()
     {
         var data = new Option<string?>("--data") { Description = "A UD treebank folder (with *-ud-train.conllu and *-ud-dev.conllu); without it, the synthetic task runs." };
-        var engine = new Option<string>("--engine") { Description = "Engine: cpu, cuda or opencl.", DefaultValueFactory = _ => "cpu" };
         var epochs = new Option<int?>("--epochs") { Description = "Epochs (default: 6 synthetic, 40 treebank)." };
         var timeLimit = new Option<double?>("--time-limit") { Description = "Training time budget in minutes." };
         var output = new Option<string>("--out") { Description = "Output folder for the model and the plot.", DefaultValueFactory = _ => "cudnnrnn-demo" };
         var seed = new Option<ulong>("--seed") { Description = "Seed.", DefaultValueFactory = _ => 1UL };
         var cmd = new Command("demo", "Train a bidirectional LSTM tagger: on a UD treebank (--data) or on a synthetic task that needs the future context.");
-        foreach (var o in new Option[] { data, engine, epochs, timeLimit, output, seed }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { data, epochs, timeLimit, output, seed }) cmd.Options.Add(o);
+        var engine = EngineOptions.AddTo(cmd);
         cmd.SetAction(r => CommandErrors.Run(() =>
         {
             double? minutes = r.GetValue(timeLimit);
@@ -28,13 +28,13 @@ internal static class DemoCommand
             if (r.GetValue(epochs) is < 1) throw new UsageException("--epochs must be at least 1.");
             string outDir = r.GetValue(output)!;
             return r.GetValue(data) is { } dir
-                ? Treebank(dir, r.GetValue(engine)!, r.GetValue(epochs) ?? 40, minutes, outDir, r.GetValue(seed))
-                : Synthetic(r.GetValue(engine)!, r.GetValue(epochs) ?? 6, minutes, outDir, r.GetValue(seed));
+                ? Treebank(dir, engine.GetValue(r), r.GetValue(epochs) ?? 40, minutes, outDir, r.GetValue(seed))
+                : Synthetic(engine.GetValue(r), r.GetValue(epochs) ?? 6, minutes, outDir, r.GetValue(seed));
         }));
         return cmd;
     }
 
-    private static int Treebank(string dir, string engine, int epochs, double? minutes, string outDir, ulong seed)
+    private static int Treebank(string dir, EngineChoice engine, int epochs, double? minutes, string outDir, ulong seed)
     {
         if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"Treebank folder not found: {dir}");
         string Find(string kind)
@@ -49,13 +49,16 @@ internal static class DemoCommand
         }
         string train = Find("train"), dev = Find("dev");
         string model = Path.Combine(outDir, Path.GetFileName(train).Replace("-ud-train.conllu", "", StringComparison.Ordinal) + "-upos.safetensors");
-        return TaggerTraining.Train(train, dev, model, TagColumn.Upos, new TaggerHyperParameters(),
-            new TrainingOptions { Epochs = epochs, TimeLimit = minutes is { } m ? TimeSpan.FromMinutes(m) : null, Seed = seed }, engine, null);
+        return TrainingRun.Train(engine, train, dev, TagColumn.Upos, new TaggerTrainingOptions
+        {
+            Training = new TrainingOptions { Epochs = epochs, TimeLimit = minutes is { } m ? TimeSpan.FromMinutes(m) : null, Seed = seed },
+            ModelPath = model,
+        });
     }
 
-    private static int Synthetic(string engineName, int epochs, double? minutes, string outDir, ulong seed)
+    private static int Synthetic(EngineChoice engineChoice, int epochs, double? minutes, string outDir, ulong seed)
     {
-        using var engine = Engines.Create(engineName, null, 0);
+        using var engine = engineChoice.Create();
         var train = SyntheticTask.Generate(3000, seed);
         var dev = SyntheticTask.Generate(500, seed + 1000);
         Console.WriteLine("Synthetic task: digits 0-9; the label of each digit is UP if the NEXT digit is greater, DOWN if not, END for the last.");

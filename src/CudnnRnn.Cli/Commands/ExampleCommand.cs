@@ -23,17 +23,16 @@ internal static class ExampleCommand
     {
         var name = new Argument<string>("name") { Description = "Which example: " + string.Join(", ", Names.Keys) + "." };
         name.AcceptOnlyFromAmong([.. Names.Keys]);
-        var engine = new Option<string>("--engine") { Description = "Engine: cpu, cuda or opencl.", DefaultValueFactory = _ => "cpu" };
-        engine.AcceptOnlyFromAmong(Engines.Names);
-        var cell = new Option<string?>("--cell") { Description = "Cell type: rnn, gru or lstm (default: the example's own; sine and shapes run gru and lstm)." };
-        cell.AcceptOnlyFromAmong("rnn", "gru", "lstm");
+        var cell = new EnumOption<RnnMode>("--cell", "Cell type: rnn, gru or lstm.", RnnMode.Lstm, Words.Cells,
+            defaultText: "the example's own; sine and shapes run gru and lstm");
         var output = new Option<string>("--out") { Description = "Folder for the plots.", DefaultValueFactory = _ => "cudnnrnn-examples" };
         var seed = new Option<ulong>("--seed") { Description = "Seed of data, weights and batch order.", DefaultValueFactory = _ => 1UL };
         var epochs = new Option<int?>("--epochs") { Description = "Training epochs (default: the example's own)." };
         var cmd = new Command("example", "Run a classic RNN tutorial experiment: " + string.Join("; ", Names.Select(p => $"{p.Key}: {p.Value}")) + ".")
         {
-            name, engine, cell, output, seed, epochs,
+            name, cell, output, seed, epochs,
         };
+        var engine = EngineOptions.AddTo(cmd);
         cmd.SetAction(r =>
         {
             if (r.GetValue(epochs) is < 1)
@@ -43,13 +42,13 @@ internal static class ExampleCommand
             }
             var options = new ExampleOptions
             {
-                Cell = r.GetValue(cell) switch { "rnn" => RnnMode.RnnTanh, "gru" => RnnMode.Gru, "lstm" => RnnMode.Lstm, _ => null },
+                Cell = cell.GetValueOrNull(r),
                 OutputDirectory = r.GetValue(output)!,
                 Seed = r.GetValue(seed),
                 Epochs = r.GetValue(epochs),
             };
             IRnnEngine e;
-            try { e = Engines.Create(r.GetValue(engine)!); }
+            try { e = engine.GetValue(r).Create(); }
             catch (RnnEngineUnavailableException ex)
             {
                 Console.Error.WriteLine($"example: {ex.Message}");

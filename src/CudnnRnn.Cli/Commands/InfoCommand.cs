@@ -15,11 +15,11 @@ internal static class InfoCommand
     private static int Run()
     {
         Console.WriteLine($"CudnnRnn {typeof(RnnDescriptor).Assembly.GetName().Version} on .NET {Environment.Version}, {Environment.OSVersion}, {Environment.ProcessorCount} logical processors");
-        foreach (var name in Engines.Names)
+        foreach (var (name, kind) in Engines.Choices)
         {
             try
             {
-                using var e = Engines.Create(name);
+                using var e = Engines.Create(kind);
                 bool f64 = e.Supports(RnnDataType.Float64, out var why64);
                 Console.WriteLine($"  {name,-7} available: {e.DeviceDescription}; float32 yes, float64 {(f64 ? "yes" : $"no ({why64})")}");
             }
@@ -27,7 +27,7 @@ internal static class InfoCommand
             {
                 Console.WriteLine($"  {name,-7} unavailable: {ex.Reason.ReplaceLineEndings(Environment.NewLine + "            ")}");
             }
-            foreach (var line in Engines.Details(name)) Console.WriteLine($"          {line}");
+            foreach (var line in Engines.Details(kind)) Console.WriteLine($"          {line}");
         }
         return 0;
     }

@@ -10,40 +10,40 @@ internal static class VerifyCommand
     public static Command Create()
     {
         var path = new Argument<string>("file-or-folder") { Description = "A golden case (.json) or a folder of them (../shared/golden)." };
-        var engine = new Option<string>("--engine") { Description = "Engine: cpu, cuda or opencl.", DefaultValueFactory = _ => "cpu" };
-        engine.AcceptOnlyFromAmong(Engines.Names);
-        var dtype = new Option<string>("--dtype") { Description = "Element type: float64 or float32.", DefaultValueFactory = _ => "float64" };
-        dtype.AcceptOnlyFromAmong("float64", "float32");
-        var layout = new Option<string>("--layout") { Description = "Data layout: seq, packed, batch or all.", DefaultValueFactory = _ => "seq" };
-        layout.AcceptOnlyFromAmong("seq", "packed", "batch", "all");
-        var device = new Option<string?>("--device") { Description = "Engine device selector (OpenCL: index or name)." };
+        var dtype = new EnumOption<RnnDataType>("--dtype", "Element type.", RnnDataType.Float64, Words.DataTypes);
+        var layout = new EnumOption<LayoutChoice>("--layout", "Data layout: seq, packed, batch, or all three.", LayoutChoice.Seq,
+            [("seq", LayoutChoice.Seq), ("packed", LayoutChoice.Packed), ("batch", LayoutChoice.Batch), ("all", LayoutChoice.All)]);
         var json = new Option<string?>("--json") { Description = "Also write per case and tensor maxAbs and scale to this JSON file." };
         var cmd = new Command("verify", "Run golden reference cases (forward, backward data, backward weights) and compare every tensor.")
         {
-            path, engine, dtype, layout, device, json,
+            path, dtype, layout, json,
         };
-        cmd.SetAction(r => Run(r.GetValue(path)!, r.GetValue(engine)!, r.GetValue(dtype)!, r.GetValue(layout)!, r.GetValue(device), r.GetValue(json)));
+        var engine = EngineOptions.AddTo(cmd);
+        cmd.SetAction(r => Run(r.GetValue(path)!, engine.GetValue(r), dtype.GetValue(r), layout.GetValue(r), r.GetValue(json)));
         return cmd;
     }
 
-    private static int Run(string path, string engineName, string dtype, string layoutName, string? device, string? jsonPath)
+    /// <summary>The layouts <c>--layout</c> selects.</summary>
+    private enum LayoutChoice { Seq, Packed, Batch, All }
+
+    private static int Run(string path, EngineChoice choice, RnnDataType dt, LayoutChoice layoutChoice, string? jsonPath)
     {
         IReadOnlyList<string> files;
         try { files = GoldenCase.FindFiles(path); }
         catch (FileNotFoundException e) { Console.Error.WriteLine($"verify: {e.Message}"); return Cli.UsageError; }
         if (files.Count == 0) { Console.Error.WriteLine($"verify: no golden case (*.json) in '{path}'."); return Cli.UsageError; }
-        var layouts = layoutName switch
+        var layouts = layoutChoice switch
         {
-            "seq" => [RnnDataLayout.SeqMajorUnpacked],
-            "packed" => [RnnDataLayout.SeqMajorPacked],
-            "batch" => [RnnDataLayout.BatchMajorUnpacked],
+            LayoutChoice.Seq => [RnnDataLayout.SeqMajorUnpacked],
+            LayoutChoice.Packed => [RnnDataLayout.SeqMajorPacked],
+            LayoutChoice.Batch => [RnnDataLayout.BatchMajorUnpacked],
             _ => Enum.GetValues<RnnDataLayout>(),
         };
         IRnnEngine engine;
-        try { engine = Engines.Create(engineName, device); }
+        try { engine = choice.Create(); }
         catch (RnnEngineUnavailableException e) { Console.Error.WriteLine($"verify: {e.Message}"); return Cli.UsageError; }
         using var _ = engine;
-        var dt = dtype == "float32" ? RnnDataType.Float32 : RnnDataType.Float64;
+        string dtype = Words.Of(dt);
         if (!engine.Supports(dt, out var why)) { Console.Error.WriteLine($"verify: the {engine.Name} engine cannot compute in {dtype}: {why}"); return Cli.UsageError; }
         Console.WriteLine($"engine {engine.Name} ({engine.DeviceDescription}), {dtype}");
 

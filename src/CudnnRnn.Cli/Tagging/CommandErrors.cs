@@ -18,7 +18,13 @@ internal static class CommandErrors
         catch (Exception e) when (IsUserError(e))
         {
             Console.Out.Flush();
-            string message = e is ArgumentException { ParamName: { } name } ? e.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal) : e.Message;
+            string message = e switch
+            {
+                ArgumentOutOfRangeException { ParamName: { } name } a => a.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal)
+                    .Replace($"{Environment.NewLine}Actual value was {a.ActualValue}.", "", StringComparison.Ordinal),
+                ArgumentException { ParamName: { } name } => e.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal),
+                _ => e.Message,
+            };
             Console.Error.WriteLine($"error: {message}");
             return UserError;
         }
@@ -26,7 +32,7 @@ internal static class CommandErrors
 
     private static bool IsUserError(Exception e) => e is ConlluFormatException or ModelFormatException or FileNotFoundException
         or DirectoryNotFoundException or RnnEngineUnavailableException or ArgumentException or UnauthorizedAccessException
-        or UsageException or IOException;
+        or UsageException or IOException or TimeoutException;
 }
 
 /// <summary>A command-line usage problem detected by a command (bad combination of options).</summary>

@@ -40,6 +40,9 @@ public sealed class CpuEngine : IRnnEngine
     public string Name => "cpu";
 
     /// <inheritdoc/>
+    public bool IsHostMemory => true;
+
+    /// <inheritdoc/>
     public string DeviceDescription =>
         $"managed CPU engine, {MaxThreads} thread(s) of {Environment.ProcessorCount} logical processors, " +
         $"{(Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : "Vector128")} SIMD";

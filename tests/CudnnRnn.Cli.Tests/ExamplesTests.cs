@@ -4,7 +4,7 @@ using CudnnRnn.Cli.Examples;
 using CudnnRnn.Cpu;
 using Xunit;
 
-namespace CudnnRnn.Tests;
+namespace CudnnRnn.Cli.Tests;
 
 /// <summary>
 /// Each `cudnnrnn example` run in a reduced mode (fewer epochs, a temporary folder) on the CPU engine, asserting what
@@ -86,7 +86,7 @@ public sealed class ExamplesTests : IDisposable
     public void Shapes_OutputHalvesEqualHnExactly_AndOutputLastIsNotHnReverse(string engineName)
     {
         IRnnEngine engine;
-        try { engine = Engines.Create(engineName); }
+        try { engine = Engines.Create(Engines.Choices.Single(c => c.Name == engineName).Kind); }
         catch (RnnEngineUnavailableException e) { Assert.Skip(e.Message); throw; }
         using var _ = engine;
         var r = ShapesExample.Run(engine, Options(epochs: null));
@@ -106,7 +106,7 @@ public sealed class ExamplesTests : IDisposable
     {
         var root = new RootCommand { ExampleCommand.Create() };
         Assert.Equal(0, root.Parse(["example", "shapes", "--cell", "rnn", "--out", _dir]).Invoke());
-        Assert.Equal(Cli.Cli.UsageError, root.Parse(["example", "sine", "--epochs", "0", "--out", _dir]).Invoke());
+        Assert.Equal(CudnnRnn.Cli.Cli.UsageError, root.Parse(["example", "sine", "--epochs", "0", "--out", _dir]).Invoke());
     }
 
     private static void AssertPng(string path)
