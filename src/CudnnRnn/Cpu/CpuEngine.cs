@@ -22,7 +22,7 @@ public sealed class CpuEngine : IRnnEngine
     public static CpuEngine Create(int maxThreads = 0)
     {
         if (maxThreads < 0) throw new ArgumentOutOfRangeException(nameof(maxThreads), maxThreads, "Expected 0 (all cores) or a positive thread count.");
-        return CpuEngine.Create(maxThreads);
+        return new CpuEngine(maxThreads);
     }
 
     /// <summary>As <see cref="Create"/>; the CPU engine is always available, so this returns true (bad arguments still throw).</summary>
