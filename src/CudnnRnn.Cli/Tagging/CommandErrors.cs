@@ -26,7 +26,7 @@ internal static class CommandErrors
 
     private static bool IsUserError(Exception e) => e is ConlluFormatException or ModelFormatException or FileNotFoundException
         or DirectoryNotFoundException or RnnEngineUnavailableException or ArgumentException or UnauthorizedAccessException
-        or UsageException or IOException;
+        or UsageException or IOException or TrainingDivergedException;
 }
 
 /// <summary>A command-line usage problem detected by a command (bad combination of options).</summary>
