@@ -179,6 +179,8 @@ public static class SafeTensors
     {
         var meta = new Dictionary<string, string>(StringComparer.Ordinal);
         var entries = new List<Entry>();
+        // The format requires UTF-8; checked here because JsonDocument only finds invalid bytes inside strings when they are read.
+        if (!System.Text.Unicode.Utf8.IsValid(headerBytes)) throw new ModelFormatException(path, "header is not valid UTF-8");
         JsonDocument doc;
         try
         {
