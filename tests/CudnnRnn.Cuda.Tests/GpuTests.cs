@@ -1,3 +1,4 @@
+using CudnnRnn.Testing;
 using System.Runtime.InteropServices;
 using CudnnRnn.Cpu;
 using CudnnRnn.Interop;
@@ -43,7 +44,7 @@ public sealed class GpuTests
     public void Cpu_and_cuDNN_agree_on_random_configurations(int seed)
     {
         using var cuda = Gpu.RequireEngine();
-        using var cpu = new CpuEngine();
+        using var cpu = TestCpu.Engine();
         var rng = new Random(1000 + seed);
         var mode = (RnnMode)(seed % 4);
         var dir = rng.Next(2) == 0 ? RnnDirection.Unidirectional : RnnDirection.Bidirectional;
@@ -76,7 +77,7 @@ public sealed class GpuTests
     public void Lstm_cell_clipping_matches_cuDNN(bool bidirectional, bool projection, ClipNanMode nan)
     {
         using var cuda = Gpu.RequireEngine();
-        using var cpu = new CpuEngine();
+        using var cpu = TestCpu.Engine();
         var dir = bidirectional ? RnnDirection.Bidirectional : RnnDirection.Unidirectional;
         var clip = new RnnCellClip(-0.15, 0.25, nan);
         var rnn = new RnnDescriptor(RnnMode.Lstm, 5, 6, 2, dir, projection ? 4 : null, dataType: RnnDataType.Float64, cellClip: clip);
@@ -96,7 +97,7 @@ public sealed class GpuTests
     public void Skip_input_matches_cuDNN(RnnMode mode)
     {
         using var cuda = Gpu.RequireEngine();
-        using var cpu = new CpuEngine();
+        using var cpu = TestCpu.Engine();
         var rnn = new RnnDescriptor(mode, 6, 6, 2, RnnDirection.Bidirectional, inputMode: RnnInputMode.Skip, dataType: RnnDataType.Float64);
         var xDesc = new RnnDataDescriptor(RnnDataLayout.BatchMajorUnpacked, 5, 4, 6, [5, 2, 4, 1]);
         Parity<double>(cpu, cuda, rnn, xDesc, seed: 5);
@@ -110,7 +111,7 @@ public sealed class GpuTests
     public void Packed_data_with_max_length_beyond_the_longest_sequence_runs()
     {
         using var cuda = Gpu.RequireEngine();
-        using var cpu = new CpuEngine();
+        using var cpu = TestCpu.Engine();
         var rnn = new RnnDescriptor(RnnMode.Gru, 4, 5, 2, RnnDirection.Bidirectional, dataType: RnnDataType.Float64);
         var xDesc = new RnnDataDescriptor(RnnDataLayout.SeqMajorPacked, 9, 3, 4, [5, 3, 3]);
         Parity<double>(cpu, cuda, rnn, xDesc, seed: 3);
@@ -127,7 +128,7 @@ public sealed class GpuTests
     public void Small_hidden_full_length_plans_run_the_persistent_algorithm_and_match_the_CPU(RnnMode mode, RnnDirection dir)
     {
         using var cuda = Gpu.RequireEngine();
-        using var cpu = new CpuEngine();
+        using var cpu = TestCpu.Engine();
         var rnn = new RnnDescriptor(mode, 16, 32, 2, dir, dataType: RnnDataType.Float32);
         var full = new RnnDataDescriptor(RnnDataLayout.SeqMajorUnpacked, 12, 8, 16, Enumerable.Repeat(12, 8).ToArray());
         using (var plan = (CudaPlan<float>)cuda.CreatePlan<float>(rnn, full))
@@ -362,7 +363,7 @@ public sealed class GpuTests
     public void Bad_input_and_foreign_buffers_are_rejected_with_the_argument_named()
     {
         using var engine = Gpu.RequireEngine();
-        using var cpu = new CpuEngine();
+        using var cpu = TestCpu.Engine();
         var rnn = new RnnDescriptor(RnnMode.RnnTanh, 3, 4);
         var xDesc = RnnDataDescriptor.Uniform(RnnDataLayout.SeqMajorPacked, 2, 2, 3);
         Assert.Equal("rnn", Assert.Throws<ArgumentException>(() => engine.CreatePlan<double>(rnn, xDesc)).ParamName);

@@ -1,3 +1,4 @@
+using CudnnRnn.Testing;
 using System.Numerics;
 using CudnnRnn.Cpu;
 using CudnnRnn.Verification;
@@ -78,7 +79,7 @@ public sealed class ParityTests(ITestOutputHelper output)
     {
         var ocl = SharedOpenCl.Require();
         if (!ocl.Supports(RnnDescriptor.DataTypeOf<T>(), out var why)) Assert.Skip(why!);
-        using var cpu = new CpuEngine();
+        using var cpu = TestCpu.Engine();
         var (rnn, xDesc) = RandomConfiguration(seed, RnnDescriptor.DataTypeOf<T>());
         output.WriteLine($"{rnn} | {xDesc}");
 
