@@ -113,7 +113,7 @@ public sealed class TaggerTrainer<T> where T : unmanaged, IFloatingPointIeee754<
             double acc = double.NaN;
             if (dev is { Count: > 0 }) acc = TaggerEvaluation.Evaluate(_tagger, dev, threads).Accuracy;
             lastEval = clock.Elapsed - evalStart;
-            bool isBest = dev is not { Count: > 0 } || acc > bestAcc;
+            bool isBest = lossTokens > 0 && (dev is not { Count: > 0 } || acc > bestAcc); // an epoch with no step applied is never best
             if (isBest)
             {
                 bestAcc = acc;

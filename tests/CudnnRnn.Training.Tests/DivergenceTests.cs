@@ -133,4 +133,27 @@ public sealed class DivergenceTests
             new TaggerTrainer<float>(tagger, SyntheticTask.TrainingOptions(epochs: 3, seed: 3) with { BatchSize = 4 }).Train(train, null, TestContext.Current.CancellationToken));
         Assert.Contains("non-finite", e.Message);
     }
+
+    [Fact]
+    public void An_epoch_in_which_every_step_was_skipped_is_never_the_best_so_it_is_not_saved()
+    {
+        // Without a dev set every epoch used to be "best", so the CLI saved it over --out even when no step applied.
+        var train = SyntheticTask.Generate(100, 5);
+        using var engine = new CpuEngine(1);
+        using var tagger = Tagger<float>.Create(engine, SyntheticTask.HyperParameters(true), train, TagColumn.Upos, 3);
+        tagger.OutputBias.Value[0] = float.NaN;
+        var epochs = new List<EpochResult>();
+        int saves = 0;
+        var trainer = new TaggerTrainer<float>(tagger, SyntheticTask.TrainingOptions(epochs: 3, seed: 3) with { BatchSize = 32 })
+        {
+            EpochCompleted = epochs.Add,
+            NewBest = _ => saves++,
+        };
+        // 100 sentences in batches of 32: 4 batches an epoch, so the 11th bad step in a row comes in epoch 3.
+        Assert.Throws<TrainingDivergedException>(() => trainer.Train(train, null, TestContext.Current.CancellationToken));
+        Assert.Equal(2, epochs.Count);
+        Assert.All(epochs, r => Assert.False(r.IsBest));
+        Assert.All(epochs, r => Assert.Equal(4, r.SkippedSteps));
+        Assert.Equal(0, saves);
+    }
 }
