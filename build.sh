@@ -79,6 +79,30 @@ for why in full:
     print("  ---\n  " + "\n  ".join(why.splitlines()))
 PY
   fi
+  # Failed tests by name with the first line of their message, so a failure in a long log is found at the end.
+  if [ "${failed:-0}" != 0 ] || [ "$status" != 0 ]; then
+    if command -v python3 >/dev/null 2>&1; then
+      python3 - "$results" "$status" <<'PY'
+import glob, sys, xml.etree.ElementTree as ET
+ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
+failed = []
+for f in sorted(glob.glob(sys.argv[1] + "/*.trx")):
+    for r in ET.parse(f).getroot().iter("{%s}UnitTestResult" % ns["t"]):
+        if r.get("outcome") == "Failed":
+            msg = r.find(".//t:ErrorInfo/t:Message", ns)
+            first = ((msg.text or "") if msg is not None else "").strip().splitlines()
+            failed.append((r.get("testName"), first[0] if first else ""))
+if failed:
+    print("Failed tests:")
+    for name, why in sorted(failed):
+        print(f"  {name}: {why[:300]}")
+elif sys.argv[2] != "0":
+    print(f"No test failed in the results, but dotnet test exited with {sys.argv[2]}: a test host crashed or the run was aborted (see 'Test Run Aborted' above).")
+PY
+    else
+      grep -E '^\s+Failed [A-Za-z]' "$results/console.log" | sed 's/^ */  /' || true
+    fi
+  fi
   rm -rf "$results"
   echo "Tests: ${passed:-0} passed, ${failed:-0} failed, ${skipped:-0} skipped"
   return $status

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 
 namespace CudnnRnn.Training;
@@ -108,8 +109,9 @@ public sealed record TaggedSentence(string[] Words, string[] Tags)
 
 /// <summary>
 /// Reads CoNLL-U (https://universaldependencies.org/format.html): comment lines, multi-word token ranges and empty
-/// nodes (kept, but not words), blank lines between sentences. Any malformed line throws
-/// <see cref="ConlluFormatException"/> with the file, line number and reason.
+/// nodes (kept, but not words), blank lines between sentences. Files must be UTF-8 (a BOM is allowed). Any malformed
+/// line (invalid UTF-8 included: it is never replaced by U+FFFD), a range not followed by its words, or an empty node
+/// not right after its word throws <see cref="ConlluFormatException"/> with the file, line number and reason.
 /// </summary>
 public static class ConlluReader
 {
@@ -117,18 +119,86 @@ public static class ConlluReader
     public static List<ConlluSentence> ReadFile(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"CoNLL-U file not found: {path}", path);
-        using var reader = new StreamReader(path, Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
-        return Read(reader, path);
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        return Read(stream, path);
     }
 
-    /// <summary>Reads from a text reader; <paramref name="name"/> is used in error messages.</summary>
+    /// <summary>Reads UTF-8 CoNLL-U from a stream; invalid UTF-8 throws <see cref="ConlluFormatException"/> with its line.</summary>
+    public static List<ConlluSentence> Read(Stream stream, string name)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        return Parse(Utf8Lines(stream, name), name);
+    }
+
+    /// <summary>Reads from a text reader (already decoded by the caller); <paramref name="name"/> is used in error messages.</summary>
     public static List<ConlluSentence> Read(TextReader reader, string name)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        return Parse(Lines(reader), name);
+    }
+
+    private static IEnumerable<string> Lines(TextReader reader)
+    {
+        while (reader.ReadLine() is { } line) yield return line;
+    }
+
+    /// <summary>Splits at '\n' and decodes each line strictly, so an invalid byte is reported on its own line.</summary>
+    private static IEnumerable<string> Utf8Lines(Stream stream, string name)
+    {
+        var strict = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+        var buffer = new byte[1 << 16];
+        var line = new System.Buffers.ArrayBufferWriter<byte>();
+        int lineNo = 0, n;
+        string Decode()
+        {
+            var bytes = line.WrittenSpan;
+            if (lineNo == 1 && bytes.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF])) bytes = bytes[3..];
+            try
+            {
+                return strict.GetString(bytes);
+            }
+            catch (DecoderFallbackException e)
+            {
+                string what = e.BytesUnknown is { Length: > 0 } b ? string.Join(" ", b.Select(x => $"0x{x:X2}")) : "?";
+                throw new ConlluFormatException(name, lineNo, $"invalid UTF-8 (bytes {what} near byte {e.Index + 1} of the line); CoNLL-U files must be UTF-8");
+            }
+            finally
+            {
+                line.ResetWrittenCount();
+            }
+        }
+        while ((n = stream.Read(buffer, 0, buffer.Length)) > 0)
+        {
+            int pos = 0;
+            while (pos < n)
+            {
+                int nl = Array.IndexOf(buffer, (byte)'\n', pos, n - pos);
+                int end = nl < 0 ? n : nl;
+                line.Write(buffer.AsSpan(pos, end - pos));
+                pos = end + 1;
+                if (nl < 0) break;
+                lineNo++;
+                yield return Decode();
+            }
+        }
+        if (line.WrittenCount > 0)
+        {
+            lineNo++;
+            yield return Decode();
+        }
+    }
+
+    private static bool Number(ReadOnlySpan<char> s, out int value) =>
+        int.TryParse(s, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out value);
+
+    private static List<ConlluSentence> Parse(IEnumerable<string> source, string name)
     {
         var sentences = new List<ConlluSentence>();
         var comments = new List<string>();
         var lines = new List<ConlluLine>();
         int lineNo = 0, expectedWord = 1, sentenceStart = 0;
-        string? line;
+        int rangeEnd = 0, rangeLine = 0, emptyMinor = 0; // last multi-word range of the sentence; last empty node after the current word
+        string rangeId = "";
 
         void Flush()
         {
@@ -140,14 +210,18 @@ public static class ConlluReader
             }
             if (expectedWord == 1)
                 throw new ConlluFormatException(name, sentenceStart, "sentence has no word lines (only multi-word tokens or empty nodes)");
+            if (rangeEnd >= expectedWord)
+                throw new ConlluFormatException(name, rangeLine, $"multi-word token range '{rangeId}' covers words up to {rangeEnd}, but the sentence ends after word {expectedWord - 1}");
             sentences.Add(new ConlluSentence(comments.ToArray(), lines.ToArray()));
             comments.Clear();
             lines.Clear();
             expectedWord = 1;
+            rangeEnd = emptyMinor = 0;
         }
 
-        while ((line = reader.ReadLine()) is not null)
+        foreach (var raw in source)
         {
+            string line = raw;
             lineNo++;
             if (line.Length > 0 && line[^1] == '\r') line = line[..^1];
             if (string.IsNullOrWhiteSpace(line))
@@ -170,21 +244,27 @@ public static class ConlluReader
             int dash = id.IndexOf('-'), dot = id.IndexOf('.');
             if (dash > 0)
             {
-                if (!int.TryParse(id.AsSpan(0, dash), out int a) || !int.TryParse(id.AsSpan(dash + 1), out int b) || a < 1 || b <= a)
+                if (!Number(id.AsSpan(0, dash), out int a) || !Number(id.AsSpan(dash + 1), out int b) || a < 1 || b <= a)
                     throw new ConlluFormatException(name, lineNo, $"bad multi-word token range '{id}' (expected N-M with M > N >= 1)");
+                if (a <= rangeEnd)
+                    throw new ConlluFormatException(name, lineNo, $"multi-word token range '{id}' starts inside the range '{rangeId}'");
                 if (a != expectedWord)
                     throw new ConlluFormatException(name, lineNo, $"multi-word token range '{id}' should start at word {expectedWord}");
+                (rangeEnd, rangeLine, rangeId) = (b, lineNo, id);
                 kind = ConlluLineKind.MultiWordToken;
             }
             else if (dot > 0)
             {
-                if (!int.TryParse(id.AsSpan(0, dot), out int a) || !int.TryParse(id.AsSpan(dot + 1), out int b) || a < 0 || b < 1)
-                    throw new ConlluFormatException(name, lineNo, $"bad empty-node id '{id}' (expected N.M)");
+                if (!Number(id.AsSpan(0, dot), out int a) || !Number(id.AsSpan(dot + 1), out int b) || b < 1)
+                    throw new ConlluFormatException(name, lineNo, $"bad empty-node id '{id}' (expected N.M with M >= 1)");
+                if (a != expectedWord - 1 || b != emptyMinor + 1)
+                    throw new ConlluFormatException(name, lineNo, $"empty node '{id}' out of place (expected {expectedWord - 1}.{emptyMinor + 1}: empty nodes follow their word, numbered from 1)");
+                emptyMinor = b;
                 kind = ConlluLineKind.EmptyNode;
             }
             else
             {
-                if (!int.TryParse(id, out int n) || n < 1)
+                if (!Number(id, out int n) || n < 1)
                     throw new ConlluFormatException(name, lineNo, $"bad word id '{id}' (expected a positive integer, N-M or N.M)");
                 if (n != expectedWord)
                     throw new ConlluFormatException(name, lineNo, $"word id {n} out of sequence (expected {expectedWord})");
@@ -193,6 +273,7 @@ public static class ConlluReader
                 if (fields[3].Length == 0 || fields[4].Length == 0)
                     throw new ConlluFormatException(name, lineNo, "empty UPOS or XPOS field (use '_' for none)");
                 expectedWord++;
+                emptyMinor = 0;
                 kind = ConlluLineKind.Word;
             }
             lines.Add(new ConlluLine(kind, fields));

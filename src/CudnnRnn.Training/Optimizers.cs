@@ -19,15 +19,65 @@ public abstract class Optimizer<T> where T : unmanaged, IFloatingPointIeee754<T>
     public IReadOnlyList<Parameter<T>> Parameters { get; }
     /// <summary>Current learning rate (a schedule sets it before each step).</summary>
     public double LearningRate { get; set; }
-    /// <summary>Steps taken.</summary>
+    /// <summary>Steps applied (skipped steps are not counted: Adam's bias correction follows the applied ones).</summary>
     public long StepCount { get; private set; }
-
-    /// <summary>Applies one update from the current gradients.</summary>
-    public void Step()
+    /// <summary>Steps skipped because the loss or a gradient was NaN or infinite.</summary>
+    public long SkippedSteps { get; private set; }
+    /// <summary>Steps skipped since the last applied one.</summary>
+    public int ConsecutiveSkippedSteps { get; private set; }
+    /// <summary>
+    /// After this many skipped steps in a row, <see cref="Step"/> throws <see cref="TrainingDivergedException"/>
+    /// instead of skipping again: the model is not going to recover by itself.
+    /// </summary>
+    public int MaxConsecutiveSkippedSteps
     {
+        get => _maxConsecutiveSkipped;
+        set => _maxConsecutiveSkipped = value >= 0 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "Expected a count ≥ 0.");
+    }
+    private int _maxConsecutiveSkipped = 10;
+
+    /// <summary>
+    /// Applies one update from the current gradients, unless <paramref name="loss"/> or any trainable gradient is NaN
+    /// or infinite: then the weights and the optimizer state are left as they are, the step is counted in
+    /// <see cref="SkippedSteps"/> and false is returned. Throws <see cref="TrainingDivergedException"/> when more than
+    /// <see cref="MaxConsecutiveSkippedSteps"/> steps in a row are skipped, or when an update with finite inputs makes a
+    /// finite weight overflow to infinity (the learning rate is far too large).
+    /// </summary>
+    /// <param name="loss">The batch's loss, when the caller has one; only its finiteness is used.</param>
+    public bool Step(double loss = 0)
+    {
+        string? why = !double.IsFinite(loss) ? $"the loss is {loss.ToString(System.Globalization.CultureInfo.InvariantCulture)}" : null;
+        for (int i = 0; why is null && i < Parameters.Count; i++)
+        {
+            var p = Parameters[i];
+            int bad = p.Trainable ? SafeTensors.IndexOfNonFinite<T>(p.Grad) : -1;
+            if (bad >= 0) why = $"the gradient of '{p.Name}' holds {p.Grad[bad]} at element {bad}";
+        }
+        if (why is not null)
+        {
+            if (ConsecutiveSkippedSteps >= MaxConsecutiveSkippedSteps)
+                throw new TrainingDivergedException(
+                    $"Training diverged: {ConsecutiveSkippedSteps + 1} consecutive steps had a non-finite loss or gradient (last: {why}). " +
+                    "Lower the learning rate, use gradient clipping, or check the data.");
+            SkippedSteps++;
+            ConsecutiveSkippedSteps++;
+            return false;
+        }
+        ConsecutiveSkippedSteps = 0;
         StepCount++;
         for (int i = 0; i < Parameters.Count; i++)
-            if (Parameters[i].Trainable) Update(i, Parameters[i]);
+        {
+            var p = Parameters[i];
+            if (!p.Trainable) continue;
+            bool wasFinite = SafeTensors.IndexOfNonFinite<T>(p.Value) < 0; // a weight already non-finite is the caller's doing
+            Update(i, p);
+            int bad = wasFinite ? SafeTensors.IndexOfNonFinite<T>(p.Value) : -1;
+            if (bad >= 0)
+                throw new TrainingDivergedException(
+                    $"Training diverged: the update made '{p.Name}' element {bad} {p.Value[bad]} from finite gradients " +
+                    $"(learning rate {LearningRate.ToString(System.Globalization.CultureInfo.InvariantCulture)} is too large for them).");
+        }
+        return true;
     }
 
     /// <summary>Sets every gradient to zero.</summary>
@@ -130,22 +180,37 @@ public sealed class Adam<T> : Optimizer<T> where T : unmanaged, IFloatingPointIe
 /// <summary>Gradient clipping.</summary>
 public static class GradientClipping
 {
-    /// <summary>The L2 norm of all gradients together.</summary>
+    /// <summary>
+    /// The L2 norm of all gradients together, accumulated in double and rescaled where a parameter's sum of squares
+    /// would overflow, so finite gradients always give a finite norm; NaN or ∞ when some gradient is NaN or infinite.
+    /// </summary>
     public static double GlobalNorm<T>(IEnumerable<Parameter<T>> parameters) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        double sum = 0;
+        ArgumentNullException.ThrowIfNull(parameters);
+        double scale = 0, sumSq = 1; // norm = scale · √sumSq, as LAPACK's dnrm2: no overflow for any finite input
         foreach (var p in parameters)
         {
-            T n = TensorPrimitives.Norm<T>(p.Grad);
-            double d = double.CreateChecked(n);
-            sum += d * d;
+            double n = double.CreateChecked(TensorPrimitives.Norm<T>(p.Grad));
+            if (double.IsInfinity(n) && SafeTensors.IndexOfNonFinite<T>(p.Grad) < 0)
+            {
+                // Σ g² overflowed T though every g is finite: rescale by the largest magnitude first.
+                double m = double.CreateChecked(TensorPrimitives.MaxMagnitude<T>(p.Grad));
+                double s = 0;
+                foreach (T g in p.Grad) { double r = double.CreateChecked(g) / m; s += r * r; }
+                n = m * Math.Sqrt(s);
+            }
+            if (!double.IsFinite(n)) return n;
+            if (n == 0) continue;
+            if (n > scale) { sumSq = 1 + sumSq * (scale / n) * (scale / n); scale = n; }
+            else sumSq += (n / scale) * (n / scale);
         }
-        return Math.Sqrt(sum);
+        return scale * Math.Sqrt(sumSq);
     }
 
     /// <summary>
     /// Scales every gradient by <c>maxNorm / norm</c> when the global norm exceeds <paramref name="maxNorm"/>
-    /// (as <c>torch.nn.utils.clip_grad_norm_</c>). Returns the norm before clipping.
+    /// (as <c>torch.nn.utils.clip_grad_norm_</c>). Returns the norm before clipping. When a gradient is NaN or infinite
+    /// the norm is too: the gradients are then left as they are and <see cref="Optimizer{T}.Step"/> skips the step.
     /// </summary>
     public static double ClipByGlobalNorm<T>(IReadOnlyList<Parameter<T>> parameters, double maxNorm) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -158,6 +223,13 @@ public static class GradientClipping
         }
         return norm;
     }
+}
+
+/// <summary>Training went non-finite and cannot continue (see <see cref="Optimizer{T}.Step"/>).</summary>
+public sealed class TrainingDivergedException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    public TrainingDivergedException(string message) : base(message) { }
 }
 
 /// <summary>Learning rate as a function of training progress.</summary>

@@ -18,6 +18,16 @@ public static class TaggerModelFile
     public const int FormatVersion = 1;
 
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
+    // Reading: a key given twice or a field this version does not know is a corrupt file, not something to guess about.
+    private static readonly JsonSerializerOptions StrictJson = new()
+    {
+        AllowDuplicateProperties = false, UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow, MaxDepth = 4,
+    };
+
+    /// <summary>Largest width (embedding, hidden, filters) a model file may declare.</summary>
+    public const int MaxWidth = 16384;
+    /// <summary>Most stacked RNN layers a model file may declare.</summary>
+    public const int MaxLayers = 64;
 
     /// <summary>Writes the tagger (atomically: temp file + rename).</summary>
     public static void Save<T>(Tagger<T> tagger, string path) where T : unmanaged, IFloatingPointIeee754<T>
@@ -68,16 +78,27 @@ public static class TaggerModelFile
         Tagger<T> tagger;
         try
         {
-            var hyper = JsonSerializer.Deserialize<TaggerHyperParameters>(Meta("hyper_parameters"), Json) ?? throw new JsonException("null");
-            var words = new Vocabulary(JsonSerializer.Deserialize<string[]>(Meta("words"), Json)!, hasSpecials: true);
-            var chars = new Vocabulary(JsonSerializer.Deserialize<string[]>(Meta("chars"), Json)!, hasSpecials: true);
-            var tags = new Vocabulary(JsonSerializer.Deserialize<string[]>(Meta("tags"), Json)!, hasSpecials: false);
+            var hyper = JsonSerializer.Deserialize<TaggerHyperParameters>(Meta("hyper_parameters"), StrictJson) ?? throw new JsonException("hyper_parameters is null");
+            CheckBounds(hyper, path);
+            var words = new Vocabulary(Strings("words"), hasSpecials: true);
+            var chars = new Vocabulary(Strings("chars"), hasSpecials: true);
+            var tags = new Vocabulary(Strings("tags"), hasSpecials: false);
             var column = TagColumns.Parse(Meta("column"));
+            // Every value the model needs comes from the file: a model larger than the file's tensors is refused before
+            // anything of that size is allocated.
+            long needed = ParameterCount(hyper, words.Count, chars.Count, tags.Count), held = tensors.Values.Sum(t => (long)t.Values.Length);
+            if (needed > held)
+                throw new ModelFormatException(path, $"hyper_parameters and vocabularies describe a model of {needed} values but the file's tensors hold {held}");
             tagger = new Tagger<T>(engine, hyper, words, chars, tags, column, 0);
         }
-        catch (Exception e) when (e is JsonException or ArgumentException or NotSupportedException)
+        catch (Exception e) when (e is JsonException or ArgumentException or NotSupportedException or FormatException or OverflowException or InvalidOperationException)
         {
             throw new ModelFormatException(path, $"metadata is invalid ({e.Message})", e);
+        }
+        string[] Strings(string key)
+        {
+            var items = JsonSerializer.Deserialize<string[]>(Meta(key), StrictJson) ?? throw new JsonException($"{key} is null");
+            return Array.IndexOf(items, null) is int i and >= 0 ? throw new JsonException($"{key}[{i}] is null") : items;
         }
         try
         {
@@ -114,6 +135,57 @@ public static class TaggerModelFile
         if (!tensors.TryGetValue(name, out var t)) throw new ModelFormatException(path, $"tensor '{name}' is missing");
         if (!t.Shape.SequenceEqual(shape))
             throw new ModelFormatException(path, $"tensor '{name}' has shape [{string.Join(",", t.Shape)}], expected [{string.Join(",", shape)}]");
-        for (int i = 0; i < destination.Length; i++) destination[i] = T.CreateChecked(t.Values[i]);
+        for (int i = 0; i < destination.Length; i++)
+        {
+            destination[i] = T.CreateChecked(t.Values[i]);
+            if (!T.IsFinite(destination[i]))
+                throw new ModelFormatException(path, $"tensor '{name}' element {i} is {t.Values[i]}, beyond the range of {typeof(T).Name}");
+        }
+    }
+
+    /// <summary>Every hyper-parameter inside the range a model file may declare; the message names the field and the range.</summary>
+    private static void CheckBounds(TaggerHyperParameters h, string path)
+    {
+        void Int(string name, int v, int min, int max)
+        {
+            if (v < min || v > max) throw new ModelFormatException(path, $"hyper-parameter {name} is {v}; the allowed range is [{min}, {max}]");
+        }
+        void Real(string name, double v, double min, double maxExclusive)
+        {
+            if (!(v >= min && v < maxExclusive))
+                throw new ModelFormatException(path, $"hyper-parameter {name} is {v.ToString(CultureInfo.InvariantCulture)}; the allowed range is [{min}, {maxExclusive.ToString(CultureInfo.InvariantCulture)})");
+        }
+        if (!Enum.IsDefined(h.Mode)) throw new ModelFormatException(path, $"hyper-parameter Mode is {h.Mode}; allowed: {string.Join(", ", Enum.GetNames<RnnMode>())}");
+        Int(nameof(h.WordDim), h.WordDim, 1, MaxWidth);
+        Int(nameof(h.CharDim), h.CharDim, 0, MaxWidth);
+        Int(nameof(h.CharHidden), h.CharHidden, 1, MaxWidth);
+        Int(nameof(h.CharFilters), h.CharFilters, 1, MaxWidth);
+        Int(nameof(h.ShapeDim), h.ShapeDim, 0, MaxWidth);
+        Int(nameof(h.Hidden), h.Hidden, 1, MaxWidth);
+        Int(nameof(h.Layers), h.Layers, 1, MaxLayers);
+        Int(nameof(h.MinWordFrequency), h.MinWordFrequency, 1, int.MaxValue);
+        Int(nameof(h.MaxCharsPerWord), h.MaxCharsPerWord, 2, 1024);
+        Real(nameof(h.EmbeddingDropout), h.EmbeddingDropout, 0, 1);
+        Real(nameof(h.Dropout), h.Dropout, 0, 1);
+        Real(nameof(h.WordDropout), h.WordDropout, 0, 1e6);
+        if (!Enum.IsDefined(h.CharModel)) throw new ModelFormatException(path, $"hyper-parameter CharModel is {h.CharModel}; allowed: {string.Join(", ", Enum.GetNames<CharModel>())}");
+    }
+
+    /// <summary>Values of a tagger with these settings (PyTorch's RNN layout: two bias vectors per gate block).</summary>
+    private static long ParameterCount(TaggerHyperParameters h, long words, long chars, long tags)
+    {
+        static long Rnn(RnnMode mode, long input, long hidden, int layers, int dirs)
+        {
+            long g = mode switch { RnnMode.Lstm => 4, RnnMode.Gru => 3, _ => 1 }, total = 0;
+            for (int l = 0; l < layers; l++)
+                total += dirs * g * hidden * ((l == 0 ? input : dirs * hidden) + hidden + 2);
+            return total;
+        }
+        long n = words * h.WordDim + tags * h.OutputSize + tags;
+        if (h.UsesChars) n += chars * h.CharDim;
+        if (h.UsesChars && !h.UsesCharLstm) n += (long)h.CharFilters * h.CharDim * Tagger<float>.CharKernel + h.CharFilters;
+        if (h.UsesCharLstm) n += Rnn(RnnMode.Lstm, h.CharDim, h.CharHidden, 1, 2);
+        if (h.UsesShape) n += (long)WordFeatures.ShapeCount * h.ShapeDim;
+        return n + Rnn(h.Mode, h.InputSize, h.Hidden, h.Layers, h.Bidirectional ? 2 : 1);
     }
 }

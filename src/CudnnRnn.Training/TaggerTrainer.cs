@@ -11,7 +11,8 @@ namespace CudnnRnn.Training;
 /// <param name="RunningLoss">Mean token loss over this epoch so far.</param>
 /// <param name="TokensPerSecond">Training throughput in this epoch so far.</param>
 /// <param name="Elapsed">Time since training started.</param>
-public sealed record BatchProgress(int Epoch, int Batch, int Batches, double RunningLoss, double TokensPerSecond, TimeSpan Elapsed);
+/// <param name="SkippedSteps">Steps skipped in this epoch so far for a non-finite loss or gradient (<see cref="Optimizer{T}.Step"/>).</param>
+public sealed record BatchProgress(int Epoch, int Batch, int Batches, double RunningLoss, double TokensPerSecond, TimeSpan Elapsed, long SkippedSteps = 0);
 
 /// <summary>What one epoch achieved.</summary>
 /// <param name="Epoch">1-based epoch.</param>
@@ -23,8 +24,9 @@ public sealed record BatchProgress(int Epoch, int Batch, int Batches, double Run
 /// <param name="LearningRate">Learning rate at the end of the epoch.</param>
 /// <param name="IsBest">True when this epoch's model is the best so far.</param>
 /// <param name="Partial">True when the time limit cut the epoch short.</param>
+/// <param name="SkippedSteps">Steps skipped in this epoch for a non-finite loss or gradient; their batches are not in <paramref name="TrainLoss"/>.</param>
 public sealed record EpochResult(int Epoch, double TrainLoss, double DevAccuracy, long Tokens, double TokensPerSecond, TimeSpan Elapsed,
-    double LearningRate, bool IsBest, bool Partial);
+    double LearningRate, bool IsBest, bool Partial, long SkippedSteps = 0);
 
 /// <summary>
 /// Trains a <see cref="Tagger{T}"/>: length-bucketed batches, data-parallel workers (gradients summed), gradient-norm
@@ -85,7 +87,7 @@ public sealed class TaggerTrainer<T> where T : unmanaged, IFloatingPointIeee754<
         {
             var batches = LengthBuckets.Create(lengths, o.BatchSize, o.MaxBatchTokens, new SeededRandom(rng.NextUInt64()), o.SameLengthBatches);
             double lossSum = 0;
-            long tokens = 0;
+            long tokens = 0, lossTokens = 0, skippedBefore = opt.SkippedSteps;
             var epochClock = Stopwatch.StartNew();
             bool partial = false;
             for (int bi = 0; bi < batches.Count; bi++)
@@ -101,9 +103,10 @@ public sealed class TaggerTrainer<T> where T : unmanaged, IFloatingPointIeee754<
                 var batch = batches[bi];
                 int batchTokens = 0;
                 foreach (int i in batch) batchTokens += lengths[i];
-                lossSum += Step(workers, data, batch, batchTokens, rng.NextUInt64(), opt);
+                double batchLoss = Step(workers, data, batch, batchTokens, rng.NextUInt64(), opt);
+                if (!double.IsNaN(batchLoss)) { lossSum += batchLoss; lossTokens += batchTokens; } // NaN: step skipped
                 tokens += batchTokens;
-                BatchCompleted?.Invoke(new BatchProgress(epoch + 1, bi + 1, batches.Count, lossSum / tokens, tokens / epochClock.Elapsed.TotalSeconds, clock.Elapsed));
+                BatchCompleted?.Invoke(new BatchProgress(epoch + 1, bi + 1, batches.Count, lossSum / lossTokens, tokens / epochClock.Elapsed.TotalSeconds, clock.Elapsed, opt.SkippedSteps - skippedBefore));
             }
             if (tokens == 0) break;
             double tps = tokens / epochClock.Elapsed.TotalSeconds;
@@ -111,13 +114,13 @@ public sealed class TaggerTrainer<T> where T : unmanaged, IFloatingPointIeee754<
             double acc = double.NaN;
             if (dev is { Count: > 0 }) acc = TaggerEvaluation.Evaluate(_tagger, dev, threads).Accuracy;
             lastEval = clock.Elapsed - evalStart;
-            bool isBest = dev is not { Count: > 0 } || acc > bestAcc;
+            bool isBest = lossTokens > 0 && (dev is not { Count: > 0 } || acc > bestAcc); // an epoch with no step applied is never best
             if (isBest)
             {
                 bestAcc = acc;
                 best = Snapshot(ps, best);
             }
-            var r = new EpochResult(epoch + 1, lossSum / tokens, acc, tokens, tps, clock.Elapsed, opt.LearningRate, isBest, partial);
+            var r = new EpochResult(epoch + 1, lossSum / lossTokens, acc, tokens, tps, clock.Elapsed, opt.LearningRate, isBest, partial, opt.SkippedSteps - skippedBefore);
             results.Add(r);
             EpochCompleted?.Invoke(r);
             if (isBest) NewBest?.Invoke(r);
@@ -137,7 +140,7 @@ public sealed class TaggerTrainer<T> where T : unmanaged, IFloatingPointIeee754<
         return into;
     }
 
-    /// <summary>One optimisation step on a batch split across the workers; returns the summed token loss.</summary>
+    /// <summary>One optimisation step on a batch split across the workers; returns the summed token loss, or NaN when the step was skipped (non-finite).</summary>
     private double Step(TaggerWorker<T>[] workers, TaggedSentence[] data, int[] batch, int batchTokens, ulong seed, Optimizer<T> opt)
     {
         int k = Math.Min(workers.Length, batch.Length);
@@ -165,7 +168,7 @@ public sealed class TaggerTrainer<T> where T : unmanaged, IFloatingPointIeee754<
             }
         }
         if (Options.ClipNorm > 0) GradientClipping.ClipByGlobalNorm(_tagger.Parameters, Options.ClipNorm);
-        opt.Step();
+        if (!opt.Step(loss)) return double.NaN; // non-finite loss or gradient: nothing applied, counted in opt.SkippedSteps
         _tagger.MarkWeightsChanged();
         return loss * batchTokens;
     }

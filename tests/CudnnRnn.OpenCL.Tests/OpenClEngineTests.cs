@@ -1,3 +1,4 @@
+using CudnnRnn.Testing;
 using CudnnRnn.Cpu;
 using Xunit;
 
@@ -114,7 +115,7 @@ public sealed class OpenClEngineTests
     public void Plan_RejectsBuffersOfOtherEngines_AndDisposedObjects()
     {
         var engine = SharedOpenCl.Require();
-        using var cpu = CpuEngine.Create();
+        using var cpu = TestCpu.Engine();
         using var plan = engine.CreatePlan<float>(Lstm32, X);
         using var x = engine.Allocate<float>(X.ElementCount);
         using var y = engine.Allocate<float>(plan.YDesc.ElementCount);
@@ -173,7 +174,7 @@ public sealed class OpenClEngineTests
     public void Plans_AgreeWithTheCpuEngineOnReserveSize()
     {
         var engine = SharedOpenCl.Require();
-        using var cpu = CpuEngine.Create();
+        using var cpu = TestCpu.Engine();
         var rnn = new RnnDescriptor(RnnMode.Lstm, 3, 6, 2, RnnDirection.Bidirectional, projSize: 4, dropout: 0.2);
         var x = new RnnDataDescriptor(RnnDataLayout.BatchMajorUnpacked, 5, 3, 3, [5, 2, 4]);
         using var a = engine.CreatePlan<float>(rnn, x);

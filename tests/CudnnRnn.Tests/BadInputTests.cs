@@ -1,3 +1,4 @@
+using CudnnRnn.Testing;
 using CudnnRnn.Cpu;
 using CudnnRnn.Verification;
 using Xunit;
@@ -89,14 +90,14 @@ public sealed class BadInputTests
 
     private static (CpuEngine, RnnPlan<float>) Plan(RnnMode mode = RnnMode.Lstm)
     {
-        var e = CpuEngine.Create();
+        var e = TestCpu.Engine();
         return (e, e.CreatePlan<float>(new RnnDescriptor(mode, 3, 4, 2), RnnDataDescriptor.Uniform(RnnDataLayout.SeqMajorUnpacked, 5, 2, 3)));
     }
 
     [Fact]
     public void Plan_RejectsTypeMismatchAndWrongVectorSize()
     {
-        var e = CpuEngine.Create();
+        var e = TestCpu.Engine();
         Throws<ArgumentException>("rnn", "Float32", () => e.CreatePlan<double>(new RnnDescriptor(RnnMode.Gru, 3, 4), RnnDataDescriptor.Uniform(RnnDataLayout.SeqMajorUnpacked, 5, 2, 3)));
         Throws<ArgumentException>("xDesc", "expected the network's inputSize 3", () => e.CreatePlan<float>(new RnnDescriptor(RnnMode.Gru, 3, 4), RnnDataDescriptor.Uniform(RnnDataLayout.SeqMajorUnpacked, 5, 2, 4)));
     }
@@ -184,7 +185,7 @@ public sealed class BadInputTests
         Assert.Throws<ObjectDisposedException>(() => plan.Forward(RnnForwardMode.Inference, x2, y, null, null, null, null, w, null));
         e.Dispose(); e.Dispose();
         Assert.Throws<ObjectDisposedException>(() => e.Allocate<float>(3));
-        var layer = new RnnLayer<float>(CpuEngine.Create(), new RnnDescriptor(RnnMode.Gru, 3, 4));
+        var layer = new RnnLayer<float>(TestCpu.Engine(), new RnnDescriptor(RnnMode.Gru, 3, 4));
         layer.Dispose(); layer.Dispose();
         Assert.Throws<ObjectDisposedException>(() => layer.ZeroGrad());
     }

@@ -9,6 +9,6 @@ public sealed class CpuConformanceTests : EngineConformance
     protected override IRnnEngine? TryCreateEngine(out string reason)
     {
         reason = "";
-        return CpuEngine.Create();
+        return TestCpu.Engine();
     }
 }

@@ -1,3 +1,4 @@
+using CudnnRnn.Testing;
 using CudnnRnn.Cpu;
 using CudnnRnn.Verification;
 using Xunit;
@@ -34,7 +35,7 @@ public sealed class InvariantTests
         var cx = Rand.Uniform(seed + 4, cs); var dcy = Rand.Uniform(seed + 5, cs);
         bool lstm = rnn.Mode == RnnMode.Lstm;
         var eio = new SequenceIo(Lengths, 6, layout);
-        var p = Pass<double>.Run(CpuEngine.Create(), rnn, eio.Descriptor(rnn.InputSize), Rand.Weights(seed + 6, rnn),
+        var p = Pass<double>.Run(TestCpu.Engine(), rnn, eio.Descriptor(rnn.InputSize), Rand.Weights(seed + 6, rnn),
             eio.ToEngine<double>(x, rnn.InputSize), eio.StateToEngine<double>(hx, rnn.StateSize), lstm ? eio.StateToEngine<double>(cx, rnn.HiddenSize) : null,
             eio.ToEngine<double>(dy, rnn.OutputSize), eio.StateToEngine<double>(dhy, rnn.StateSize), lstm ? eio.StateToEngine<double>(dcy, rnn.HiddenSize) : null);
         var r = new Dictionary<string, double[]>
@@ -90,7 +91,7 @@ public sealed class InvariantTests
         for (int b = 0; b < Lengths.Length; b++)
             for (int t = 0; t < Lengths[b]; t++)
                 Array.Copy(x, (t * Lengths.Length + b) * 3, xr, ((Lengths[b] - 1 - t) * Lengths.Length + b) * 3, 3);
-        var engine = CpuEngine.Create();
+        var engine = TestCpu.Engine();
         var yDy = new double[xDesc.WithVectorSize(bi.OutputSize).ElementCount];
         var full = Pass<double>.Run(engine, bi, xDesc, wBi, x, null, null, yDy, null, null, inferenceOnly: true);
         var fwd = Pass<double>.Run(engine, uni, xDesc, UniWeights(""), x, null, null, new double[xDesc.WithVectorSize(uni.OutputSize).ElementCount], null, null, inferenceOnly: true);
@@ -120,7 +121,7 @@ public sealed class InvariantTests
         var xDesc = new RnnDataDescriptor(RnnDataLayout.SeqMajorUnpacked, 6, Lengths.Length, 3, Lengths);
         var x = Rand.Data(21, xDesc, padding: 0);
         var w = Rand.Weights(22, rnn);
-        var engine = CpuEngine.Create();
+        var engine = TestCpu.Engine();
         var batch = Pass<double>.Run(engine, rnn, xDesc, w, x, null, null, new double[xDesc.WithVectorSize(rnn.OutputSize).ElementCount], null, null, inferenceOnly: true);
         const int b0 = 4; // length 4 of 6
         var one = new RnnDataDescriptor(RnnDataLayout.SeqMajorUnpacked, Lengths[b0], 1, 3, [Lengths[b0]]);
@@ -146,7 +147,7 @@ public sealed class InvariantTests
         var w = Rand.Weights(32, rnn);
         var dy = new double[xDesc.WithVectorSize(rnn.OutputSize).ElementCount];
         var hx = Rand.Uniform(33, (long)rnn.PseudoLayerCount * Lengths.Length * rnn.StateSize);
-        var engine = CpuEngine.Create();
+        var engine = TestCpu.Engine();
         var inf = Pass<double>.Run(engine, rnn, xDesc, w, x, hx, null, dy, null, null, inferenceOnly: true);
         var train = Pass<double>.Run(engine, rnn, xDesc, w, x, hx, null, dy, null, null);
         Assert.Equal(inf.Y, train.Y);
@@ -174,7 +175,7 @@ public sealed class InvariantTests
         var hx = F(Rand.Uniform(36, (long)rnn.PseudoLayerCount * lengths.Length * rnn.StateSize));
         var cx = mode == RnnMode.Lstm ? F(Rand.Uniform(37, (long)rnn.PseudoLayerCount * lengths.Length * rnn.HiddenSize)) : null;
         var dy = new float[xDesc.WithVectorSize(rnn.OutputSize).ElementCount];
-        var engine = CpuEngine.Create();
+        var engine = TestCpu.Engine();
         var inf = Pass<float>.Run(engine, rnn, xDesc, w, x, hx, cx, dy, null, null, inferenceOnly: true);
         var train = Pass<float>.Run(engine, rnn, xDesc, w, x, hx, cx, dy, null, null);
         Assert.Equal(inf.Y, train.Y);
@@ -190,7 +191,7 @@ public sealed class InvariantTests
         var rnn = Net(RnnMode.Lstm, proj: true);
         var xDesc = new RnnDataDescriptor(RnnDataLayout.SeqMajorUnpacked, 6, Lengths.Length, 3, Lengths, paddingFill: -7.5);
         var yDesc = xDesc.WithVectorSize(rnn.OutputSize);
-        var p = Pass<double>.Run(CpuEngine.Create(), rnn, xDesc, Rand.Weights(41, rnn), Rand.Data(42, xDesc), null, null, Rand.Data(43, yDesc), null, null);
+        var p = Pass<double>.Run(TestCpu.Engine(), rnn, xDesc, Rand.Weights(41, rnn), Rand.Data(42, xDesc), null, null, Rand.Data(43, yDesc), null, null);
         for (int t = 0; t < 6; t++)
             for (int b = 0; b < Lengths.Length; b++)
                 for (int k = 0; k < rnn.OutputSize; k++)
@@ -257,7 +258,7 @@ public sealed class InvariantTests
         var xDesc = new RnnDataDescriptor(RnnDataLayout.SeqMajorUnpacked, 10, 8, 32, [10, 9, 9, 7, 5, 4, 2, 1]);
         float[] F(double[] a) => a.Select(v => (float)v).ToArray();
         var w = F(Rand.Weights(91, rnn)); var x = F(Rand.Data(92, xDesc, 0)); var dy = F(Rand.Data(93, xDesc.WithVectorSize(rnn.OutputSize), 0));
-        var engine = CpuEngine.Create();
+        var engine = TestCpu.Engine();
         var reference = Pass<float>.Run(engine, rnn, xDesc, w, x, null, null, dy, null, null);
         var results = new Pass<float>[6];
         Parallel.For(0, results.Length, new ParallelOptions { MaxDegreeOfParallelism = 6 }, i =>
@@ -281,8 +282,8 @@ public sealed class InvariantTests
         var xDesc = RnnDataDescriptor.Uniform(RnnDataLayout.SeqMajorUnpacked, 6, 3, 3);
         var x = Rand.Data(61, xDesc); var w = Rand.Weights(62, without);
         var dy = new double[xDesc.WithVectorSize(5).ElementCount];
-        var a = Pass<double>.Run(CpuEngine.Create(), with, xDesc, w, x, null, null, dy, null, null, inferenceOnly: true);
-        var b = Pass<double>.Run(CpuEngine.Create(), without, xDesc, w, x, null, null, dy, null, null, inferenceOnly: true);
+        var a = Pass<double>.Run(TestCpu.Engine(), with, xDesc, w, x, null, null, dy, null, null, inferenceOnly: true);
+        var b = Pass<double>.Run(TestCpu.Engine(), without, xDesc, w, x, null, null, dy, null, null, inferenceOnly: true);
         Assert.NotEqual(a.Y, b.Y);
         // |h| = |o·tanh(clip c)| ≤ tanh(0.05) with clipping.
         Assert.All(a.Y, v => Assert.True(Math.Abs(v) <= Math.Tanh(0.05) + 1e-15));
@@ -299,7 +300,7 @@ public sealed class InvariantTests
         var xDesc = RnnDataDescriptor.Uniform(RnnDataLayout.SeqMajorUnpacked, 5, 3, 4);
         var x = Rand.Data(71, xDesc); var w = Rand.Weights(72, drop);
         var dy = Rand.Data(73, xDesc.WithVectorSize(12));
-        var e = CpuEngine.Create();
+        var e = TestCpu.Engine();
         var infDrop = Pass<double>.Run(e, drop, xDesc, w, x, null, null, dy, null, null, inferenceOnly: true);
         var infNone = Pass<double>.Run(e, none, xDesc, w, x, null, null, dy, null, null, inferenceOnly: true);
         Assert.Equal(infNone.Y, infDrop.Y); // inference: no dropout
@@ -322,7 +323,7 @@ public sealed class InvariantTests
         var rnn = new RnnDescriptor(RnnMode.Lstm, 3, 4, 2, dataType: RnnDataType.Float64, dropout: 0.3, dropoutSeed: 5);
         var xDesc = RnnDataDescriptor.Uniform(RnnDataLayout.SeqMajorUnpacked, 4, 2, 3);
         var x = Rand.Data(81, xDesc); var w = Rand.Weights(82, rnn); var dy = Rand.Data(83, xDesc.WithVectorSize(4));
-        var e = CpuEngine.Create();
+        var e = TestCpu.Engine();
         var p = Pass<double>.Run(e, rnn, xDesc, w, x, null, null, dy, null, null);
         double Loss(double[] xx) => Pass<double>.Run(e, rnn, xDesc, w, xx, null, null, dy, null, null).Y.Zip(dy, (a, b) => a * b).Sum();
         const double h = 1e-5;
@@ -353,7 +354,7 @@ public sealed class AllocationTests
         // Large enough that the two directions run on two threads (the pool path) where the machine has them.
         var rnn = new RnnDescriptor(mode, 64, 96, 2, RnnDirection.Bidirectional, proj ? 48 : null, dataType: RnnDataType.Float32, dropout: 0.2);
         var xDesc = new RnnDataDescriptor(RnnDataLayout.SeqMajorUnpacked, 20, 16, 64, Enumerable.Range(0, 16).Select(i => 20 - i).ToArray());
-        using var e = CpuEngine.Create();
+        using var e = TestCpu.Engine();
         using var plan = e.CreatePlan<float>(rnn, xDesc);
         using var x = e.Allocate<float>(xDesc.ElementCount);
         using var y = e.Allocate<float>(plan.YDesc.ElementCount);

@@ -1,3 +1,4 @@
+using CudnnRnn.Testing;
 using CudnnRnn.Cpu;
 using CudnnRnn.Verification;
 using Xunit;
@@ -19,7 +20,7 @@ public sealed class NvidiaChecksumTests
     [MemberData(nameof(Modes))]
     public void MatchesNvidiaGoldenChecksums(RnnMode mode)
     {
-        var ours = NvidiaSample.Compute(mode, CpuEngine.Create());
+        var ours = NvidiaSample.Compute(mode, TestCpu.Engine());
         foreach (var (name, expected) in NvidiaSample.Golden[mode])
         {
             double actual = ours[name];

@@ -1,3 +1,4 @@
+using CudnnRnn.Testing;
 using CudnnRnn.Cpu;
 using Xunit;
 
@@ -105,9 +106,9 @@ public sealed class RnnLayerTests
     [Fact]
     public void Init_IsUniformInPyTorchRange_AndSeeded()
     {
-        using var a = new RnnLayer<float>(CpuEngine.Create(), new RnnDescriptor(RnnMode.Lstm, 7, 16, 2, RnnDirection.Bidirectional), seed: 3);
-        using var b = new RnnLayer<float>(CpuEngine.Create(), new RnnDescriptor(RnnMode.Lstm, 7, 16, 2, RnnDirection.Bidirectional), seed: 3);
-        using var c = new RnnLayer<float>(CpuEngine.Create(), new RnnDescriptor(RnnMode.Lstm, 7, 16, 2, RnnDirection.Bidirectional), seed: 4);
+        using var a = new RnnLayer<float>(TestCpu.Engine(), new RnnDescriptor(RnnMode.Lstm, 7, 16, 2, RnnDirection.Bidirectional), seed: 3);
+        using var b = new RnnLayer<float>(TestCpu.Engine(), new RnnDescriptor(RnnMode.Lstm, 7, 16, 2, RnnDirection.Bidirectional), seed: 3);
+        using var c = new RnnLayer<float>(TestCpu.Engine(), new RnnDescriptor(RnnMode.Lstm, 7, 16, 2, RnnDirection.Bidirectional), seed: 4);
         var w = a.Weights.ToArray();
         Assert.All(w, v => Assert.InRange(v, -0.25f, 0.25f)); // 1/sqrt(16)
         Assert.True(w.Max() > 0.24f && w.Min() < -0.24f, "draws should fill the range");
@@ -120,13 +121,13 @@ public sealed class RnnLayerTests
     {
         var rnn = new RnnDescriptor(RnnMode.Gru, 3, 4, 2, RnnDirection.Bidirectional, dataType: RnnDataType.Float64);
         var xDesc = new RnnDataDescriptor(RnnDataLayout.SeqMajorUnpacked, 4, 3, 3, [4, 2, 3]);
-        using var layer = new RnnLayer<double>(CpuEngine.Create(), rnn, seed: 1);
+        using var layer = new RnnLayer<double>(TestCpu.Engine(), rnn, seed: 1);
         var x = Rand.Data(1, xDesc, 0);
         var dy = Rand.Data(2, xDesc.WithVectorSize(8), 0);
         RnnOutput<double> outp;
         RnnInputGradients<double> g;
         using (var c = layer.Forward(xDesc, x)) { outp = c.ReadOutputs(); g = layer.Backward(c, dy); }
-        var reference = Pass<double>.Run(CpuEngine.Create(), rnn, xDesc, layer.Weights.ToArray(), x, null, null, dy, null, null);
+        var reference = Pass<double>.Run(TestCpu.Engine(), rnn, xDesc, layer.Weights.ToArray(), x, null, null, dy, null, null);
         Assert.Equal(reference.Y, outp.Y);
         Assert.Equal(reference.Dx, g.Dx);
         Assert.Equal(reference.Dw, layer.WeightGradients.ToArray());
@@ -147,7 +148,7 @@ public sealed class RnnLayerTests
     [Fact]
     public void PyTorchNames_RoundTrip()
     {
-        using var layer = new RnnLayer<float>(CpuEngine.Create(), new RnnDescriptor(RnnMode.Lstm, 3, 4, projSize: 2));
+        using var layer = new RnnLayer<float>(TestCpu.Engine(), new RnnDescriptor(RnnMode.Lstm, 3, 4, projSize: 2));
         var v = Enumerable.Range(0, 8).Select(i => (float)i).ToArray();
         layer.ImportPyTorch("weight_hr_l0", v);
         Assert.Equal(v, layer.ExportPyTorch("weight_hr_l0"));

@@ -32,7 +32,7 @@ internal static class CommandErrors
 
     private static bool IsUserError(Exception e) => e is ConlluFormatException or ModelFormatException or FileNotFoundException
         or DirectoryNotFoundException or RnnEngineUnavailableException or ArgumentException or UnauthorizedAccessException
-        or UsageException or IOException or TimeoutException;
+        or UsageException or IOException or TimeoutException or TrainingDivergedException;
 }
 
 /// <summary>A command-line usage problem detected by a command (bad combination of options).</summary>
