@@ -52,6 +52,10 @@ internal static class TaggerCommand
         var cmd = new Command("train", "Train a tagger; evaluates on --dev after each epoch and keeps the best model.");
         foreach (var o in new Option[] { train, dev, engine, device, epochs, timeLimit, column, seed, threads, output, hidden, layers, chars, batch, lr })
             cmd.Options.Add(o);
+        // ---- issue 15: --distributed, --checkpoint-every, --resume, --max-steps, --dtype (options and flow in TaggerDistributed.cs) ----
+        var distributed = new TaggerDistributed();
+        distributed.AddTo(cmd);
+        // ---- end issue 15 ----
         cmd.SetAction(r => CommandErrors.Run(() =>
         {
             var col = TagColumns.Parse(r.GetValue(column)!);
@@ -70,6 +74,8 @@ internal static class TaggerCommand
                 Epochs = r.GetValue(epochs), TimeLimit = minutes is { } m ? TimeSpan.FromMinutes(m) : null, Seed = r.GetValue(seed),
                 Threads = r.GetValue(threads), BatchSize = r.GetValue(batch), LearningRate = r.GetValue(lr),
             };
+            if (distributed.Requested(r)) // issue 15: the data-parallel/checkpointed flow
+                return distributed.Train(r, r.GetValue(train)!, r.GetValue(dev), r.GetValue(output)!, col, hyper, options, r.GetValue(engine)!, r.GetValue(device));
             return TaggerTraining.Train(r.GetValue(train)!, r.GetValue(dev), r.GetValue(output)!, col, hyper, options,
                 r.GetValue(engine)!, r.GetValue(device));
         }));
