@@ -31,6 +31,15 @@ try
     Say("before", Bits(Checksum()));
     new GradientSynchronizer<double>(tagger.Parameters, comm).BroadcastParameters();
     Say("after", Bits(Checksum()));
+    // MPI_ERRORS_RETURN is set: an invalid root comes back as a status, thrown with MPI's own text.
+    var h = CudnnRnn.Distributed.Native.MpiHandles.Get();
+    double one = 1;
+    try
+    {
+        unsafe { CudnnRnn.Distributed.Native.MpiException.ThrowIfFailed(CudnnRnn.Distributed.Native.Mpi.MPI_Bcast(&one, 1, h.Double, comm.WorldSize + 3, h.CommWorld)); }
+        Say("error", "none");
+    }
+    catch (CudnnRnn.Distributed.Native.MpiException e) { Say("error", e.Message); }
     comm.Barrier();
     Say("done", "1");
     comm.Dispose();

@@ -24,14 +24,14 @@ public sealed class BindingTests
     }
 
     [Fact]
-    public void Mpi_errors_carry_the_libraries_own_text()
+    public void Mpi_errors_before_init_keep_the_code_and_never_call_into_an_uninitialised_library()
     {
         RequireMpiLibrary();
-        // MPI_ERR_COUNT is 2 in Open MPI's mpi.h; MPI_Error_string works before MPI_Init.
+        // Open MPI 4 aborts the process if MPI_Error_string runs before MPI_Init; the exception then has the code only.
+        // (With MPI initialised the text is MPI's own: checked in an mpirun job, MpiJobTests.Broadcast_...)
         var e = Assert.Throws<MpiException>(() => MpiException.ThrowIfFailed(2, "MPI_Allreduce(...)"));
         Assert.Equal(2, e.ErrorCode);
-        Assert.Contains("MPI_ERR_COUNT", e.Message);
-        Assert.StartsWith("MPI_Allreduce(...) failed: MPI error 2", e.Message);
+        Assert.Equal("MPI_Allreduce(...) failed: MPI error 2", e.Message);
         MpiException.ThrowIfFailed(Mpi.MPI_SUCCESS); // success passes
     }
 

@@ -76,8 +76,9 @@ public sealed class MpiJobTests : IDisposable
         MpiJob.RequireMpirun();
         var o = MpiJob.Mpi(2, MpiJob.TestHost, [], JobTimeout);
         Succeeded(o, "test host");
-        var facts = o.Output.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 2 && l[0] == 'R' && l.Contains('='))
-            .Select(l => (Key: l[..l.IndexOf('=')], Value: l[(l.IndexOf('=') + 1)..])).ToDictionary(f => f.Key, f => f.Value);
+        // Lines "R<rank> key=value" (a terminal-mode escape sequence may precede a rank's first line).
+        var facts = System.Text.RegularExpressions.Regex.Matches(o.Output, @"(R\d+ [a-z]+)=([^\r\n]*)")
+            .ToDictionary(m => m.Groups[1].Value, m => m.Groups[2].Value);
         string F(int rank, string key) => facts.TryGetValue($"R{rank} {key}", out var v) ? v : throw new Xunit.Sdk.XunitException($"no 'R{rank} {key}' in:\n{o.Output}");
         Assert.Equal("2", F(0, "size"));
         Assert.Equal("2", F(1, "size"));
@@ -91,6 +92,8 @@ public sealed class MpiJobTests : IDisposable
         Assert.NotEqual(F(0, "before"), F(1, "before")); // the ranks really started different
         Assert.Equal(F(0, "before"), F(0, "after"));
         Assert.Equal(F(0, "before"), F(1, "after"));     // rank 1 now holds rank 0's parameters, bit for bit
+        // MPI_ERRORS_RETURN: a bad root is a status, thrown with MPI's own text (MPI_ERR_ROOT is 8 in Open MPI).
+        Assert.EndsWith("MPI_Bcast(&one, 1, h.Double, comm.WorldSize + 3, h.CommWorld) failed: MPI error 8: MPI_ERR_ROOT: invalid root", F(0, "error"));
     }
 
     [Fact]

@@ -73,11 +73,16 @@ public static unsafe partial class Mpi
     [LibraryImport(DistributedLibraries.MpiLibraryName)]
     public static partial int MPI_Get_library_version(byte* version, out int resultlen);
 
-    /// <summary>MPI's own text for an error code (<c>MPI_Error_string</c>), or "" when it cannot be had.</summary>
+    /// <summary>
+    /// MPI's own text for an error code (<c>MPI_Error_string</c>), or "" when it cannot be had: Open MPI 4 aborts the
+    /// process when MPI_Error_string is called before MPI_Init or after MPI_Finalize, so it is only asked in between.
+    /// </summary>
     public static string ErrorString(int code)
     {
         try
         {
+            if (MPI_Initialized(out int init) != MPI_SUCCESS || init == 0) return "";
+            if (MPI_Finalized(out int done) != MPI_SUCCESS || done != 0) return "";
             byte* buf = stackalloc byte[MPI_MAX_ERROR_STRING + 1];
             if (MPI_Error_string(code, buf, out int len) != MPI_SUCCESS) return "";
             return Marshal.PtrToStringUTF8((nint)buf, Math.Clamp(len, 0, MPI_MAX_ERROR_STRING));
