@@ -68,6 +68,7 @@ public sealed class GradientSynchronizer<T> where T : unmanaged, IFloatingPointI
     /// <summary>Averages every parameter's gradient over the ranks, bucket by bucket.</summary>
     public void AllReduceGradients()
     {
+        if (_comm.WorldSize == 1) { AllReduceCount++; return; } // nothing to average: skip the bucket copies
         _clock.Start();
         try
         {
