@@ -1,3 +1,5 @@
+using System.Numerics;
+
 namespace CudnnRnn.Training;
 
 /// <summary>
@@ -25,6 +27,24 @@ public static class SampleKeys
         ulong h = Mix(seed ^ 0x243F6A8885A308D3UL);
         h = Mix(h ^ (ulong)index);
         return Mix(h ^ (purpose * 0x9E3779B97F4A7C15UL));
+    }
+
+    /// <summary>
+    /// Dropout on packed rows of width <paramref name="width"/> (row of sentence b at step t: stepOffsets[t] + b): each
+    /// sentence's rows, its tokens in order, draw from a generator keyed by (step seed, its data index, purpose).
+    /// </summary>
+    internal static void RowDropout<T>(Span<T> values, Span<T> mask, int width, double p, ulong stepSeed, ulong purpose,
+        ReadOnlySpan<int> dataIndex, ReadOnlySpan<int> lengths, ReadOnlySpan<int> stepOffsets) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int b = 0; b < lengths.Length; b++)
+        {
+            var rng = new SeededRandom(Key(stepSeed, dataIndex[b], purpose));
+            for (int t = 0; t < lengths[b]; t++)
+            {
+                int r = stepOffsets[t] + b;
+                Dropout.Forward<T>(values.Slice(r * width, width), mask.Slice(r * width, width), p, ref rng);
+            }
+        }
     }
 
     private static ulong Mix(ulong z)

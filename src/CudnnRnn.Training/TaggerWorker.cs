@@ -107,7 +107,7 @@ public sealed class TaggerWorker<T> : IDisposable where T : unmanaged, IFloating
 
         // Dropout before the output layer (per sentence, keyed).
         Grow(ref _yMask, (long)n * O);
-        RowDropout(y.AsSpan(0, n * O), _yMask, O, _m.Hyper.Dropout, SampleKeys.OutputDropout);
+        SampleKeys.RowDropout<T>(y.AsSpan(0, n * O), _yMask, O, _m.Hyper.Dropout, _stepSeed, SampleKeys.OutputDropout, _order, _lengths.AsSpan(0, _batch), _stepOff);
         Grow(ref _logits, (long)n * K);
         Grow(ref _dLogits, (long)n * K);
         var logits = _logits.AsSpan(0, n * K);
@@ -261,24 +261,7 @@ public sealed class TaggerWorker<T> : IDisposable where T : unmanaged, IFloating
         if (_m.ShapeEmbedding is not null)
             Embedding.Forward<T>(_m.ShapeEmbedding.Value, hp.ShapeDim, _shapeIds.AsSpan(0, n), x, I, col);
         Grow(ref _xMask, (long)n * I);
-        if (training) RowDropout(x, _xMask, I, hp.EmbeddingDropout, SampleKeys.EmbeddingDropout);
-    }
-
-    /// <summary>
-    /// Dropout on packed rows of width <paramref name="width"/>: sentence b's rows (its tokens in order) draw from a
-    /// generator keyed by (step seed, the sentence's data index, <paramref name="purpose"/>).
-    /// </summary>
-    private void RowDropout(Span<T> values, Span<T> mask, int width, double p, ulong purpose)
-    {
-        for (int b = 0; b < _batch; b++)
-        {
-            var rng = new SeededRandom(SampleKeys.Key(_stepSeed, _order[b], purpose));
-            for (int t = 0; t < _lengths[b]; t++)
-            {
-                int r = _stepOff[t] + b;
-                Dropout.Forward<T>(values.Slice(r * width, width), mask.Slice(r * width, width), p, ref rng);
-            }
-        }
+        if (training) SampleKeys.RowDropout<T>(x, _xMask, I, hp.EmbeddingDropout, _stepSeed, SampleKeys.EmbeddingDropout, _order, _lengths.AsSpan(0, _batch), _stepOff);
     }
 
     /// <summary>Truncated length of a word: longer words keep their first and last MaxCharsPerWord/2 characters.</summary>
