@@ -161,6 +161,14 @@ public sealed unsafe class NcclCommunicator : IDisposable
         }
     }
 
+    /// <summary>NCCL's asynchronous error state of this communicator (<c>ncclCommGetAsyncError</c>); ncclSuccess when healthy.</summary>
+    public ncclResult_t QueryAsyncError()
+    {
+        ObjectDisposedException.ThrowIf(_comm.IsClosed, this);
+        NcclException.ThrowIfFailed(Nccl.ncclCommGetAsyncError(_comm, out var async));
+        return async;
+    }
+
     /// <summary>Aborts the communicator (<c>ncclCommAbort</c>): pending operations are dropped, nothing waits.</summary>
     public void Abort()
     {

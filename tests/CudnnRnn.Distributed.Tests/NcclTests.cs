@@ -36,11 +36,13 @@ public sealed class NcclTests
     }
 
     [Fact]
-    public void Abort_then_dispose_is_harmless_and_the_async_error_query_works()
+    public void A_healthy_communicator_has_no_async_error_and_an_aborted_one_refuses_work()
     {
         using var engine = RequireGpuAndNccl();
         var nccl = NcclCommunicator.CreateSingle(engine.Device);
+        Assert.Equal(ncclResult_t.ncclSuccess, nccl.QueryAsyncError());
         nccl.Abort();
+        Assert.Throws<ObjectDisposedException>(() => nccl.QueryAsyncError());
         nccl.Dispose();
         nccl.Dispose();
         using var buffer = (CudaBuffer<float>)engine.Allocate<float>(4);
