@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CudnnRnn build script. Verbs:
-#   ./build.sh test       build everything and run every test (installs PoCL + the OpenCL ICD loader where missing)
+#   ./build.sh test       build everything and run every test (installs PoCL + the OpenCL ICD loader, and Open MPI, where missing)
 #   ./build.sh demo [...] the main job: train a BiLSTM tagger on the CPU engine (synthetic task, or --data DIR for a UD treebank)
 #   ./build.sh bench      our CPU engine and libtorch side by side, ratio table (needs ../shared/tools/libtorch-bench)
 #   ./build.sh gpu-test   everything GPU-related, on a machine with an NVIDIA GPU, the CUDA 12 or 13 runtime and cuDNN 9
@@ -43,6 +43,24 @@ ensure_opencl() {
   if ! { as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null &&
          as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }; then
     log "could not install ${missing[*]}: the OpenCL tests will report as skipped with the reason"
+  fi
+}
+
+# MPI: Open MPI's launcher and library, so the data-parallel tests (mpirun -np 2) run for real instead of skipping.
+ensure_mpi() {
+  local missing=()
+  for p in openmpi-bin libopenmpi-dev; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if ! command -v apt-get >/dev/null 2>&1; then
+    log "apt-get not found: install Open MPI (mpirun, libmpi.so.40) yourself, or the distributed tests will be skipped"
+    return 0
+  fi
+  log "installing ${missing[*]} (Open MPI, for the data-parallel tests)"
+  if ! { as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null &&
+         as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }; then
+    log "could not install ${missing[*]}: the distributed tests will report as skipped with the reason"
   fi
 }
 
@@ -135,6 +153,7 @@ case "$verb" in
   test)
     need_dotnet
     ensure_opencl
+    ensure_mpi
     dotnet build CudnnRnn.sln -c Release -v quiet -nologo
     run_tests --no-build "$@" ;;
   demo)

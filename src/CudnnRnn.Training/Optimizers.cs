@@ -20,7 +20,13 @@ public abstract class Optimizer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Current learning rate (a schedule sets it before each step).</summary>
     public double LearningRate { get; set; }
     /// <summary>Steps applied (skipped steps are not counted: Adam's bias correction follows the applied ones).</summary>
-    public long StepCount { get; private set; }
+    public long StepCount { get; internal set; }
+    /// <summary>
+    /// The optimizer's per-parameter state buffers by name (Adam: "adam.m", "adam.v"; SGD with momentum:
+    /// "sgd.velocity"), each aligned with <see cref="Parameters"/>; checkpoints save and restore them in place.
+    /// </summary>
+    public virtual IReadOnlyList<KeyValuePair<string, T[][]>> StateBuffers => [];
+
     /// <summary>Steps skipped because the loss or a gradient was NaN or infinite.</summary>
     public long SkippedSteps { get; private set; }
     /// <summary>Steps skipped since the last applied one.</summary>
@@ -107,6 +113,9 @@ public sealed class Sgd<T> : Optimizer<T> where T : unmanaged, IFloatingPointIee
 
     /// <summary>Momentum μ.</summary>
     public double Momentum { get; }
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<KeyValuePair<string, T[][]>> StateBuffers => Momentum > 0 ? [new("sgd.velocity", _velocity)] : [];
     /// <summary>L2 weight decay added to the gradient.</summary>
     public double WeightDecay { get; }
 
@@ -146,6 +155,9 @@ public sealed class Adam<T> : Optimizer<T> where T : unmanaged, IFloatingPointIe
 
     /// <summary>β1.</summary>
     public double Beta1 { get; }
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<KeyValuePair<string, T[][]>> StateBuffers => [new("adam.m", _m), new("adam.v", _v)];
     /// <summary>β2.</summary>
     public double Beta2 { get; }
     /// <summary>ε.</summary>

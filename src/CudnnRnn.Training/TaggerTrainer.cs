@@ -158,7 +158,7 @@ public sealed class TaggerTrainer<T> where T : unmanaged, IFloatingPointIeee754<
             }
             var losses = new double[k];
             Parallel.For(0, k, new ParallelOptions { MaxDegreeOfParallelism = k }, w =>
-                losses[w] = workers[w].TrainStep(data, parts[w], scale, seed + (ulong)w * 0x9E3779B97F4A7C15UL));
+                losses[w] = workers[w].TrainStep(data, parts[w], scale, seed)); // randomness is keyed per sentence, not per worker
             loss = losses.Sum();
             var master = workers[0].Gradients;
             for (int w = 1; w < k; w++)

@@ -30,6 +30,7 @@ public sealed class TaggerWorker<T> : IDisposable where T : unmanaged, IFloating
 
     // State of the last training forward.
     private int _n, _batch, _u, _nChars;
+    private ulong _stepSeed;
 
     internal TaggerWorker(Tagger<T> model, bool ownGradients)
     {
@@ -86,11 +87,15 @@ public sealed class TaggerWorker<T> : IDisposable where T : unmanaged, IFloating
     /// <param name="data">Sentences.</param>
     /// <param name="batch">Indices into <paramref name="data"/> (any order; non-empty sentences).</param>
     /// <param name="scale">Loss scale, typically 1 / tokens in the whole (multi-worker) batch.</param>
-    /// <param name="seed">Seed of this step's dropout and word dropout.</param>
+    /// <param name="seed">
+    /// Seed of this step. Word dropout and the dropout masks of a sentence are drawn from generators keyed by
+    /// (<paramref name="seed"/>, the sentence's index in <paramref name="data"/>, purpose) — see <see cref="SampleKeys"/> —
+    /// so they do not depend on which worker, thread or rank processes the sentence, nor on its batch neighbours.
+    /// </param>
     public double TrainStep(IReadOnlyList<TaggedSentence> data, ReadOnlySpan<int> batch, double scale, ulong seed)
     {
-        var rng = new SeededRandom(seed);
-        Encode(i => data[i].Words, batch, training: true, ref rng);
+        _stepSeed = seed;
+        Encode(i => data[i].Words, batch, training: true);
         // Targets in packed row order; tags unseen in training are masked.
         for (int b = 0; b < _batch; b++)
         {
@@ -100,9 +105,9 @@ public sealed class TaggerWorker<T> : IDisposable where T : unmanaged, IFloating
         var y = ForwardRnn(training: true);
         int n = _n, O = _m.Hyper.OutputSize, K = _m.Tags.Count, I = _m.Hyper.InputSize;
 
-        // Dropout before the output layer.
+        // Dropout before the output layer (per sentence, keyed).
         Grow(ref _yMask, (long)n * O);
-        Dropout.Forward<T>(y.AsSpan(0, n * O), _yMask, _m.Hyper.Dropout, ref rng);
+        SampleKeys.RowDropout<T>(y.AsSpan(0, n * O), _yMask, O, _m.Hyper.Dropout, _stepSeed, SampleKeys.OutputDropout, _order, _lengths.AsSpan(0, _batch), _stepOff);
         Grow(ref _logits, (long)n * K);
         Grow(ref _dLogits, (long)n * K);
         var logits = _logits.AsSpan(0, n * K);
@@ -145,8 +150,7 @@ public sealed class TaggerWorker<T> : IDisposable where T : unmanaged, IFloating
     /// <summary>Predicts tag ids for the sentences <paramref name="batch"/> into <paramref name="output"/>[i].</summary>
     public void Predict(IReadOnlyList<string[]> sentences, ReadOnlySpan<int> batch, int[][] output)
     {
-        var rng = new SeededRandom(0);
-        Encode(i => sentences[i], batch, training: false, ref rng);
+        Encode(i => sentences[i], batch, training: false);
         var y = ForwardRnn(training: false);
         int n = _n, O = _m.Hyper.OutputSize, K = _m.Tags.Count;
         Grow(ref _logits, (long)n * K);
@@ -171,7 +175,7 @@ public sealed class TaggerWorker<T> : IDisposable where T : unmanaged, IFloating
     }
 
     /// <summary>Sorts the batch (longest first), builds ids, char features and the RNN input x (packed rows).</summary>
-    private void Encode(Func<int, string[]> wordsOf, ReadOnlySpan<int> batch, bool training, ref SeededRandom rng)
+    private void Encode(Func<int, string[]> wordsOf, ReadOnlySpan<int> batch, bool training)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         SyncWeights();
@@ -210,6 +214,7 @@ public sealed class TaggerWorker<T> : IDisposable where T : unmanaged, IFloating
         for (int b = 0; b < B; b++)
         {
             var words = wordsOf(_order[b]);
+            var rng = new SeededRandom(SampleKeys.Key(_stepSeed, _order[b], SampleKeys.WordDropout));
             for (int t = 0; t < words.Length; t++)
             {
                 int row = _stepOff[t] + b;
@@ -257,7 +262,7 @@ public sealed class TaggerWorker<T> : IDisposable where T : unmanaged, IFloating
         if (_m.ShapeEmbedding is not null)
             Embedding.Forward<T>(_m.ShapeEmbedding.Value, hp.ShapeDim, _shapeIds.AsSpan(0, n), x, I, col);
         Grow(ref _xMask, (long)n * I);
-        if (training) Dropout.Forward<T>(x, _xMask, hp.EmbeddingDropout, ref rng);
+        if (training) SampleKeys.RowDropout<T>(x, _xMask, I, hp.EmbeddingDropout, _stepSeed, SampleKeys.EmbeddingDropout, _order, _lengths.AsSpan(0, _batch), _stepOff);
     }
 
     /// <summary>Truncated length of a word: longer words keep their first and last MaxCharsPerWord/2 characters.</summary>

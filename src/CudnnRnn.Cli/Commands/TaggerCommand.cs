@@ -66,6 +66,10 @@ internal static class TaggerCommand
         foreach (var o in new Option[] { train, dev, epochs, timeLimit, column, seed, threads, output, hidden, layers, chars, batch, optimizer, lr })
             cmd.Options.Add(o);
         var engine = EngineOptions.AddTo(cmd);
+        // ---- issue 15: --distributed, --checkpoint-every, --resume, --max-steps, --dtype (options and flow in TaggerDistributed.cs) ----
+        var distributed = new TaggerDistributed();
+        distributed.AddTo(cmd);
+        // ---- end issue 15 ----
         cmd.SetAction(r => CommandErrors.Run(() =>
         {
             var options = new TaggerTrainingOptions
@@ -78,6 +82,9 @@ internal static class TaggerCommand
                 },
                 ModelPath = r.GetValue(output)!,
             };
+            if (distributed.Requested(r)) // issue 15: the data-parallel/checkpointed flow
+                return distributed.Train(r, r.GetValue(train)!, r.GetValue(dev), options.ModelPath!, column.GetValue(r), options.Hyper,
+                    options.Training, engine.GetValue(r));
             return TrainingRun.Train(engine.GetValue(r), r.GetValue(train)!, r.GetValue(dev), column.GetValue(r), options);
         }));
         return cmd;

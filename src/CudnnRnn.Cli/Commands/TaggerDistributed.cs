@@ -1,0 +1,111 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using CudnnRnn.Cli.Tagging;
+using CudnnRnn.Distributed;
+using CudnnRnn.Training;
+
+namespace CudnnRnn.Cli.Commands;
+
+/// <summary>
+/// <c>tagger train</c>'s data-parallel, checkpoint and precision options (issue 15) and their dispatch. The flow itself
+/// is <see cref="DataParallelTaggerRun"/> in the training library; this file only parses, picks the engine's device
+/// by local rank, and turns a failure on any rank into <c>MPI_Abort</c> so the whole job ends with the rank named.
+/// </summary>
+internal sealed class TaggerDistributed
+{
+    /// <summary>Environment variable for fault-injection tests: "throw@RANK:STEP" or "kill@RANK:STEP".</summary>
+    public const string FaultVariable = "CUDNNRNN_FAULT_INJECT";
+
+    private readonly Option<bool> _distributed = new("--distributed") { Description = "Data-parallel across the ranks of an MPI job (launch with mpirun -np N or srun); --batch-size is the global batch." };
+    private readonly Option<int> _checkpointEvery = new("--checkpoint-every") { Description = "Write OUT.ckpt every N optimizer steps (atomically; rank 0)." };
+    private readonly Option<bool> _resume = new("--resume") { Description = "Continue from OUT.ckpt (same settings; any number of ranks)." };
+    private readonly Option<long> _maxSteps = new("--max-steps") { Description = "Stop after N optimizer steps in total (counting steps before a resume)." };
+    private readonly Option<string> _dtype = new("--dtype") { Description = "Precision of the parameters and the computation: float32 or float64.", DefaultValueFactory = _ => "float32" };
+
+    /// <summary>Adds the options to <paramref name="cmd"/>.</summary>
+    public void AddTo(Command cmd)
+    {
+        foreach (var o in new Option[] { _distributed, _checkpointEvery, _resume, _maxSteps, _dtype }) cmd.Options.Add(o);
+    }
+
+    /// <summary>True when any of these options asks for the data-parallel flow.</summary>
+    public bool Requested(ParseResult r) => r.GetValue(_distributed) || r.GetValue(_checkpointEvery) != 0 || r.GetValue(_resume)
+        || r.GetValue(_maxSteps) != 0 || r.GetValue(_dtype) != "float32";
+
+    /// <summary>Runs the data-parallel flow.</summary>
+    public int Train(ParseResult r, string trainPath, string? devPath, string modelPath, TagColumn column, TaggerHyperParameters hyper,
+        TrainingOptions options, EngineChoice engineChoice)
+    {
+        string dtype = r.GetValue(_dtype)!.ToLowerInvariant();
+        if (dtype is not ("float32" or "float64")) throw new UsageException($"--dtype must be float32 or float64, not '{dtype}'.");
+        int every = r.GetValue(_checkpointEvery);
+        long maxSteps = r.GetValue(_maxSteps);
+        if (every < 0) throw new UsageException("--checkpoint-every must not be negative.");
+        if (maxSteps < 0) throw new UsageException("--max-steps must not be negative.");
+        bool resume = r.GetValue(_resume);
+        string ckpt = modelPath + ".ckpt";
+        if (resume && !File.Exists(ckpt)) throw new UsageException($"--resume: no checkpoint at {ckpt}.");
+        MpiCommunicator? mpi = r.GetValue(_distributed) ? MpiCommunicator.Initialize() : null;
+        ICollectiveCommunicator comm = mpi ?? (ICollectiveCommunicator)SingleProcessCommunicator.Instance;
+        try
+        {
+            // Each rank drives its local GPU (local rank) unless --device says otherwise.
+            var kind = engineChoice.Kind;
+            string? dev = kind == EngineKind.Cuda && engineChoice.Device is null && mpi is not null
+                ? comm.LocalRank.ToString(CultureInfo.InvariantCulture) : engineChoice.Device;
+            int threads = options.Threads > 0 ? options.Threads : kind == EngineKind.Cpu ? Math.Max(1, Environment.ProcessorCount / comm.WorldSize) : 1;
+            using var engine = Engines.Create(kind, dev, kind == EngineKind.Cpu ? threads : 0);
+            var train = ConlluReader.ReadFile(trainPath).Select(s => s.ToTagged(column)).ToList();
+            var devSet = devPath is null || comm.Rank != 0 ? null : ConlluReader.ReadFile(devPath).Select(s => s.ToTagged(column)).ToList();
+            var parallel = new DataParallelOptions
+            {
+                Communicator = comm, MaxSteps = maxSteps, CheckpointEvery = every, CheckpointPath = ckpt, Resume = resume,
+                BeforeStep = FaultInjection(comm.Rank),
+            };
+            var o = options with { Threads = threads };
+            var result = dtype == "float64"
+                ? DataParallelTaggerRun.Train<double>(engine, train, devSet, modelPath, column, hyper, o, parallel, Console.Out)
+                : DataParallelTaggerRun.Train<float>(engine, train, devSet, modelPath, column, hyper, o, parallel, Console.Out);
+            if (comm.Rank == 0)
+            {
+                if (result.History.Count > 0 && devSet is not null)
+                    TrainingPlot.Save(modelPath + ".png", $"BiLSTM tagger ({column.DisplayName()}): {Path.GetFileName(trainPath)}",
+                        $"dev {column.DisplayName()} accuracy", new TrainingPlot.Series($"dev {column.DisplayName()} accuracy", result.History));
+                Console.WriteLine($"model written to {Path.GetFullPath(modelPath)}");
+            }
+            comm.Barrier();
+            mpi?.Dispose();
+            return 0;
+        }
+        catch (Exception e) when (mpi is not null && mpi.WorldSize > 1)
+        {
+            // Never leave the other ranks waiting in a collective: end the whole job, naming this rank.
+            mpi.Abort(1, $"error: rank {mpi.Rank} of {mpi.WorldSize} failed: {e.GetType().Name}: {e.Message}");
+            throw; // not reached
+        }
+    }
+
+    /// <summary>The fault hook of <see cref="FaultVariable"/> for this rank, or null.</summary>
+    private static Action<long>? FaultInjection(int rank)
+    {
+        string? spec = Environment.GetEnvironmentVariable(FaultVariable);
+        if (string.IsNullOrEmpty(spec)) return null;
+        var parts = spec.Split('@', ':');
+        if (parts.Length != 3 || parts[0] is not ("throw" or "kill") || !int.TryParse(parts[1], CultureInfo.InvariantCulture, out int r) ||
+            !long.TryParse(parts[2], CultureInfo.InvariantCulture, out long step))
+            throw new UsageException($"{FaultVariable}='{spec}': expected throw@RANK:STEP or kill@RANK:STEP.");
+        if (r != rank) return null;
+        return s =>
+        {
+            if (s != step) return;
+            if (parts[0] == "kill")
+            {
+                Console.Error.WriteLine($"fault injection: rank {rank} kills itself (SIGKILL) before step {s}");
+                Console.Error.Flush();
+                Process.GetCurrentProcess().Kill();
+            }
+            throw new InvalidOperationException($"fault injection: rank {rank} throws before step {s}");
+        };
+    }
+}

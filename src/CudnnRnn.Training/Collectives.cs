@@ -1,0 +1,65 @@
+using System.Numerics;
+
+namespace CudnnRnn.Training;
+
+/// <summary>How <see cref="ICollectiveCommunicator.AllReduce{T}"/> combines the ranks' values.</summary>
+public enum ReduceOperation
+{
+    /// <summary>Element-wise sum over the ranks.</summary>
+    Sum,
+    /// <summary>Element-wise sum divided by the world size.</summary>
+    Average,
+}
+
+/// <summary>
+/// The collective operations data-parallel training needs, over host memory. The training toolkit defines it and
+/// knows nothing of MPI or NCCL; CudnnRnn.Distributed implements it (dependencies point one way: Distributed → Training).
+/// Every rank must call the same collectives in the same order with the same lengths.
+/// </summary>
+public interface ICollectiveCommunicator
+{
+    /// <summary>This process's rank in [0, <see cref="WorldSize"/>).</summary>
+    int Rank { get; }
+    /// <summary>Number of ranks.</summary>
+    int WorldSize { get; }
+    /// <summary>Rank among the processes on this machine (picks the GPU).</summary>
+    int LocalRank { get; }
+    /// <summary>Combines <paramref name="values"/> over all ranks in place (float or double).</summary>
+    void AllReduce<T>(Span<T> values, ReduceOperation operation) where T : unmanaged, IFloatingPointIeee754<T>;
+    /// <summary>Copies <paramref name="root"/>'s <paramref name="values"/> to every rank, in place (float or double).</summary>
+    void Broadcast<T>(Span<T> values, int root) where T : unmanaged, IFloatingPointIeee754<T>;
+    /// <summary>Waits until every rank arrives.</summary>
+    void Barrier();
+    /// <summary>
+    /// Ends the whole job (every rank), after writing <paramref name="message"/> to standard error. Called by a rank that
+    /// failed, so the others never wait forever in a collective. Does not return.
+    /// </summary>
+    void Abort(int errorCode, string message);
+}
+
+/// <summary>A one-rank communicator: every collective is the identity. The single-process path uses it.</summary>
+public sealed class SingleProcessCommunicator : ICollectiveCommunicator
+{
+    /// <summary>The instance.</summary>
+    public static SingleProcessCommunicator Instance { get; } = new();
+
+    /// <inheritdoc/>
+    public int Rank => 0;
+    /// <inheritdoc/>
+    public int WorldSize => 1;
+    /// <inheritdoc/>
+    public int LocalRank => 0;
+    /// <inheritdoc/>
+    public void AllReduce<T>(Span<T> values, ReduceOperation operation) where T : unmanaged, IFloatingPointIeee754<T> { }
+    /// <inheritdoc/>
+    public void Broadcast<T>(Span<T> values, int root) where T : unmanaged, IFloatingPointIeee754<T> =>
+        ArgumentOutOfRangeException.ThrowIfNotEqual(root, 0);
+    /// <inheritdoc/>
+    public void Barrier() { }
+    /// <inheritdoc/>
+    public void Abort(int errorCode, string message)
+    {
+        Console.Error.WriteLine(message);
+        Environment.Exit(errorCode == 0 ? 1 : errorCode);
+    }
+}
