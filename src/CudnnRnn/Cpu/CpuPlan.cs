@@ -49,7 +49,8 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
         : base(engine, rnn, xDesc, layout)
     {
         _mode = rnn.Mode;
-        _B = xDesc.Batch; _T = xDesc.MaxSeqLength; _N = xDesc.TotalSteps;
+        // CpuEngine.CreatePlan has checked every count against Array.MaxLength (RnnPlanLimits), so these fit an int.
+        _B = xDesc.Batch; _T = xDesc.MaxSeqLength; _N = checked((int)xDesc.TotalSteps);
         _D = rnn.NumDirections; _L = rnn.NumLayers; _G = rnn.Gates; _H = rnn.HiddenSize; _S = rnn.StateSize;
         _O = rnn.OutputSize; _I = rnn.InputSize; _GH = _G * _H;
 
@@ -105,6 +106,10 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
             for (int d = 0; d < _D; d++) { _infGatesOff[l, d] = gatesD[d]; _infAuxOff[l, d] = auxD[d]; }
         }
         _infLength = pos;
+        // Issue 16: the reserve and the inference scratch (rented at the first inference forward) are sized here, once, as
+        // 64-bit counts; a shape beyond one managed array fails now with the argument named, not at the first call.
+        ThrowIfBeyondArray(_reserveLength, "reserve space");
+        ThrowIfBeyondArray(_infLength, "inference scratch");
 
         // The engine relies on the canonical layout: each W (R) gate block directly follows the previous one.
         for (int pl = 0; pl < rnn.PseudoLayerCount; pl++)
@@ -134,6 +139,13 @@ internal sealed class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPoin
         _hPrevAll = RentPoisoned((long)_N * _S);
         int nr = GemmDriver<T>.NR, widest = Math.Max(_I, Math.Max(_O, _S));
         _dwT = _GH % nr == 0 && (_I % nr != 0 || _O % nr != 0 || _S % nr != 0) ? RentPoisoned((long)_GH * widest) : [];
+    }
+
+    private static void ThrowIfBeyondArray(long elements, string what)
+    {
+        if (elements > Array.MaxLength)
+            throw new ArgumentOutOfRangeException("xDesc",
+                $"The CPU engine's {what} for this shape would hold {elements} elements; one managed array holds at most {Array.MaxLength}.");
     }
 
     private readonly CpuArrayPool _pool;
