@@ -22,7 +22,7 @@ public static class Tolerance
     /// <param name="epsilon">Machine epsilon of the compute type.</param>
     /// <param name="backward">Gradients (k doubled) or forward values.</param>
     /// <param name="weightGradient">A weight gradient: K includes the rows summed.</param>
-    public static double Relative(RnnDescriptor rnn, int maxSeqLength, int totalSteps, double epsilon, bool backward, bool weightGradient = false)
+    public static double Relative(RnnDescriptor rnn, int maxSeqLength, long totalSteps, double epsilon, bool backward, bool weightGradient = false)
     {
         int dot = Math.Max(rnn.InputSize, rnn.OutputSize) + rnn.StateSize + rnn.Gates * rnn.HiddenSize + 2;
         long k = weightGradient ? Math.Max(dot, totalSteps) : dot;
