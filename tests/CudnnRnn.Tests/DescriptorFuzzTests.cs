@@ -69,7 +69,7 @@ public sealed class DescriptorFuzzTests
     }
 
     /// <summary>Training forward, backward data and backward weights in float32 and float64 on identical inputs.</summary>
-    private static void RunAndCompare(Config c)
+    private static void RunAndCompare(Config c, IRnnEngine? float32Engine = null)
     {
         var rnn64 = c.Rnn(RnnDataType.Float64);
         var rnn32 = c.Rnn(RnnDataType.Float32);
@@ -89,7 +89,7 @@ public sealed class DescriptorFuzzTests
         using var cpu = new CpuEngine();
         var r64 = Pass<double>.Run(cpu, rnn64, xDesc, w, x, hx, cx, dy, dhy, dcy);
         static float[] S(double[]? a) => a is null ? null! : [.. a.Select(v => (float)v)];
-        var r32 = Pass<float>.Run(cpu, rnn32, xDesc, S(w), S(x), S(hx), cx is null ? null : S(cx), S(dy), S(dhy), dcy is null ? null : S(dcy));
+        var r32 = Pass<float>.Run(float32Engine ?? cpu, rnn32, xDesc, S(w), S(x), S(hx), cx is null ? null : S(cx), S(dy), S(dhy), dcy is null ? null : S(dcy));
 
         double eps = Tolerance.Epsilon<float>();
         double fwd = Tolerance.Relative(rnn64, xDesc.MaxSeqLength, xDesc.TotalSteps, eps, backward: false);
@@ -109,6 +109,22 @@ public sealed class DescriptorFuzzTests
         Check("dcx", r32.Dcx, r64.Dcx, bwd);
         Check("dw", r32.Dw, r64.Dw, wgt);
         if (failures.Count > 0) throw new Xunit.Sdk.XunitException($"{c}: float32 vs float64: {string.Join("; ", failures)}");
+    }
+
+    [Fact]
+    public void TheComparison_CatchesAWrongWeightGradient()
+    {
+        // The checker can fail: an engine whose float32 weight gradient is off by 1e-3 is caught on valid configurations.
+        using var corrupting = new CorruptingEngine();
+        int caught = 0;
+        ValidConfig.Sample(c =>
+        {
+            var ex = Record.Exception(() => RunAndCompare(c, corrupting));
+            Assert.NotNull(ex);
+            Assert.Contains("dw:", ex.Message, StringComparison.Ordinal);
+            caught++;
+        }, seed: "0N0XIzNsQ0O2", iter: 10, threads: 1);
+        Assert.Equal(10, caught);
     }
 
     /// <summary>The rules a configuration can break, one at a time.</summary>

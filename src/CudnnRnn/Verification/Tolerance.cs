@@ -24,7 +24,7 @@ public static class Tolerance
     /// <param name="weightGradient">A weight gradient: K includes the rows summed.</param>
     public static double Relative(RnnDescriptor rnn, int maxSeqLength, long totalSteps, double epsilon, bool backward, bool weightGradient = false)
     {
-        int dot = Math.Max(rnn.InputSize, rnn.OutputSize) + rnn.StateSize + rnn.Gates * rnn.HiddenSize + 2;
+        long dot = (long)Math.Max(rnn.InputSize, rnn.OutputSize) + rnn.StateSize + (long)rnn.Gates * rnn.HiddenSize + 2;
         long k = weightGradient ? Math.Max(dot, totalSteps) : dot;
         double log2 = Math.Ceiling(Math.Log2(Math.Max(2, k)));
         double depth = (double)maxSeqLength * rnn.NumLayers;
