@@ -12,13 +12,23 @@ namespace CudnnRnn.Cuda;
 public sealed unsafe class CudaBuffer<T> : RnnBuffer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly CudaEngine _engine;
+    private readonly SafeHandleLease _engineLease;
 
     internal CudaBuffer(CudaEngine engine, long length) : base(engine, length)
     {
         _engine = engine;
         nuint bytes = checked((nuint)length * (nuint)sizeof(T));
-        engine.EnterDevice();
-        Memory = engine.AllocateDevice(bytes);
+        _engineLease = engine.Lease();
+        try
+        {
+            engine.EnterDevice();
+            Memory = engine.AllocateDevice(bytes);
+        }
+        catch
+        {
+            _engineLease.Dispose();
+            throw;
+        }
         try
         {
             if (bytes != 0)
@@ -27,6 +37,7 @@ public sealed unsafe class CudaBuffer<T> : RnnBuffer<T> where T : unmanaged, IFl
         catch
         {
             Memory.Dispose();
+            _engineLease.Dispose();
             throw;
         }
     }
@@ -109,9 +120,23 @@ public sealed unsafe class CudaBuffer<T> : RnnBuffer<T> where T : unmanaged, IFl
         : Unsafe.As<T, uint>(ref value) == 0;
 
     /// <inheritdoc/>
+    protected override void AcquireForCall()
+    {
+        bool added = false;
+        Memory.DangerousAddRef(ref added);
+    }
+
+    /// <inheritdoc/>
+    protected override void ReleaseAfterCall() => Memory.DangerousRelease();
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// A buffer that is never disposed needs no finalizer of its own: its device memory (cudaFree) and its engine lease
+    /// are SafeHandles, which the runtime finalizes.
+    /// </remarks>
     protected override void DisposeCore()
     {
         Memory.Dispose();
-        _engine.ReleaseDependent();
+        _engineLease.Dispose();
     }
 }

@@ -12,7 +12,8 @@ namespace CudnnRnn.Cuda;
 /// </summary>
 /// <remarks>
 /// One engine owns one cuDNN handle and one CUDA stream on one device; every buffer and plan it creates keeps those two
-/// alive (DangerousAddRef) until it is disposed, so disposing the engine first is safe. Not thread-safe for concurrent
+/// alive (a <see cref="SafeHandleLease"/>) until it is disposed or, when abandoned, finalized, so disposing the engine
+/// first is safe and an abandoned buffer or plan does not keep them forever. Not thread-safe for concurrent
 /// use of the same plan; buffers and plans of one engine share its stream, so their work is ordered.
 /// Determinism: whether CUBLAS_WORKSPACE_CONFIG still governs RNN determinism on cuDNN 9 (which uses cuBLASLt, not
 /// cuBLAS) is NOT VERIFIED; dropout masks come from cuDNN's RNG and cannot match the CPU engine.
@@ -134,7 +135,9 @@ public sealed partial class CudaEngine : IRnnEngine
             var err = Cudart.cudaDriverGetVersion(out driver);
             if (err != cudaError_t.cudaSuccess)
                 return Result(false, CudaException.Create(err, "cudaDriverGetVersion(out driver)").Message);
-            _ = Cudart.cudaRuntimeGetVersion(out runtime); // informational; the device query below decides
+            err = Cudart.cudaRuntimeGetVersion(out runtime);
+            if (err != cudaError_t.cudaSuccess)
+                return Result(false, CudaException.Create(err, "cudaRuntimeGetVersion(out runtime)").Message);
             if (driver == 0)
                 return Result(false, "no NVIDIA driver is installed (cudaDriverGetVersion reports 0).");
             err = Cudart.cudaGetDeviceCount(out count);
@@ -162,6 +165,8 @@ public sealed partial class CudaEngine : IRnnEngine
             cudnnVer = v.ToString();
             raw = v.Raw;
             cudnnCudart = Cudnn.cudnnGetCudartVersion();
+            if (RuntimeMismatch(cudnnCudart, runtime) is { } mismatch)
+                return Result(false, mismatch);
             if (v.Major < 8)
                 return Result(false, $"cuDNN {v} is too old: the v8 RNN API (cudnnRNNForward) needs cuDNN 8 or 9.");
             if (v.Major >= 9)
@@ -187,6 +192,23 @@ public sealed partial class CudaEngine : IRnnEngine
         }
     }
 
+    /// <summary>
+    /// Null when cuDNN was built for the loaded CUDA runtime's major version, else why not. cudnnGetCudartVersion is the
+    /// runtime version cuDNN was built with and cudaRuntimeGetVersion the loaded one, both 1000·major + 10·minor; CUDA
+    /// keeps binary compatibility within a major version only, so a cuDNN for CUDA 11 with a CUDA 12 runtime (or the
+    /// reverse) is refused here instead of failing in the first cuDNN call.
+    /// </summary>
+    internal static string? RuntimeMismatch(ulong cudnnBuiltFor, int loadedRuntime)
+    {
+        if (cudnnBuiltFor == 0 || loadedRuntime <= 0)
+            return $"cannot compare CUDA runtime versions: cudnnGetCudartVersion reports {cudnnBuiltFor}, cudaRuntimeGetVersion {loadedRuntime}.";
+        ulong builtMajor = cudnnBuiltFor / 1000, loadedMajor = (ulong)loadedRuntime / 1000;
+        if (builtMajor == loadedMajor) return null;
+        return $"cuDNN was built for CUDA runtime {builtMajor}.{cudnnBuiltFor % 1000 / 10} (cudnnGetCudartVersion = {cudnnBuiltFor}), but the loaded CUDA " +
+               $"runtime is {CudaProbeResult.FormatCudaVersion(loadedRuntime)} (cudaRuntimeGetVersion = {loadedRuntime}); the major versions must match. " +
+               "Install the cuDNN build for this CUDA major version, or point the library resolver at the matching runtime.";
+    }
+
     /// <inheritdoc/>
     public bool Supports(RnnDataType dataType, out string? reason)
     {
@@ -205,16 +227,7 @@ public sealed partial class CudaEngine : IRnnEngine
         ThrowIfDisposed();
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         _ = RnnDescriptor.DataTypeOf<T>(); // float or double, else NotSupportedException naming the type
-        AddDependent();
-        try
-        {
-            return new CudaBuffer<T>(this, length);
-        }
-        catch
-        {
-            ReleaseDependent();
-            throw;
-        }
+        return new CudaBuffer<T>(this, length);
     }
 
     /// <summary>
@@ -311,17 +324,10 @@ public sealed partial class CudaEngine : IRnnEngine
             throw new ArgumentException($"The plan's element type is {typeof(T).Name} ({dt}), but the descriptor says {rnn.DataType}.", nameof(rnn));
         if (xDesc.VectorSize != rnn.InputSize)
             throw new ArgumentException($"xDesc.VectorSize is {xDesc.VectorSize}; expected the network's inputSize {rnn.InputSize}.", nameof(xDesc));
+        RnnPlanLimits.ThrowIfBeyond(rnn, xDesc, RnnDataDescriptor.MaxElementCount, EngineName,
+            "element counts × 8 bytes must fit a signed 64-bit byte offset", includeReferenceReserve: false);
         var layout = GetWeightLayout(rnn);
-        AddDependent();
-        try
-        {
-            return new CudaPlan<T>(this, rnn, xDesc, layout);
-        }
-        catch
-        {
-            ReleaseDependent();
-            throw;
-        }
+        return new CudaPlan<T>(this, rnn, xDesc, layout);
     }
 
     /// <summary>
@@ -401,28 +407,11 @@ public sealed partial class CudaEngine : IRnnEngine
     /// <summary>Makes the engine's device current on this thread (the CUDA runtime's current device is per thread).</summary>
     internal void EnterDevice() => CudaException.ThrowIfFailed(Cudart.cudaSetDevice(Device));
 
-    /// <summary>A buffer or plan keeps the cuDNN handle and the stream alive until it is disposed.</summary>
-    internal void AddDependent()
-    {
-        bool h = false, s = false;
-        try
-        {
-            _cudnn.DangerousAddRef(ref h);
-            _stream.DangerousAddRef(ref s);
-        }
-        catch
-        {
-            if (h) _cudnn.DangerousRelease();
-            if (s) _stream.DangerousRelease();
-            throw;
-        }
-    }
-
-    internal void ReleaseDependent()
-    {
-        _cudnn.DangerousRelease(); // the handle (which uses the stream) goes first
-        _stream.DangerousRelease();
-    }
+    /// <summary>
+    /// A buffer or plan keeps the cuDNN handle and the stream alive with this lease until it is disposed or, if it is
+    /// abandoned, finalized (the lease is a SafeHandle). The handle (which uses the stream) is given back first.
+    /// </summary>
+    internal SafeHandleLease Lease() => new(_cudnn, _stream);
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(IsDisposed, this);
 

@@ -27,6 +27,7 @@ public sealed unsafe class CudaPlan<T> : RnnPlan<T> where T : unmanaged, IFloati
     private readonly nuint _weightBytes, _workBytes, _reserveBytes;
     private readonly SafeHandle?[] _leases = new SafeHandle?[16];
     private int _leaseCount;
+    private readonly SafeHandleLease _engineLease;
 
     internal CudaPlan(CudaEngine engine, RnnDescriptor rnn, RnnDataDescriptor xDesc, RnnWeightLayout layout)
         : base(engine, rnn, xDesc, layout)
@@ -35,6 +36,9 @@ public sealed unsafe class CudaPlan<T> : RnnPlan<T> where T : unmanaged, IFloati
         var owned = new List<IDisposable>();
         try
         {
+            // Every native object below is a SafeHandle, and so is this lease on the engine: a plan that is never disposed
+            // gives all of them back when the runtime finalizes them, with no finalizer on the plan itself.
+            _engineLease = Own(owned, engine.Lease());
             engine.EnterDevice();
             var (dataType, _, _) = CudnnMapping.Math(rnn.DataType);
 
@@ -273,6 +277,6 @@ public sealed unsafe class CudaPlan<T> : RnnPlan<T> where T : unmanaged, IFloati
         _xDesc.Dispose();
         _rnnDesc.Dispose();  // releases its reference on the dropout descriptor
         _dropout.Dispose();  // releases the RNG states after the descriptor
-        _engine.ReleaseDependent();
+        _engineLease.Dispose();
     }
 }

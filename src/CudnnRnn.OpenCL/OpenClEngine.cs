@@ -77,7 +77,39 @@ public sealed unsafe class OpenClEngine : IRnnEngine
             throw new RnnEngineUnavailableException(EngineName,
                 $"no OpenCL device matches {selector}. Devices here:{Environment.NewLine}{listing}");
         var chosen = candidates.FirstOrDefault(d => d.Type == "GPU") ?? candidates[0];
+        if (!IsAtLeast12(chosen.Version, out string? versionProblem))
+            throw new RnnEngineUnavailableException(EngineName,
+                $"the OpenCL device '{chosen.Name}' reports CL_DEVICE_VERSION \"{chosen.Version}\": {versionProblem} The kernels are OpenCL C 1.2 " +
+                "(built with -cl-std=CL1.2, and clEnqueueFillBuffer is 1.2 API).");
         return new OpenClEngine(api, chosen, disableFloat64);
+    }
+
+    /// <summary>
+    /// Whether a CL_DEVICE_VERSION string ("OpenCL &lt;major&gt;.&lt;minor&gt; &lt;vendor-specific&gt;", as the OpenCL
+    /// specification defines it) names version 1.2 or later; otherwise the reason.
+    /// </summary>
+    internal static bool IsAtLeast12(string deviceVersion, [NotNullWhen(false)] out string? problem)
+    {
+        const string prefix = "OpenCL ";
+        problem = null;
+        if (deviceVersion is null || !deviceVersion.StartsWith(prefix, StringComparison.Ordinal))
+        {
+            problem = "it does not have the form \"OpenCL <major>.<minor> ...\" the specification requires, so its version is unknown.";
+            return false;
+        }
+        var rest = deviceVersion.AsSpan(prefix.Length);
+        int space = rest.IndexOf(' ');
+        var number = space < 0 ? rest : rest[..space];
+        int dot = number.IndexOf('.');
+        if (dot <= 0 || !int.TryParse(number[..dot], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int major)
+            || !int.TryParse(number[(dot + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int minor))
+        {
+            problem = "it does not have the form \"OpenCL <major>.<minor> ...\" the specification requires, so its version is unknown.";
+            return false;
+        }
+        if (major > 1 || (major == 1 && minor >= 2)) return true;
+        problem = $"this engine needs OpenCL 1.2 or later, and the device supports {major}.{minor}.";
+        return false;
     }
 
     /// <summary>Like <see cref="Create(OpenClDeviceSelector?)"/>, but returns false with the reason instead of throwing when
@@ -163,6 +195,10 @@ public sealed unsafe class OpenClEngine : IRnnEngine
         ArgumentNullException.ThrowIfNull(xDesc);
         if (!Supports(RnnDescriptor.DataTypeOf<T>(), out var why))
             throw new NotSupportedException($"The OpenCL engine cannot run {typeof(T).Name} networks here: {why}. Use float32, or another device or engine.");
+        // The kernels (native/opencl/rnn.cl) index buffers with 32-bit ints: refuse, before anything is built, a shape with
+        // any buffer beyond 2^31 - 1 elements (64-bit indices would slow every kernel for shapes no PoCL device can hold).
+        RnnPlanLimits.ThrowIfBeyond(rnn, xDesc, int.MaxValue, EngineName, "its kernels index buffers with 32-bit ints",
+            includeReferenceReserve: true);
         return new OpenClPlan<T>(this, rnn, xDesc, RnnWeightLayout.Canonical(rnn));
     }
 

@@ -48,7 +48,7 @@ internal sealed partial class OpenClPlan<T> : RnnPlan<T> where T : unmanaged, IF
     {
         _engine = engine;
         _mode = rnn.Mode;
-        _B = xDesc.Batch; _T = xDesc.MaxSeqLength; _N = xDesc.TotalSteps;
+        _B = xDesc.Batch; _T = xDesc.MaxSeqLength; _N = checked((int)xDesc.TotalSteps); // OpenClEngine.CreatePlan checked the 32-bit reach
         _D = rnn.NumDirections; _L = rnn.NumLayers; _G = rnn.Gates; _H = rnn.HiddenSize; _S = rnn.StateSize;
         _O = rnn.OutputSize; _I = rnn.InputSize; _GH = _G * _H;
         _ts = engine.TileSize;

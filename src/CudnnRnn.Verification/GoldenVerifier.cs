@@ -32,7 +32,7 @@ public static class GoldenVerifier
         var outputs = RunNetwork<T>(engine, rnn, xDesc, io, golden);
 
         double eps = Tolerance.Epsilon<T>();
-        int n = xDesc.TotalSteps, T_ = golden.MaxSeqLength;
+        int n = checked((int)xDesc.TotalSteps), T_ = golden.MaxSeqLength;
         double fwd = Tolerance.Relative(rnn, T_, n, eps, backward: false);
         double bwd = Tolerance.Relative(rnn, T_, n, eps, backward: true);
         double wgt = Tolerance.Relative(rnn, T_, n, eps, backward: true, weightGradient: true);

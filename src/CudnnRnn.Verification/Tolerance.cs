@@ -22,9 +22,9 @@ public static class Tolerance
     /// <param name="epsilon">Machine epsilon of the compute type.</param>
     /// <param name="backward">Gradients (k doubled) or forward values.</param>
     /// <param name="weightGradient">A weight gradient: K includes the rows summed.</param>
-    public static double Relative(RnnDescriptor rnn, int maxSeqLength, int totalSteps, double epsilon, bool backward, bool weightGradient = false)
+    public static double Relative(RnnDescriptor rnn, int maxSeqLength, long totalSteps, double epsilon, bool backward, bool weightGradient = false)
     {
-        int dot = Math.Max(rnn.InputSize, rnn.OutputSize) + rnn.StateSize + rnn.Gates * rnn.HiddenSize + 2;
+        long dot = (long)Math.Max(rnn.InputSize, rnn.OutputSize) + rnn.StateSize + (long)rnn.Gates * rnn.HiddenSize + 2;
         long k = weightGradient ? Math.Max(dot, totalSteps) : dot;
         double log2 = Math.Ceiling(Math.Log2(Math.Max(2, k)));
         double depth = (double)maxSeqLength * rnn.NumLayers;

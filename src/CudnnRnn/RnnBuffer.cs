@@ -91,6 +91,31 @@ public abstract class RnnBuffer<T> : IDisposable where T : unmanaged, IFloatingP
     /// <summary>Sets every element to zero.</summary>
     public void Clear() => Fill(T.Zero);
 
+    /// <summary>
+    /// True when this buffer and <paramref name="other"/> use the same memory (the same object, or two wrappers of one
+    /// host array). Buffers have no sub-views, so memory is either shared whole or not at all. Plans refuse an output that
+    /// shares memory with another argument of the call.
+    /// </summary>
+    public bool SharesMemoryWith(RnnBuffer<T> other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        return ReferenceEquals(this, other) || (ReferenceEquals(Engine, other.Engine) && SharesMemoryCore(other));
+    }
+
+    /// <summary>
+    /// Called by a plan before it hands this buffer's memory to the engine for one call: an engine whose memory is a native
+    /// object takes a reference on it here (a <see cref="System.Runtime.InteropServices.SafeHandle"/> AddRef), so a buffer
+    /// disposed on another thread during the call is only freed after <see cref="ReleaseAfterCall"/>. Default: nothing.
+    /// Throws <see cref="ObjectDisposedException"/> when the memory is already gone.
+    /// </summary>
+    protected internal virtual void AcquireForCall() { }
+
+    /// <summary>Gives back what <see cref="AcquireForCall"/> took; called exactly once per successful acquire.</summary>
+    protected internal virtual void ReleaseAfterCall() { }
+
+    /// <summary>Engine part of <see cref="SharesMemoryWith"/> for two distinct buffer objects of one engine; default: no.</summary>
+    protected virtual bool SharesMemoryCore(RnnBuffer<T> other) => false;
+
     /// <summary>Throws <see cref="ObjectDisposedException"/> when disposed.</summary>
     public void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(IsDisposed, this);
 

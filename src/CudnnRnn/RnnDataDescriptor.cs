@@ -10,7 +10,14 @@ public sealed class RnnDataDescriptor : IEquatable<RnnDataDescriptor>
 {
     private readonly int[] _lengths;
     private readonly int[] _batchSizes;   // [maxSeqLength]: sequences with length > t
-    private readonly int[] _stepOffsets;  // [maxSeqLength + 1]: packed rows before step t
+    private readonly long[] _stepOffsets; // [maxSeqLength + 1]: packed rows before step t (long: Σ lengths can pass 2^31)
+
+    /// <summary>
+    /// The most elements a data buffer (or any other buffer of a plan) may have: every engine addresses memory with
+    /// signed 64-bit byte offsets, so elements × 8 bytes (float64) must fit in a <see cref="long"/>. Engines with a smaller
+    /// reach (the CPU engine's arrays, the OpenCL kernels' 32-bit indices) refuse larger shapes when a plan is created.
+    /// </summary>
+    public const long MaxElementCount = long.MaxValue / sizeof(double);
 
     /// <summary>Creates and validates a data descriptor.</summary>
     /// <param name="layout">Memory layout.</param>
@@ -47,18 +54,41 @@ public sealed class RnnDataDescriptor : IEquatable<RnnDataDescriptor>
         if (!double.IsFinite(paddingFill))
             throw new ArgumentOutOfRangeException(nameof(paddingFill), paddingFill, "paddingFill must be a finite number.");
 
+        // Every count is a checked 64-bit product: T·B·V can pass 2^31 (65536 × 65537 × 1) and even 2^63.
+        long padded = (long)maxSeqLength * batch;           // < 2^62: both factors are ints
+        long elements = MultiplyOrLimit(layout == RnnDataLayout.SeqMajorPacked ? SumOf(seqLengths) : padded, vectorSize);
+        if (elements > MaxElementCount)
+            throw new ArgumentOutOfRangeException(nameof(vectorSize), vectorSize,
+                $"The buffer of this shape (maxSeqLength {maxSeqLength} × batch {batch} × vectorSize {vectorSize}, layout {layout}) would hold " +
+                $"{(elements == long.MaxValue ? "more than 2^63" : elements.ToString(System.Globalization.CultureInfo.InvariantCulture))} elements; " +
+                $"the limit is MaxElementCount = {MaxElementCount} (elements × 8 bytes must fit a signed 64-bit byte offset).");
+
         Layout = layout;
         MaxSeqLength = maxSeqLength;
         Batch = batch;
         VectorSize = vectorSize;
         PaddingFill = paddingFill;
+        ElementCount = elements;
         _lengths = seqLengths.ToArray();
+        // Counting, not a loop over every (t, b): O(T + B) even when Σ lengths is in the billions.
         _batchSizes = new int[maxSeqLength];
-        foreach (int len in _lengths)
-            for (int t = 0; t < len; t++) _batchSizes[t]++;
-        _stepOffsets = new int[maxSeqLength + 1];
+        var endingAt = new int[maxSeqLength + 1];
+        foreach (int len in _lengths) endingAt[len]++;
+        int running = 0;
+        for (int t = maxSeqLength - 1; t >= 0; t--) { running += endingAt[t + 1]; _batchSizes[t] = running; }
+        _stepOffsets = new long[maxSeqLength + 1];
         for (int t = 0; t < maxSeqLength; t++) _stepOffsets[t + 1] = _stepOffsets[t] + _batchSizes[t];
     }
+
+    private static long SumOf(ReadOnlySpan<int> lengths)
+    {
+        long sum = 0;
+        foreach (int len in lengths) sum += len; // ≤ 2^31 terms below 2^31: no overflow
+        return sum;
+    }
+
+    /// <summary>a × b, or long.MaxValue when the product does not fit (callers compare it with a smaller limit).</summary>
+    internal static long MultiplyOrLimit(long a, long b) => a != 0 && b > long.MaxValue / a ? long.MaxValue : a * b;
 
     /// <summary>A descriptor where every sequence has length <paramref name="maxSeqLength"/>.</summary>
     public static RnnDataDescriptor Uniform(RnnDataLayout layout, int maxSeqLength, int batch, int vectorSize) =>
@@ -79,14 +109,15 @@ public sealed class RnnDataDescriptor : IEquatable<RnnDataDescriptor>
     /// <summary>Sequence lengths as an immutable array.</summary>
     public ImmutableArray<int> SeqLengthArray => ImmutableArray.Create(_lengths);
     /// <summary>Sum of the lengths: the number of valid (t, b) vectors.</summary>
-    public int TotalSteps => _stepOffsets[MaxSeqLength];
+    public long TotalSteps => _stepOffsets[MaxSeqLength];
     /// <summary>Longest sequence.</summary>
     public int LongestSequence => _lengths.Max();
     /// <summary>True when the layout is padded (unpacked).</summary>
     public bool IsUnpacked => Layout != RnnDataLayout.SeqMajorPacked;
 
     /// <summary>Number of elements a buffer in this layout must hold.</summary>
-    public long ElementCount => (long)(IsUnpacked ? MaxSeqLength * Batch : TotalSteps) * VectorSize;
+    /// <remarks>A 64-bit count computed once at construction (at most <see cref="MaxElementCount"/>).</remarks>
+    public long ElementCount { get; }
 
     /// <summary>Sequences still running at step t (length &gt; t).</summary>
     public int BatchSizeAt(int t) => _batchSizes[t];

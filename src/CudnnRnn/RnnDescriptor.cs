@@ -16,7 +16,8 @@ public sealed class RnnDescriptor : IEquatable<RnnDescriptor>
     /// <param name="biasMode">Which bias vectors exist.</param>
     /// <param name="inputMode">Linear or skip input for layer 0.</param>
     /// <param name="dataType">Element type of data and weights.</param>
-    /// <param name="dropout">Dropout probability between layers in training, in [0, 1).</param>
+    /// <param name="dropout">Dropout probability between layers in training, in [0, 1), also after rounding to float32
+    /// (at most <see cref="MaxDropout"/>).</param>
     /// <param name="dropoutSeed">Seed of the dropout masks.</param>
     /// <param name="cellClip">LSTM cell clipping, or <c>null</c> for none.</param>
     public RnnDescriptor(
@@ -63,6 +64,12 @@ public sealed class RnnDescriptor : IEquatable<RnnDescriptor>
                 nameof(inputMode));
         if (!(dropout >= 0.0 && dropout < 1.0))
             throw new ArgumentOutOfRangeException(nameof(dropout), dropout, "dropout must be in [0, 1).");
+        // cuDNN stores the probability as a float (cudnnSetDropoutDescriptor's dropout argument): a double just below 1
+        // rounds to 1.0f there and is refused, while a double engine would accept it. One rule for every engine.
+        if ((float)dropout >= 1f)
+            throw new ArgumentOutOfRangeException(nameof(dropout), dropout,
+                $"dropout must be in [0, 1) also after rounding to float32 (cuDNN keeps it as a float); {dropout:R} rounds to 1.0f. " +
+                $"The largest accepted value is {MaxDropout:R}.");
         if (cellClip is { } clip)
         {
             if (mode != RnnMode.Lstm)
@@ -74,6 +81,20 @@ public sealed class RnnDescriptor : IEquatable<RnnDescriptor>
             if (!Enum.IsDefined(clip.Nan))
                 throw new ArgumentOutOfRangeException(nameof(cellClip), clip, "Expected ClipNanMode.NotPropagate or Propagate.");
         }
+
+        // Derived sizes are ints in the API (Gates·HiddenSize is the row count of weight_ih, OutputSize a vector width) and
+        // the weight count is a 64-bit product: refuse what would overflow them, naming the limit.
+        int dirs = direction == RnnDirection.Bidirectional ? 2 : 1;
+        if ((long)GatesOf(mode) * hiddenSize > int.MaxValue)
+            throw new ArgumentOutOfRangeException(nameof(hiddenSize), hiddenSize,
+                $"gates × hiddenSize = {GatesOf(mode)} × {hiddenSize} is the row count of each weight matrix and must be at most {int.MaxValue}.");
+        if ((long)dirs * proj > int.MaxValue)
+            throw new ArgumentOutOfRangeException(proj == hiddenSize ? nameof(hiddenSize) : nameof(projSize), proj,
+                $"directions × state size = {dirs} × {proj} is the width of y and must be at most {int.MaxValue}.");
+        long tableEntries = (long)numLayers * dirs * (mode == RnnMode.Lstm ? 9 : 2 * GatesOf(mode));
+        if (tableEntries > Array.MaxLength)
+            throw new ArgumentOutOfRangeException(nameof(numLayers), numLayers,
+                $"numLayers {numLayers} needs a weight-layout table of {tableEntries} entries; the limit is {Array.MaxLength}.");
 
         Mode = mode;
         InputSize = inputSize;
@@ -87,6 +108,45 @@ public sealed class RnnDescriptor : IEquatable<RnnDescriptor>
         Dropout = dropout;
         DropoutSeed = dropoutSeed;
         CellClip = cellClip;
+        CanonicalWeightCount = CountCanonicalWeights(this);
+        if (CanonicalWeightCount > RnnDataDescriptor.MaxElementCount)
+            throw new ArgumentOutOfRangeException(nameof(numLayers), numLayers,
+                $"The weight space of {this} would hold {(CanonicalWeightCount == long.MaxValue ? "more than 2^63" : CanonicalWeightCount.ToString(System.Globalization.CultureInfo.InvariantCulture))} " +
+                $"elements; the limit is RnnDataDescriptor.MaxElementCount = {RnnDataDescriptor.MaxElementCount}.");
+    }
+
+    /// <summary>The largest dropout probability accepted: the largest float below 1 (1 − 2^-24).</summary>
+    public const double MaxDropout = 1.0 - 1.0 / (1 << 24);
+
+    /// <summary>
+    /// Elements of the canonical weight space (<see cref="RnnWeightLayout.Canonical"/>'s TotalElements), a 64-bit count
+    /// computed without building the layout, so engines can check it against what they can address first.
+    /// </summary>
+    public long CanonicalWeightCount { get; }
+
+    /// <summary>The canonical weight count, or long.MaxValue when it does not fit in 64 bits.</summary>
+    private static long CountCanonicalWeights(RnnDescriptor rnn)
+    {
+        try
+        {
+            checked
+            {
+                long gh = (long)rnn.Gates * rnn.HiddenSize;
+                long recurrent = gh * rnn.StateSize;
+                long biases = (rnn.HasInputBias ? gh : 0) + (rnn.HasRecurrentBias ? gh : 0);
+                long projection = rnn.HasProjection ? (long)rnn.ProjSize * rnn.HiddenSize : 0;
+                long perPseudoLayer = recurrent + biases + projection;
+                long layer0Input = rnn.InputMode == RnnInputMode.Skip ? 0 : gh * rnn.InputSize;
+                long deeperInput = gh * rnn.OutputSize;
+                long layer0 = (layer0Input + perPseudoLayer) * rnn.NumDirections;
+                long deeper = (deeperInput + perPseudoLayer) * rnn.NumDirections * (rnn.NumLayers - 1L);
+                return layer0 + deeper;
+            }
+        }
+        catch (OverflowException)
+        {
+            return long.MaxValue;
+        }
     }
 
     /// <summary>Cell type.</summary>

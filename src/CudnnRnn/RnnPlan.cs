@@ -5,17 +5,24 @@ namespace CudnnRnn;
 /// <summary>
 /// One network on one data shape, on one engine: cuDNN's RNN descriptor + data descriptors + workspace, with its three
 /// calls. Every argument is validated here, identically for every engine, before any engine work starts. A plan is not
-/// thread-safe; use one per thread.
+/// thread-safe: a call made while another call on the same plan is running (from another thread) throws
+/// <see cref="InvalidOperationException"/> instead of sharing the plan's workspace; use one plan per thread.
 /// </summary>
 /// <remarks>
 /// Buffers: x [XDesc.ElementCount], y [YDesc.ElementCount], hx/hy/dhx/dhy [NumLayers·NumDirections · Batch · StateSize],
 /// cx/cy/dcx/dcy [NumLayers·NumDirections · Batch · HiddenSize] (LSTM only), weights [WeightLayout.TotalElements].
 /// hx, cx, dhy and dcy may be null (zeros); hy, cy, dhx and dcx may be null (not written). The batch index of
 /// hx/hy/cx/cy is the batch order of the data descriptor.
+/// Aliasing: no engine computes in place. An output buffer (y, hy, cy; dx, dhx, dcx; dweights) must not be an input of
+/// the same call, another output, the reserve's storage, or (for dweights) the weights the reserve's forward used; such a
+/// call throws <see cref="ArgumentException"/> naming both arguments. Inputs may share a buffer (they are only read).
 /// </remarks>
 public abstract class RnnPlan<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
 {
     private int _disposed;
+    private int _busy;
+    private readonly RnnBuffer<T>?[] _held = new RnnBuffer<T>?[12];
+    private int _heldCount;
     private ulong _trainingForwards;
 
     /// <summary>Validates the shape and sets up the common part of a plan.</summary>
@@ -32,6 +39,9 @@ public abstract class RnnPlan<T> : IDisposable where T : unmanaged, IFloatingPoi
             throw new ArgumentException($"xDesc.VectorSize is {xDesc.VectorSize}; expected the network's inputSize {rnn.InputSize}.", nameof(xDesc));
         if (!ReferenceEquals(weightLayout.Descriptor, rnn) && !weightLayout.Descriptor.Equals(rnn))
             throw new ArgumentException("The weight layout belongs to another network descriptor.", nameof(weightLayout));
+        // Every buffer count must be a valid 64-bit element count (engines with a smaller reach check theirs first).
+        RnnPlanLimits.ThrowIfBeyond(rnn, xDesc, RnnDataDescriptor.MaxElementCount, engine.Name,
+            "element counts × 8 bytes must fit a signed 64-bit byte offset", includeReferenceReserve: false);
         Engine = engine;
         Rnn = rnn;
         XDesc = xDesc;
@@ -72,6 +82,14 @@ public abstract class RnnPlan<T> : IDisposable where T : unmanaged, IFloatingPoi
         RnnBuffer<T>? cx, RnnBuffer<T>? cy, RnnBuffer<T> weights, RnnReserve<T>? reserve)
     {
         ThrowIfDisposed();
+        Enter();
+        try { ForwardChecked(mode, x, y, hx, hy, cx, cy, weights, reserve); }
+        finally { Exit(); }
+    }
+
+    private void ForwardChecked(RnnForwardMode mode, RnnBuffer<T> x, RnnBuffer<T> y, RnnBuffer<T>? hx, RnnBuffer<T>? hy,
+        RnnBuffer<T>? cx, RnnBuffer<T>? cy, RnnBuffer<T> weights, RnnReserve<T>? reserve)
+    {
         if (!Enum.IsDefined(mode))
             throw new ArgumentOutOfRangeException(nameof(mode), mode, "Expected Inference or Training.");
         CheckData(x, XDesc, nameof(x));
@@ -81,19 +99,27 @@ public abstract class RnnPlan<T> : IDisposable where T : unmanaged, IFloatingPoi
         CheckCell(cx, nameof(cx));
         CheckCell(cy, nameof(cy));
         CheckWeights(weights, nameof(weights));
+        if (reserve is not null) CheckReserve(reserve);
+        var storage = mode == RnnForwardMode.Training ? reserve?.Storage : null;
+        CheckOutput(y, nameof(y), x, nameof(x), hx, nameof(hx), cx, nameof(cx), weights, nameof(weights), storage);
+        CheckOutput(hy, nameof(hy), x, nameof(x), hx, nameof(hx), cx, nameof(cx), weights, nameof(weights), storage, y, nameof(y));
+        CheckOutput(cy, nameof(cy), x, nameof(x), hx, nameof(hx), cx, nameof(cx), weights, nameof(weights), storage, y, nameof(y), hy, nameof(hy));
+        CheckInputNotReserve(storage, x, nameof(x), hx, nameof(hx), cx, nameof(cx), weights, nameof(weights));
         if (mode == RnnForwardMode.Training)
         {
             if (reserve is null)
                 throw new ArgumentNullException(nameof(reserve), "A training forward needs a reserve space (plan.CreateReserve()) to save what backward needs.");
-            CheckReserve(reserve);
             reserve.State = RnnReserveState.Empty;
+            reserve.Weights = null;
             reserve.DropoutCounter = _trainingForwards++;
+            Hold(x, y, hx, hy, cx, cy, weights, reserve.Storage);
             ForwardCore(mode, x, y, hx, hy, cx, cy, weights, reserve);
+            reserve.Weights = weights;
             reserve.State = RnnReserveState.ForwardDone;
         }
         else
         {
-            if (reserve is not null) CheckReserve(reserve);
+            Hold(x, y, hx, hy, cx, cy, weights, null);
             ForwardCore(mode, x, y, hx, hy, cx, cy, weights, null);
         }
     }
@@ -106,6 +132,14 @@ public abstract class RnnPlan<T> : IDisposable where T : unmanaged, IFloatingPoi
         RnnBuffer<T>? dhx, RnnBuffer<T>? cx, RnnBuffer<T>? dcy, RnnBuffer<T>? dcx, RnnBuffer<T> weights, RnnReserve<T> reserve)
     {
         ThrowIfDisposed();
+        Enter();
+        try { BackwardDataChecked(y, dy, dx, hx, dhy, dhx, cx, dcy, dcx, weights, reserve); }
+        finally { Exit(); }
+    }
+
+    private void BackwardDataChecked(RnnBuffer<T> y, RnnBuffer<T> dy, RnnBuffer<T> dx, RnnBuffer<T>? hx, RnnBuffer<T>? dhy,
+        RnnBuffer<T>? dhx, RnnBuffer<T>? cx, RnnBuffer<T>? dcy, RnnBuffer<T>? dcx, RnnBuffer<T> weights, RnnReserve<T> reserve)
+    {
         CheckData(y, YDesc, nameof(y));
         CheckData(dy, YDesc, nameof(dy));
         CheckData(dx, XDesc, nameof(dx));
@@ -122,6 +156,12 @@ public abstract class RnnPlan<T> : IDisposable where T : unmanaged, IFloatingPoi
             throw new InvalidOperationException("BackwardData needs the reserve space of a training forward; this reserve holds none (was the forward an inference forward?).");
         if (reserve.State == RnnReserveState.BackwardDataDone)
             throw new InvalidOperationException("BackwardData was already called on this reserve; it consumes the saved forward state. Run a training forward again.");
+        var st = reserve.Storage;
+        CheckOutput(dx, nameof(dx), y, nameof(y), dy, nameof(dy), hx, nameof(hx), weights, nameof(weights), st, dhy, nameof(dhy), cx, nameof(cx), dcy, nameof(dcy));
+        CheckOutput(dhx, nameof(dhx), y, nameof(y), dy, nameof(dy), hx, nameof(hx), weights, nameof(weights), st, dhy, nameof(dhy), cx, nameof(cx), dcy, nameof(dcy), dx, nameof(dx));
+        CheckOutput(dcx, nameof(dcx), y, nameof(y), dy, nameof(dy), hx, nameof(hx), weights, nameof(weights), st, dhy, nameof(dhy), cx, nameof(cx), dcy, nameof(dcy), dx, nameof(dx), dhx, nameof(dhx));
+        CheckInputNotReserve(st, y, nameof(y), dy, nameof(dy), hx, nameof(hx), weights, nameof(weights), dhy, nameof(dhy), cx, nameof(cx), dcy, nameof(dcy));
+        Hold(y, dy, dx, hx, dhy, dhx, cx, dcy, dcx, weights, st);
         BackwardDataCore(y, dy, dx, hx, dhy, dhx, cx, dcy, dcx, weights, reserve);
         reserve.State = RnnReserveState.BackwardDataDone;
     }
@@ -134,6 +174,14 @@ public abstract class RnnPlan<T> : IDisposable where T : unmanaged, IFloatingPoi
         RnnReserve<T> reserve)
     {
         ThrowIfDisposed();
+        Enter();
+        try { BackwardWeightsChecked(mode, x, hx, y, dweights, reserve); }
+        finally { Exit(); }
+    }
+
+    private void BackwardWeightsChecked(WeightGradMode mode, RnnBuffer<T> x, RnnBuffer<T>? hx, RnnBuffer<T> y, RnnBuffer<T> dweights,
+        RnnReserve<T> reserve)
+    {
         if (!Enum.IsDefined(mode))
             throw new ArgumentOutOfRangeException(nameof(mode), mode, "Expected Add or Set.");
         CheckData(x, XDesc, nameof(x));
@@ -146,6 +194,9 @@ public abstract class RnnPlan<T> : IDisposable where T : unmanaged, IFloatingPoi
             throw new InvalidOperationException(reserve.State == RnnReserveState.Empty
                 ? "BackwardWeights needs a training forward and then BackwardData on this reserve; it holds no training forward."
                 : "BackwardWeights must come after BackwardData (which leaves the gate gradients in the reserve); call BackwardData first.");
+        CheckOutput(dweights, nameof(dweights), x, nameof(x), hx, nameof(hx), y, nameof(y), reserve.Weights, "weights", reserve.Storage);
+        CheckInputNotReserve(reserve.Storage, x, nameof(x), hx, nameof(hx), y, nameof(y), null, "");
+        Hold(x, hx, y, dweights, reserve.Storage);
         if (mode == WeightGradMode.Set) dweights.Clear();
         BackwardWeightsCore(x, hx, y, dweights, reserve);
     }
@@ -179,6 +230,103 @@ public abstract class RnnPlan<T> : IDisposable where T : unmanaged, IFloatingPoi
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         DisposeCore();
         GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Marks the plan busy; a second call while one runs (another thread) is refused, not raced.</summary>
+    private void Enter()
+    {
+        if (Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
+            throw new InvalidOperationException(
+                $"This plan ({Rnn} on {XDesc.Layout} T={XDesc.MaxSeqLength} B={XDesc.Batch}) is already running a call on another thread. " +
+                "A plan owns one workspace and is not thread-safe: create one plan per thread (plans of one engine may run concurrently where the engine allows).");
+    }
+
+    private void Exit()
+    {
+        ReleaseHeld();
+        Volatile.Write(ref _busy, 0);
+    }
+
+    /// <summary>
+    /// Takes a reference on the memory of every buffer of the call (<see cref="RnnBuffer{T}.AcquireForCall"/>) until
+    /// <see cref="Exit"/>, so a buffer disposed on another thread mid-call is freed after the call, never under it.
+    /// </summary>
+    private void Hold(RnnBuffer<T>? a, RnnBuffer<T>? b, RnnBuffer<T>? c, RnnBuffer<T>? d, RnnBuffer<T>? e, RnnBuffer<T>? f,
+        RnnBuffer<T>? g, RnnBuffer<T>? h, RnnBuffer<T>? i = null, RnnBuffer<T>? j = null, RnnBuffer<T>? k = null)
+    {
+        Hold(a); Hold(b); Hold(c); Hold(d); Hold(e); Hold(f); Hold(g); Hold(h); Hold(i); Hold(j); Hold(k);
+    }
+
+    private void Hold(RnnBuffer<T>? a, RnnBuffer<T>? b, RnnBuffer<T>? c, RnnBuffer<T>? d, RnnBuffer<T>? e)
+    {
+        Hold(a); Hold(b); Hold(c); Hold(d); Hold(e);
+    }
+
+    private void Hold(RnnBuffer<T>? buffer)
+    {
+        if (buffer is null) return;
+        for (int n = 0; n < _heldCount; n++)
+            if (ReferenceEquals(_held[n], buffer)) return; // an input passed twice is held once
+        buffer.AcquireForCall();
+        _held[_heldCount++] = buffer;
+    }
+
+    private void ReleaseHeld()
+    {
+        for (int n = _heldCount - 1; n >= 0; n--)
+        {
+            var b = _held[n]!;
+            _held[n] = null;
+            b.ReleaseAfterCall();
+        }
+        _heldCount = 0;
+    }
+
+    /// <summary>
+    /// Refuses an output that shares memory with an input, an earlier output or the reserve storage (no engine computes
+    /// in place: the output would overwrite what is still to be read). Allocation-free: pairs, not a params array.
+    /// </summary>
+    private static void CheckOutput(RnnBuffer<T>? output, string name,
+        RnnBuffer<T>? a, string aName, RnnBuffer<T>? b, string bName, RnnBuffer<T>? c, string cName, RnnBuffer<T>? d, string dName,
+        RnnBuffer<T>? reserveStorage,
+        RnnBuffer<T>? e = null, string eName = "", RnnBuffer<T>? f = null, string fName = "", RnnBuffer<T>? g = null, string gName = "",
+        RnnBuffer<T>? h = null, string hName = "", RnnBuffer<T>? i = null, string iName = "")
+    {
+        if (output is null) return;
+        Distinct(output, name, a, aName);
+        Distinct(output, name, b, bName);
+        Distinct(output, name, c, cName);
+        Distinct(output, name, d, dName);
+        Distinct(output, name, reserveStorage, "reserve.Storage");
+        Distinct(output, name, e, eName);
+        Distinct(output, name, f, fName);
+        Distinct(output, name, g, gName);
+        Distinct(output, name, h, hName);
+        Distinct(output, name, i, iName);
+    }
+
+    /// <summary>The reserve's storage is the engine's own; passing it as an input of the same call is refused too.</summary>
+    private static void CheckInputNotReserve(RnnBuffer<T>? storage, RnnBuffer<T>? a, string aName, RnnBuffer<T>? b, string bName,
+        RnnBuffer<T>? c, string cName, RnnBuffer<T>? d, string dName,
+        RnnBuffer<T>? e = null, string eName = "", RnnBuffer<T>? f = null, string fName = "", RnnBuffer<T>? g = null, string gName = "")
+    {
+        if (storage is null) return;
+        Distinct(a, aName, storage, "reserve.Storage");
+        Distinct(b, bName, storage, "reserve.Storage");
+        Distinct(c, cName, storage, "reserve.Storage");
+        Distinct(d, dName, storage, "reserve.Storage");
+        Distinct(e, eName, storage, "reserve.Storage");
+        Distinct(f, fName, storage, "reserve.Storage");
+        Distinct(g, gName, storage, "reserve.Storage");
+    }
+
+    private static void Distinct(RnnBuffer<T>? first, string firstName, RnnBuffer<T>? second, string secondName)
+    {
+        if (first is null || second is null || !first.SharesMemoryWith(second)) return;
+        throw new ArgumentException(
+            $"'{firstName}' and '{secondName}' are the same memory{(ReferenceEquals(first, second) ? " (the same buffer object)" : " (two buffers over one array)")}. " +
+            $"'{firstName}' is written by this call while '{secondName}' is still needed, and no engine computes in place: pass separate buffers.",
+            firstName);
     }
 
     /// <summary>Checks one buffer; the description of what was expected is only formatted on failure (no allocation per call).</summary>
@@ -260,6 +408,8 @@ public sealed class RnnReserve<T> : IDisposable where T : unmanaged, IFloatingPo
     public RnnBuffer<T> Storage { get; }
     /// <summary>What the reserve holds now.</summary>
     public RnnReserveState State { get; internal set; }
+    /// <summary>The weights of the training forward that filled it (BackwardWeights refuses them as dweights).</summary>
+    internal RnnBuffer<T>? Weights { get; set; }
     /// <summary>Index of the training forward that filled it (selects the dropout masks).</summary>
     public ulong DropoutCounter { get; internal set; }
     /// <summary>Size in bytes.</summary>

@@ -26,7 +26,7 @@ public sealed class RnnSchedule
         ArgumentNullException.ThrowIfNull(xDesc);
         Batch = xDesc.Batch;
         MaxSeqLength = xDesc.MaxSeqLength;
-        Rows = xDesc.TotalSteps;
+        Rows = checked((int)xDesc.TotalSteps); // engines that use the schedule have checked the shape against their limits (RnnPlanLimits)
         Directions = rnn.NumDirections;
         var lengths = xDesc.SeqLengths.ToArray();
         _order = Enumerable.Range(0, Batch).OrderByDescending(b => lengths[b]).ThenBy(b => b).ToArray();

@@ -24,8 +24,8 @@ public readonly record struct RnnWeightEntry(int PseudoLayer, int LinLayerId, lo
 /// <param name="Shape">[rows, cols] for matrices, [length] for biases.</param>
 public readonly record struct PyTorchParameter(string Name, ImmutableArray<int> Shape)
 {
-    /// <summary>Number of elements.</summary>
-    public int Count => Shape.Aggregate(1, (a, b) => a * b);
+    /// <summary>Number of elements (a 64-bit product: rows × cols can pass 2^31).</summary>
+    public long Count => Shape.Aggregate(1L, (a, b) => a * b);
 }
 
 /// <summary>
@@ -117,6 +117,7 @@ public sealed class RnnWeightLayout
                     bOff[id], bOff[id] >= 0 ? bl : 0);
             }
         }
+        System.Diagnostics.Debug.Assert(off == rnn.CanonicalWeightCount, "RnnDescriptor.CanonicalWeightCount must count this layout.");
         return new RnnWeightLayout(rnn, entries, off);
     }
 
@@ -240,8 +241,9 @@ public sealed class RnnWeightLayout
         var (kind, pl) = ParseName(name);
         CheckSpace(weightSpace.Length);
         CheckCount(name, values.Length, nameof(values));
+        // After the count checks every piece lies inside both spans, so the 64-bit offsets fit an int.
         foreach (var (wsOff, valOff, len) in Blocks(kind, pl))
-            values.Slice(valOff, len).CopyTo(weightSpace.Slice(checked((int)wsOff), len));
+            values.Slice(checked((int)valOff), checked((int)len)).CopyTo(weightSpace.Slice(checked((int)wsOff), checked((int)len)));
     }
 
     /// <summary>Copies a PyTorch parameter out of a host copy of the weight space.</summary>
@@ -251,7 +253,7 @@ public sealed class RnnWeightLayout
         CheckSpace(weightSpace.Length);
         CheckCount(name, destination.Length, nameof(destination));
         foreach (var (wsOff, valOff, len) in Blocks(kind, pl))
-            weightSpace.Slice(checked((int)wsOff), len).CopyTo(destination.Slice(valOff, len));
+            weightSpace.Slice(checked((int)wsOff), checked((int)len)).CopyTo(destination.Slice(checked((int)valOff), checked((int)len)));
     }
 
     private void CheckCount(string name, int length, string argument)
@@ -262,11 +264,11 @@ public sealed class RnnWeightLayout
     }
 
     /// <summary>(weight-space offset, offset in the PyTorch tensor, length) of each contiguous piece of a parameter.</summary>
-    private List<(long, int, int)> Blocks(string kind, int pl)
+    private List<(long, long, long)> Blocks(string kind, int pl)
     {
         var rnn = Descriptor;
         int g = rnn.Gates;
-        var blocks = new List<(long, int, int)>();
+        var blocks = new List<(long, long, long)>();
         switch (kind)
         {
             case "weight_ih":
@@ -274,7 +276,7 @@ public sealed class RnnWeightLayout
                 for (int j = 0; j < g; j++)
                 {
                     var e = this[pl, kind == "weight_ih" ? j : g + j];
-                    int n = e.Rows * e.Cols;
+                    long n = (long)e.Rows * e.Cols;
                     blocks.Add((e.MatrixOffset, j * n, n));
                 }
                 break;
@@ -283,13 +285,13 @@ public sealed class RnnWeightLayout
                 for (int j = 0; j < g; j++)
                 {
                     var e = this[pl, kind == "bias_ih" ? j : g + j];
-                    blocks.Add((e.BiasOffset, j * e.BiasLength, e.BiasLength));
+                    blocks.Add((e.BiasOffset, (long)j * e.BiasLength, e.BiasLength));
                 }
                 break;
             case "weight_hr":
                 {
                     var e = this[pl, 8];
-                    blocks.Add((e.MatrixOffset, 0, e.Rows * e.Cols));
+                    blocks.Add((e.MatrixOffset, 0, (long)e.Rows * e.Cols));
                     break;
                 }
         }

@@ -113,7 +113,7 @@ public sealed class WeightLayoutBuilderTests
         int pl = rnn.PseudoLayerCount - 1;
         string name = "weight_hh_l" + (rnn.NumLayers - 1) + (rnn.NumDirections == 2 ? "_reverse" : "");
         var p = layout.GetPyTorchParameter(name);
-        var values = Enumerable.Range(1, p.Count).Select(i => (double)i).ToArray();
+        var values = Enumerable.Range(1, checked((int)p.Count)).Select(i => (double)i).ToArray();
         var space = new double[layout.TotalElements];
         layout.ImportPyTorch<double>(space, name, values);
         int g = rnn.Gates, rows = rnn.HiddenSize, cols = rnn.StateSize;

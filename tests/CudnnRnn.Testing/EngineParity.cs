@@ -53,7 +53,7 @@ public static class EngineParity
         // computations in the same precision with different summation orders and libm, so their difference is bounded by
         // the sum of the two bounds: 2 × rtol.
         double eps = Tolerance.Epsilon<T>();
-        int n = xDesc.TotalSteps, steps = xDesc.MaxSeqLength;
+        long n = xDesc.TotalSteps; int steps = xDesc.MaxSeqLength;
         double fwd = 2 * Tolerance.Relative(rnn, steps, n, eps, backward: false);
         double bwd = 2 * Tolerance.Relative(rnn, steps, n, eps, backward: true);
         double wgt = 2 * Tolerance.Relative(rnn, steps, n, eps, backward: true, weightGradient: true);

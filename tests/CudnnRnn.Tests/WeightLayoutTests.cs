@@ -27,7 +27,7 @@ public sealed class WeightLayoutTests
         var expected = new Dictionary<string, double[]>();
         foreach (var p in layout.PyTorchParameters)
         {
-            var v = Enumerable.Range(0, p.Count).Select(_ => next++).ToArray();
+            var v = Enumerable.Range(0, checked((int)p.Count)).Select(_ => next++).ToArray();
             expected[p.Name] = v;
             layout.ImportPyTorch<double>(ws, p.Name, v);
         }

@@ -47,5 +47,14 @@ internal sealed class SafeClKernel : SafeClHandle
 
 internal sealed class SafeClMem : SafeClHandle
 {
-    protected override bool ReleaseHandle() => OpenClRuntime.Api.ReleaseMemObject(handle) == 0;
+    private int _released;
+
+    /// <summary>True once clReleaseMemObject has run (after the last reference is given back).</summary>
+    internal bool IsReleased => Volatile.Read(ref _released) != 0;
+
+    protected override bool ReleaseHandle()
+    {
+        Volatile.Write(ref _released, 1);
+        return OpenClRuntime.Api.ReleaseMemObject(handle) == 0;
+    }
 }

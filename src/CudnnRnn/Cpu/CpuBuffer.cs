@@ -43,5 +43,8 @@ public sealed class CpuBuffer<T> : RnnBuffer<T> where T : unmanaged, IFloatingPo
     /// <inheritdoc/>
     protected override void FillCore(T value) => _array.AsSpan(0, (int)Length).Fill(value);
     /// <inheritdoc/>
+    protected override bool SharesMemoryCore(RnnBuffer<T> other) => other is CpuBuffer<T> o && ReferenceEquals(o._array, _array);
+
+    /// <inheritdoc/>
     protected override void DisposeCore() => _pool?.Return(_array);
 }

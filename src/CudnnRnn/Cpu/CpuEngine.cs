@@ -87,6 +87,8 @@ public sealed class CpuEngine : IRnnEngine
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(rnn);
         ArgumentNullException.ThrowIfNull(xDesc);
+        // Before any layout or workspace is built: every buffer is a managed array.
+        RnnPlanLimits.ThrowIfBeyond(rnn, xDesc, Array.MaxLength, Name, "one managed array", includeReferenceReserve: true);
         return new CpuPlan<T>(this, rnn, xDesc, RnnWeightLayout.Canonical(rnn));
     }
 

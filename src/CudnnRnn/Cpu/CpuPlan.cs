@@ -50,14 +50,17 @@ internal sealed partial class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloa
     {
         _mode = rnn.Mode;
         _sched = new RnnSchedule(rnn, xDesc);
-        _batch = xDesc.Batch; _seqLength = xDesc.MaxSeqLength; _rows = xDesc.TotalSteps;
+        // CpuEngine.CreatePlan has checked every count against Array.MaxLength (RnnPlanLimits), so these fit an int.
+        _batch = xDesc.Batch; _seqLength = xDesc.MaxSeqLength; _rows = checked((int)xDesc.TotalSteps);
         _dirs = rnn.NumDirections; _layers = rnn.NumLayers; _gates = rnn.Gates; _hidden = rnn.HiddenSize; _state = rnn.StateSize;
         _output = rnn.OutputSize; _input = rnn.InputSize; _gh = _gates * _hidden;
         _reserveLayout = _sched.Reserve;
         _inferenceLayout = _sched.Inference;
-        // Every region offset and length below is an int once the whole buffer fits in one array.
-        if (_reserveLayout.Length > Array.MaxLength)
-            throw new NotSupportedException($"The CPU engine keeps the reserve space in one array; this plan needs {_reserveLayout.Length} elements (at most {Array.MaxLength}). Use a smaller batch or sequence length.");
+        // Every region offset and length below is an int once the whole buffer fits in one array. The reserve and the
+        // inference scratch (rented at the first inference forward) are sized here, once, as 64-bit counts; a shape beyond
+        // one managed array fails now with the argument named, not at the first call (issue 16).
+        ThrowIfBeyondArray(_reserveLayout.Length, "reserve space");
+        ThrowIfBeyondArray(_inferenceLayout.Length, "inference scratch");
         _dense = _sched.IsDense;
         RnnSchedule.RequireContiguousGateBlocks(layout, "CPU");
 
@@ -82,6 +85,13 @@ internal sealed partial class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloa
         _directionJob = new DirectionJob(this);
         _stepJobs = new FusedStepJob[_dirs];
         for (int d = 0; d < _dirs; d++) _stepJobs[d] = new FusedStepJob(this, d);
+    }
+
+    private static void ThrowIfBeyondArray(long elements, string what)
+    {
+        if (elements > Array.MaxLength)
+            throw new ArgumentOutOfRangeException("xDesc",
+                $"The CPU engine's {what} for this shape would hold {elements} elements; one managed array holds at most {Array.MaxLength}.");
     }
 
     // ---------------------------------------------------------------- type dispatch

@@ -1,17 +1,21 @@
 using System.Diagnostics;
 using System.Numerics;
+using System.Runtime.ExceptionServices;
 
 namespace CudnnRnn.Cpu;
 
 /// <summary>
 /// A set of C tiles handed out one at a time. The claim counter carries the call's generation in its high half, so a
-/// worker that wakes late (after its call finished) can never claim a tile of a later call by mistake.
+/// worker that wakes late (after its call finished) can never claim a tile of a later call by mistake. A tile that
+/// throws does not escape its thread (on a pool worker that would end the process): the first exception is kept, the
+/// remaining tiles are counted done without running, and the caller rethrows it once every tile has finished.
 /// </summary>
 internal abstract class TileJob
 {
     private long _state;   // (generation << 32) | next tile
     private int _count;
     private int _done;
+    private ExceptionDispatchInfo? _error;
 
     protected abstract void RunTile(int tile);
 
@@ -19,6 +23,7 @@ internal abstract class TileJob
     {
         _count = count;
         _done = 0;
+        _error = null;
         Volatile.Write(ref _state, (long)generation << 32);
     }
 
@@ -32,12 +37,25 @@ internal abstract class TileJob
             int idx = (int)s;
             if (idx >= Volatile.Read(ref _count)) return;
             if (Interlocked.CompareExchange(ref _state, s + 1, s) != s) continue;
-            RunTile(idx);
-            Interlocked.Increment(ref _done);
+            try
+            {
+                if (Volatile.Read(ref _error) is null) RunTile(idx);
+            }
+            catch (Exception e)
+            {
+                Interlocked.CompareExchange(ref _error, ExceptionDispatchInfo.Capture(e), null);
+            }
+            finally
+            {
+                Interlocked.Increment(ref _done); // counted even when it failed, so the caller's wait always ends
+            }
         }
     }
 
     public bool IsDone => Volatile.Read(ref _done) == Volatile.Read(ref _count);
+
+    /// <summary>Rethrows the first tile exception (original type and stack); call only after <see cref="IsDone"/>.</summary>
+    public void ThrowIfFailed() => Volatile.Read(ref _error)?.Throw();
 }
 
 /// <summary>The tile job of one element type; one instance, used by whichever caller holds the pool.</summary>
@@ -111,11 +129,14 @@ internal static class GemmPool
         for (int i = 0; i < wanted; i++)
             if (Interlocked.Exchange(ref workers[i].Sleeping, 0) == 1) workers[i].Wake.Release();
         t_inJob = true;
-        try { job.Work(gen); }
+        try { job.Work(gen); } // never throws: tile exceptions are kept in the job
         finally { t_inJob = false; }
+        // Wait for every tile, on every worker, before returning: the callers' operands are pinned (fixed) only until we
+        // return, and a worker may still be reading or writing them.
         var spin = new SpinWait();
         while (!job.IsDone) spin.SpinOnce(sleep1Threshold: -1);
         s_job = null;
+        job.ThrowIfFailed();
         return true;
     }
 

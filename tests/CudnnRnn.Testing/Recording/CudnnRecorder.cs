@@ -194,7 +194,7 @@ public static class CudnnRecorder
         {
             RnnDataLayout.SeqMajorUnpacked => [d.MaxSeqLength, d.Batch, vectorSize],
             RnnDataLayout.BatchMajorUnpacked => [d.Batch, d.MaxSeqLength, vectorSize],
-            _ => [d.TotalSteps, vectorSize],
+            _ => [checked((int)d.TotalSteps), vectorSize],
         };
     }
 }
