@@ -25,7 +25,7 @@ public sealed class ContractTests
     public static readonly IReadOnlySet<string> ExtrasOutsideContract = new HashSet<string> { "cuInit", "cuDeviceGet", "cuDeviceGetName" };
 
     /// <summary>
-    /// CUDA runtime calls bound beyond api.json (the stream-ordered allocator and pinned host memory), with their prototypes
+    /// CUDA runtime calls bound beyond api.json (the stream-ordered allocator, pinned host memory and events), with their prototypes
     /// from cuda_runtime_api.h (CUDA 12.x/13.x), so they are checked exactly like the contract's functions.
     /// </summary>
     internal static readonly IReadOnlyList<CFunction> RuntimeExtras =
@@ -40,6 +40,11 @@ public sealed class ContractTests
         new("cudaFreeAsync", CudaLibraries.CudartLibraryName, "cudaError_t", [("devPtr", "void *"), ("hStream", "cudaStream_t")], "11.2", false),
         new("cudaMallocHost", CudaLibraries.CudartLibraryName, "cudaError_t", [("ptr", "void **"), ("size", "size_t")], "2.0", false),
         new("cudaFreeHost", CudaLibraries.CudartLibraryName, "cudaError_t", [("ptr", "void *")], "2.0", false),
+        new("cudaEventCreateWithFlags", CudaLibraries.CudartLibraryName, "cudaError_t", [("event", "cudaEvent_t *"), ("flags", "unsigned int")], "2.0", false),
+        new("cudaEventRecord", CudaLibraries.CudartLibraryName, "cudaError_t", [("event", "cudaEvent_t"), ("stream", "cudaStream_t")], "2.0", false),
+        new("cudaEventQuery", CudaLibraries.CudartLibraryName, "cudaError_t", [("event", "cudaEvent_t")], "2.0", false),
+        new("cudaEventSynchronize", CudaLibraries.CudartLibraryName, "cudaError_t", [("event", "cudaEvent_t")], "2.0", false),
+        new("cudaEventDestroy", CudaLibraries.CudartLibraryName, "cudaError_t", [("event", "cudaEvent_t")], "2.0", false),
     ];
 
     /// <summary>Enum values of the runtime extras, from driver_types.h (the members we bind).</summary>
