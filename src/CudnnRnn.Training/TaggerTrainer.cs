@@ -24,7 +24,11 @@ public sealed record BatchProgress(int Epoch, int Batch, int Batches, double Run
 /// <param name="IsBest">True when this epoch's model is the best so far.</param>
 /// <param name="Partial">True when the time limit cut the epoch short.</param>
 public sealed record EpochResult(int Epoch, double TrainLoss, double DevAccuracy, long Tokens, double TokensPerSecond, TimeSpan Elapsed,
-    double LearningRate, bool IsBest, bool Partial);
+    double LearningRate, bool IsBest, bool Partial)
+{
+    /// <summary>RNN plans the workers created during the epoch's training batches (one per new data shape).</summary>
+    public long PlansCreated { get; init; }
+}
 
 /// <summary>
 /// Trains a <see cref="Tagger{T}"/>: length-bucketed batches, data-parallel workers (gradients summed), gradient-norm
@@ -86,6 +90,7 @@ public sealed class TaggerTrainer<T> where T : unmanaged, IFloatingPointIeee754<
             double lossSum = 0;
             long tokens = 0;
             var epochClock = Stopwatch.StartNew();
+            long plansBefore = workers.Sum(w => w.PlansCreated);
             bool partial = false;
             for (int bi = 0; bi < batches.Count; bi++)
             {
@@ -106,6 +111,7 @@ public sealed class TaggerTrainer<T> where T : unmanaged, IFloatingPointIeee754<
             }
             if (tokens == 0) break;
             double tps = tokens / epochClock.Elapsed.TotalSeconds;
+            long plans = workers.Sum(w => w.PlansCreated) - plansBefore;
             var evalStart = clock.Elapsed;
             double acc = double.NaN;
             if (dev is { Count: > 0 }) acc = TaggerEvaluation.Evaluate(_tagger, dev, threads).Accuracy;
@@ -116,7 +122,7 @@ public sealed class TaggerTrainer<T> where T : unmanaged, IFloatingPointIeee754<
                 bestAcc = acc;
                 best = Snapshot(ps, best);
             }
-            var r = new EpochResult(epoch + 1, lossSum / tokens, acc, tokens, tps, clock.Elapsed, opt.LearningRate, isBest, partial);
+            var r = new EpochResult(epoch + 1, lossSum / tokens, acc, tokens, tps, clock.Elapsed, opt.LearningRate, isBest, partial) { PlansCreated = plans };
             results.Add(r);
             EpochCompleted?.Invoke(r);
             if (isBest) NewBest?.Invoke(r);
