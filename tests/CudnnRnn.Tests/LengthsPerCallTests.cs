@@ -118,6 +118,35 @@ public sealed class LengthsPerCallTests
     }
 }
 
+public sealed class LayerPlansPerShapeTests
+{
+    [Fact]
+    public void BatchesThatDifferOnlyInLengths_ShareOnePlan_AndContextsKeepTheirLengths()
+    {
+        var rnn = new RnnDescriptor(RnnMode.Gru, 3, 4, 2, RnnDirection.Bidirectional, dataType: RnnDataType.Float64, dropout: 0.25);
+        var shape = RnnDataDescriptor.Uniform(RnnDataLayout.SeqMajorPacked, 6, 3, 3);
+        var calls = LengthsPerCall.RandomLengthSets(shape, 6, 3);
+        using var e = CpuEngine.Create();
+        using var layer = new RnnLayer<double>(e, rnn, seed: 2);
+        using var reference = new RnnLayer<double>(e, rnn, seed: 2);
+        var contexts = calls.Select(d => layer.Forward(d, Rand.Uniform(7, d.ElementCount))).ToList();
+        Assert.Equal(1, layer.CachedShapes);
+        Assert.Equal(2, layer.PlansCreated);   // training plan + the inference plan without dropout
+        for (int i = contexts.Count - 1; i >= 0; i--)
+        {
+            Assert.Same(calls[i], contexts[i].XDesc);
+            Assert.Equal(calls[i].TotalSteps * 8, contexts[i].Y.Length);
+            var dx = layer.Backward(contexts[i], Rand.Uniform(8, contexts[i].Y.Length)).Dx;
+            Assert.Equal(calls[i].ElementCount, dx.Length);
+            contexts[i].Dispose();
+        }
+        // Another batch size is another shape.
+        using var c = layer.Forward(RnnDataDescriptor.Uniform(RnnDataLayout.SeqMajorPacked, 6, 2, 3), Rand.Uniform(7, 36));
+        Assert.Equal(2, layer.CachedShapes);
+        Assert.Equal(4, layer.PlansCreated);
+    }
+}
+
 [Collection(nameof(AllocationTests))]
 public sealed class LengthsPerCallAllocationTests
 {
