@@ -251,7 +251,7 @@ public abstract partial class RnnPlan<T> : IDisposable where T : unmanaged, IFlo
         {
             var other = reserve.Plan;
             string why = !other.Rnn.Equals(Rnn) ? $"its network is {other.Rnn}, this plan's is {Rnn}"
-                : ShapeDifference(other.XDesc) is { } diff ? $"its data shape differs ({diff})"
+                : ShapeDifference(other.XDesc) is { } diff ? $"its data shape is different ({diff})"
                 : "it was created by another plan of the same shape";
             throw new ArgumentException($"The reserve space belongs to another plan: {why}. Use this plan's CreateReserve().", nameof(reserve));
         }
