@@ -4,11 +4,13 @@ namespace CudnnRnn;
 
 /// <summary>
 /// One network on one data shape, on one engine: cuDNN's RNN descriptor + data descriptors + workspace, with its three
-/// calls. Every argument is validated here, identically for every engine, before any engine work starts. A plan is not
-/// thread-safe; use one per thread.
+/// calls. The shape is the data descriptor's layout, maxSeqLength, batch, vector size and padding fill; each call may
+/// pass its own descriptor of that shape with other lengths (RnnPlan.Lengths.cs), and workspace and reserve are sized
+/// for the worst case of the shape. Every argument is validated here, identically for every engine, before any engine
+/// work starts. A plan is not thread-safe; use one per thread.
 /// </summary>
 /// <remarks>
-/// Buffers: x [XDesc.ElementCount], y [YDesc.ElementCount], hx/hy/dhx/dhy [NumLayers·NumDirections · Batch · StateSize],
+/// Buffers: x [xDesc.ElementCount] and y [the same with the output vector size] of the call's descriptor, hx/hy/dhx/dhy [NumLayers·NumDirections · Batch · StateSize],
 /// cx/cy/dcx/dcy [NumLayers·NumDirections · Batch · HiddenSize] (LSTM only), weights [WeightLayout.TotalElements].
 /// hx, cx, dhy and dcy may be null (zeros); hy, cy, dhx and dcx may be null (not written). The batch index of
 /// hx/hy/cx/cy is the batch order of the data descriptor.
