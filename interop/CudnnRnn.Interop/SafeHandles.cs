@@ -31,6 +31,8 @@ public enum CudaHandleKind
     MemoryPool,
     /// <summary><c>cudaMallocHost</c> (page-locked) host memory.</summary>
     PinnedHostMemory,
+    /// <summary><c>cudaEvent_t</c>.</summary>
+    Event,
 }
 
 /// <summary>Counts of live native objects created through the SafeHandle factories (leak tests, diagnostics).</summary>

@@ -6,8 +6,11 @@ namespace CudnnRnn.Cuda;
 
 /// <summary>
 /// One network on one data shape on cuDNN: the RNN descriptor (with its dropout descriptor), x/y data descriptors,
-/// h/c tensor descriptors, a device copy of the sequence lengths and one workspace, all created once. Forward and
-/// backward allocate nothing, synchronize nothing, and only enqueue cuDNN work on the engine's stream.
+/// h/c tensor descriptors, a device copy of the sequence lengths and one workspace, all created once. The plan serves
+/// every set of lengths of its shape: workspace and reserve are sized for the worst case (every length = maxSeqLength),
+/// and a call with other lengths re-sets the data descriptors and copies its lengths from pinned memory
+/// (CudaPlan.Lengths.cs). Forward and backward allocate nothing, synchronize nothing, and only enqueue cuDNN work on the
+/// engine's stream.
 /// </summary>
 /// <remarks>
 /// Semantics are cuDNN's own; two of them are documented only indirectly and are checked by the GPU conformance tests:
@@ -15,7 +18,7 @@ namespace CudnnRnn.Cuda;
 /// (NVIDIA wording NOT FOUND), and the forward half first in bidirectional y (no NVIDIA sentence,
 /// evidence only, §7.3).
 /// </remarks>
-public sealed unsafe class CudaPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPointIeee754<T>
+public sealed unsafe partial class CudaPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly CudaEngine _engine;
     private readonly SafeCudnnDropoutDescriptor _dropout;
@@ -23,6 +26,7 @@ public sealed unsafe class CudaPlan<T> : RnnPlan<T> where T : unmanaged, IFloati
     private readonly SafeCudnnRNNDataDescriptor _xDesc, _yDesc;
     private readonly SafeCudnnTensorDescriptor _hDesc, _cDesc;
     private readonly SafeCudaDeviceMemory _devSeqLengths;
+    private readonly cudnnDataType_t _dataType;
     private readonly SafeCudaDeviceMemory _workspace;
     private readonly nuint _weightBytes, _workBytes, _reserveBytes;
     private readonly SafeHandle?[] _leases = new SafeHandle?[16];
@@ -41,11 +45,15 @@ public sealed unsafe class CudaPlan<T> : RnnPlan<T> where T : unmanaged, IFloati
             _engineLease = Own(owned, engine.Lease());
             engine.EnterDevice();
             var (dataType, _, _) = CudnnMapping.Math(rnn.DataType);
+            _dataType = dataType;
 
             _dropout = Own(owned, engine.CreateDropoutDescriptor(rnn.Dropout, rnn.DropoutSeed, out long stateBytes));
             DropoutStateBytes = stateBytes;
-            _xDesc = Own(owned, DataDescriptor(dataType, xDesc));
-            _yDesc = Own(owned, DataDescriptor(dataType, YDesc));
+            // The sizes are queried on the worst case the shape allows (every length = maxSeqLength; see
+            // CudaPlan.Lengths.cs), then the descriptors are re-set for the plan's own lengths below.
+            var worst = RnnDataDescriptor.Uniform(xDesc.Layout, xDesc.MaxSeqLength, xDesc.Batch, xDesc.VectorSize);
+            _xDesc = Own(owned, DataDescriptor(dataType, worst));
+            _yDesc = Own(owned, DataDescriptor(dataType, worst.WithVectorSize(rnn.OutputSize)));
             _hDesc = Own(owned, StateDescriptor(dataType, CudnnMapping.StateTensor(rnn, xDesc.Batch, cell: false)));
             // cDesc is created for every mode: cuDNN ignores it for non-LSTM cells ([RC]), and a SafeHandle argument cannot be NULL.
             _cDesc = Own(owned, StateDescriptor(dataType, CudnnMapping.StateTensor(rnn, xDesc.Batch, cell: true)));
@@ -75,18 +83,14 @@ public sealed unsafe class CudaPlan<T> : RnnPlan<T> where T : unmanaged, IFloati
             _workspace = Own(owned, engine.AllocateDevice(_workBytes));
 
             // Always a device copy of the lengths (API.md §10.1: whether cuDNN reads it is a disagreement between sources;
-            // a device int32[batch] works on every version). Copied once here; every call passes it. Seen on cuDNN 9.19
+            // a device int32[batch] works on every version), written on the engine's stream from a ring of pinned slots
+            // whenever a call's lengths differ from the previous call's (CudaPlan.Lengths.cs). Seen on cuDNN 9.19
             // (H100, 2026-11-23): passing NULL instead, as PyTorch does, also passed every GPU test and was no faster.
             int batch = xDesc.Batch;
             _devSeqLengths = Own(owned, engine.AllocateDevice((nuint)batch * sizeof(int)));
-            // On the engine's stream, where the pool allocated the memory (stream order), then wait: the host array is
-            // pageable and its copy must be done before the plan is used from another thread. One synchronizing call per
-            // plan (counted in CudaHandleDiagnostics.SynchronizingCalls).
-            fixed (int* lengths = xDesc.SeqLengths)
-                CudaException.ThrowIfFailed(Cudart.cudaMemcpyAsync((void*)_devSeqLengths.DangerousGetHandle(), lengths,
-                    (nuint)batch * sizeof(int), cudaMemcpyKind.cudaMemcpyHostToDevice, engine.Stream));
-            CudaHandleDiagnostics.RecordSynchronizingCall();
-            CudaException.ThrowIfFailed(Cudart.cudaStreamSynchronize(engine.Stream));
+            _lengthRing = Own(owned, new LengthRing(batch));
+            _currentLengths = new int[batch];
+            UseLengths(xDesc);
         }
         catch
         {
@@ -142,15 +146,7 @@ public sealed unsafe class CudaPlan<T> : RnnPlan<T> where T : unmanaged, IFloati
         var desc = SafeCudnnRNNDataDescriptor.Create();
         try
         {
-            // paddingFill: a host pointer to ONE value of the data type (API.md §7.10); only read for unpacked output.
-            T fill = T.CreateChecked(d.PaddingFill);
-            // Packed data: cuDNN 9.19 rejects maxSeqLength > the longest sequence with BAD_PARAM "maxSeqLengthInArray !=
-            // maxSeqLength" (seen on an H100, 2026-11-23; API.md does not list this rule). Packed memory holds only the
-            // valid steps, so its layout does not depend on maxSeqLength: pass the longest length, which always works.
-            int maxSeqLength = d.Layout == RnnDataLayout.SeqMajorPacked ? d.LongestSequence : d.MaxSeqLength;
-            fixed (int* lengths = d.SeqLengths)
-                CudnnException.ThrowIfFailed(Cudnn.cudnnSetRNNDataDescriptor(desc, dataType, CudnnMapping.Layout(d.Layout),
-                    maxSeqLength, d.Batch, d.VectorSize, lengths, &fill));
+            SetDataDescriptor(desc, dataType, d, d.VectorSize);
             return desc;
         }
         catch
@@ -158,6 +154,20 @@ public sealed unsafe class CudaPlan<T> : RnnPlan<T> where T : unmanaged, IFloati
             desc.Dispose();
             throw;
         }
+    }
+
+    /// <summary>cudnnSetRNNDataDescriptor (host-side) with d's layout and lengths and the given vector size.</summary>
+    private static void SetDataDescriptor(SafeCudnnRNNDataDescriptor desc, cudnnDataType_t dataType, RnnDataDescriptor d, int vectorSize)
+    {
+        // paddingFill: a host pointer to ONE value of the data type (API.md §7.10); only read for unpacked output.
+        T fill = T.CreateChecked(d.PaddingFill);
+        // Packed data: cuDNN 9.19 rejects maxSeqLength > the longest sequence with BAD_PARAM "maxSeqLengthInArray !=
+        // maxSeqLength" (seen on an H100, 2026-11-23; API.md does not list this rule). Packed memory holds only the
+        // valid steps, so its layout does not depend on maxSeqLength: pass the longest length, which always works.
+        int maxSeqLength = d.Layout == RnnDataLayout.SeqMajorPacked ? d.LongestSequence : d.MaxSeqLength;
+        fixed (int* lengths = d.SeqLengths)
+            CudnnException.ThrowIfFailed(Cudnn.cudnnSetRNNDataDescriptor(desc, dataType, CudnnMapping.Layout(d.Layout),
+                maxSeqLength, d.Batch, vectorSize, lengths, &fill));
     }
 
     private static SafeCudnnTensorDescriptor StateDescriptor(cudnnDataType_t dataType, (int[] Dims, int[] Strides) shape)
@@ -185,13 +195,14 @@ public sealed unsafe class CudaPlan<T> : RnnPlan<T> where T : unmanaged, IFloati
         _engine.Allocate<T>(((long)_reserveBytes + sizeof(T) - 1) / sizeof(T));
 
     /// <inheritdoc/>
-    protected override void ForwardCore(RnnForwardMode mode, RnnBuffer<T> x, RnnBuffer<T> y, RnnBuffer<T>? hx, RnnBuffer<T>? hy,
+    protected override void ForwardCore(RnnForwardMode mode, RnnDataDescriptor xDesc, RnnBuffer<T> x, RnnBuffer<T> y, RnnBuffer<T>? hx, RnnBuffer<T>? hy,
         RnnBuffer<T>? cx, RnnBuffer<T>? cy, RnnBuffer<T> weights, RnnReserve<T>? reserve)
     {
         bool training = mode == RnnForwardMode.Training;
         try
         {
             _engine.EnterDevice();
+            UseLengths(xDesc);
             // INFERENCE: reserve size 0 and NULL, as PyTorch passes a 0-byte reserve (API.md §8).
             CudnnException.ThrowIfFailed(Cudnn.cudnnRNNForward(_engine.CudnnHandle, _rnnDesc, CudnnMapping.ForwardMode(mode),
                 (int*)Lease(_devSeqLengths), _xDesc, Lease(x), _yDesc, Lease(y),
@@ -206,16 +217,17 @@ public sealed unsafe class CudaPlan<T> : RnnPlan<T> where T : unmanaged, IFloati
     }
 
     /// <inheritdoc/>
-    protected override void BackwardDataCore(RnnBuffer<T> y, RnnBuffer<T> dy, RnnBuffer<T> dx, RnnBuffer<T>? hx, RnnBuffer<T>? dhy,
+    protected override void BackwardDataCore(RnnDataDescriptor xDesc, RnnBuffer<T> y, RnnBuffer<T> dy, RnnBuffer<T> dx, RnnBuffer<T>? hx, RnnBuffer<T>? dhy,
         RnnBuffer<T>? dhx, RnnBuffer<T>? cx, RnnBuffer<T>? dcy, RnnBuffer<T>? dcx, RnnBuffer<T> weights, RnnReserve<T> reserve)
     {
         // The engine contract (and the CPU reference) has dx = 0 at padded positions of unpacked layouts. Whether cuDNN
         // writes them is not documented (paddingFill applies to outputs of forward), so clear dx first: one async memset
         // on the plan's stream, no host synchronisation.
-        if (XDesc.IsUnpacked && XDesc.TotalSteps < (long)XDesc.MaxSeqLength * XDesc.Batch) dx.Clear();
+        if (xDesc.IsUnpacked && xDesc.TotalSteps < (long)xDesc.MaxSeqLength * xDesc.Batch) dx.Clear();
         try
         {
             _engine.EnterDevice();
+            UseLengths(xDesc);   // the lengths of the reserve's forward (RnnPlan checked)
             CudnnException.ThrowIfFailed(Cudnn.cudnnRNNBackwardData_v8(_engine.CudnnHandle, _rnnDesc,
                 (int*)Lease(_devSeqLengths), _yDesc, Lease(y), Lease(dy), _xDesc, Lease(dx),
                 _hDesc, Lease(hx), Lease(dhy), Lease(dhx), _cDesc, Lease(cx), Lease(dcy), Lease(dcx),
@@ -228,11 +240,12 @@ public sealed unsafe class CudaPlan<T> : RnnPlan<T> where T : unmanaged, IFloati
     }
 
     /// <inheritdoc/>
-    protected override void BackwardWeightsCore(RnnBuffer<T> x, RnnBuffer<T>? hx, RnnBuffer<T> y, RnnBuffer<T> dweights, RnnReserve<T> reserve)
+    protected override void BackwardWeightsCore(RnnDataDescriptor xDesc, RnnBuffer<T> x, RnnBuffer<T>? hx, RnnBuffer<T> y, RnnBuffer<T> dweights, RnnReserve<T> reserve)
     {
         try
         {
             _engine.EnterDevice();
+            UseLengths(xDesc);   // the lengths of the reserve's forward (RnnPlan checked)
             // Always ADD: the base class has cleared dweights for Set (cuDNN's SET on 9.x is NOT VERIFIED, API.md §8).
             CudnnException.ThrowIfFailed(Cudnn.cudnnRNNBackwardWeights_v8(_engine.CudnnHandle, _rnnDesc,
                 cudnnWgradMode_t.CUDNN_WGRAD_MODE_ADD, (int*)Lease(_devSeqLengths), _xDesc, Lease(x), _hDesc, Lease(hx),
@@ -270,6 +283,7 @@ public sealed unsafe class CudaPlan<T> : RnnPlan<T> where T : unmanaged, IFloati
     protected override void DisposeCore()
     {
         _workspace.Dispose();
+        _lengthRing.Dispose();   // cudaFreeHost waits for the copies still reading the pinned slots
         _devSeqLengths.Dispose();
         _cDesc.Dispose();
         _hDesc.Dispose();

@@ -5,9 +5,10 @@ internal sealed partial class OpenClPlan<T>
 {
     // ---------------------------------------------------------------- backward data
 
-    protected override void BackwardDataCore(RnnBuffer<T> y, RnnBuffer<T> dy, RnnBuffer<T> dx, RnnBuffer<T>? hx, RnnBuffer<T>? dhy,
+    protected override void BackwardDataCore(RnnDataDescriptor xDesc, RnnBuffer<T> y, RnnBuffer<T> dy, RnnBuffer<T> dx, RnnBuffer<T>? hx, RnnBuffer<T>? dhy,
         RnnBuffer<T>? dhx, RnnBuffer<T>? cx, RnnBuffer<T>? dcy, RnnBuffer<T>? dcx, RnnBuffer<T> weights, RnnReserve<T> reserve)
     {
+        UseLengths(xDesc);
         nint res = H(reserve.Storage);
         nint w = H(weights);
         nint dOut = _dOut.Handle, dIn = _dIn.Handle;
@@ -33,7 +34,7 @@ internal sealed partial class OpenClPlan<T>
                 _scatterRows.Args().Int(_N).Int(_I).Mem(_slot.DangerousGetHandle()).Mem(dIn).Int(0).Mem(H(dx)).Run(_I, _N);
             }
         }
-        _engine.Finish();
+        Finish();
     }
 
     private void BackwardDirection(int l, int d, bool accumulateDIn, nint w, nint res,
@@ -113,8 +114,9 @@ internal sealed partial class OpenClPlan<T>
 
     // ---------------------------------------------------------------- backward weights
 
-    protected override void BackwardWeightsCore(RnnBuffer<T> x, RnnBuffer<T>? hx, RnnBuffer<T> y, RnnBuffer<T> dweights, RnnReserve<T> reserve)
+    protected override void BackwardWeightsCore(RnnDataDescriptor xDesc, RnnBuffer<T> x, RnnBuffer<T>? hx, RnnBuffer<T> y, RnnBuffer<T> dweights, RnnReserve<T> reserve)
     {
+        UseLengths(xDesc);
         nint res = H(reserve.Storage);
         nint dw = H(dweights);
         _gatherRows.Args().Int(_N).Int(_I).Mem(_slot.DangerousGetHandle()).Mem(H(x)).Mem(_xPacked.Handle).Int(0).Run(_I, _N);
@@ -154,6 +156,6 @@ internal sealed partial class OpenClPlan<T>
                     Gemm(true, false, S, H_, N, res, checked((int)_reserveLayout.Projection(l, d)), S, res, auxOff, H_, dw, W(l, d, 8).MatrixOffset, H_, accumulate: true);
             }
         }
-        _engine.Finish();
+        Finish();
     }
 }

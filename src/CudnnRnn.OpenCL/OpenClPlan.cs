@@ -15,13 +15,14 @@ namespace CudnnRnn.OpenCL;
 /// the same layout on both engines, and an inference forward works in the same compact layout
 /// (<see cref="RnnSchedule.Inference"/>). Every buffer is allocated when the plan is created (the inference buffer on
 /// the first inference forward); no call allocates. Each call ends with clFinish, so
-/// errors surface in the call that caused them. Element offsets are 32-bit in the kernels; a plan whose reserve or
+/// errors surface in the call that caused them. A plan serves every set of lengths of its shape: the index tables are
+/// re-uploaded (non-blocking writes) when a call's lengths differ from the previous call's (OpenClPlan.Lengths.cs). Element offsets are 32-bit in the kernels; a plan whose reserve or
 /// workspace would exceed 2^31 elements is refused at creation.
 /// </remarks>
 internal sealed partial class OpenClPlan<T> : RnnPlan<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly OpenClEngine _engine;
-    private readonly int _B, _T, _N, _D, _L, _G, _H, _S, _O, _I, _GH, _ts;
+    private readonly int _B, _T, _D, _L, _G, _H, _S, _O, _I, _GH, _ts;
     private readonly RnnSchedule _sched;
     private readonly RnnStateLayout _reserveLayout, _inferenceLayout;
     private readonly RnnMode _mode;
@@ -48,7 +49,7 @@ internal sealed partial class OpenClPlan<T> : RnnPlan<T> where T : unmanaged, IF
     {
         _engine = engine;
         _mode = rnn.Mode;
-        _B = xDesc.Batch; _T = xDesc.MaxSeqLength; _N = checked((int)xDesc.TotalSteps); // OpenClEngine.CreatePlan checked the 32-bit reach
+        _B = xDesc.Batch; _T = xDesc.MaxSeqLength;
         _D = rnn.NumDirections; _L = rnn.NumLayers; _G = rnn.Gates; _H = rnn.HiddenSize; _S = rnn.StateSize;
         _O = rnn.OutputSize; _I = rnn.InputSize; _GH = _G * _H;
         _ts = engine.TileSize;
@@ -66,26 +67,27 @@ internal sealed partial class OpenClPlan<T> : RnnPlan<T> where T : unmanaged, IF
         _sched = new RnnSchedule(rnn, xDesc);
         _reserveLayout = _sched.Reserve;
         _inferenceLayout = _sched.Inference;
-        var perm = _sched.BatchOrder.ToArray();
-        var slot = _sched.RowSlots.ToArray();
-        var prevSrc = new int[_D][];
-        for (int d = 0; d < _D; d++) prevSrc[d] = _sched.PreviousRows(d);
+        // The plan serves every set of lengths of its shape: tables and workspace are sized for the most rows the shape
+        // allows (every length = T), and a call re-uploads the tables when its lengths change (OpenClPlan.Lengths.cs).
+        int maxRows = _sched.MaxRows;
         // Every offset the kernels get is 32-bit: the largest buffers are checked here, so no offset below can overflow.
-        Fit(_reserveLayout.Length);
-        Fit(_inferenceLayout.Length);
+        Fit(_sched.ReserveCapacity);
+        Fit(_sched.InferenceCapacity);
         Fit(WeightLayout.TotalElements);
-        Fit((long)_N * Math.Max(_I, Math.Max(_O, _GH)));
+        Fit((long)maxRows * Math.Max(_I, Math.Max(_O, _GH)));
 
         // The kernels rely on the canonical layout: each W (R) gate block directly follows the previous one.
         RnnSchedule.RequireContiguousGateBlocks(layout, "OpenCL");
 
         try
         {
-            _slot = IntBuffer(slot);
-            _perm = IntBuffer(perm);
-            _prevSrc = prevSrc.Select(IntBuffer).ToArray();
+            _slot = IntBuffer(maxRows);
+            _perm = IntBuffer(_B);
+            _prevSrc = new SafeClMem[_D];
+            for (int d = 0; d < _D; d++) _prevSrc[d] = IntBuffer(maxRows);
+            _hostTables = new HostTables(maxRows, _B, _D);
 
-            _xPacked = Workspace((long)_N * _I);
+            _xPacked = Workspace((long)maxRows * _I);
             _hp = Workspace(_B * _S);
             _cp = Workspace(_B * _H);
             _rec = Workspace(_B * _GH);
@@ -94,10 +96,10 @@ internal sealed partial class OpenClPlan<T> : RnnPlan<T> where T : unmanaged, IF
             _dc = Workspace(_B * _H);
             _dhPrev = Workspace(_B * _S);
             _dhTot = Workspace(_B * _S);
-            _dOut = Workspace((long)_N * _O);
-            _dIn = Workspace((long)_N * Math.Max(_I, _O));
-            _gr = Workspace(_mode == RnnMode.Gru ? (long)_N * _GH : 0);
-            _hPrevAll = Workspace((long)_N * _S);
+            _dOut = Workspace((long)maxRows * _O);
+            _dIn = Workspace((long)maxRows * Math.Max(_I, _O));
+            _gr = Workspace(_mode == RnnMode.Gru ? (long)maxRows * _GH : 0);
+            _hPrevAll = Workspace((long)maxRows * _S);
             _dummy = Workspace(1);
 
             var program = engine.GetProgram<T>();
@@ -138,14 +140,11 @@ internal sealed partial class OpenClPlan<T> : RnnPlan<T> where T : unmanaged, IF
     private static int Fit(long elements) => elements <= int.MaxValue ? (int)elements
         : throw new NotSupportedException($"The OpenCL engine indexes with 32-bit offsets; this plan needs {elements} elements in one buffer. Use a smaller batch or sequence length.");
 
-    private unsafe SafeClMem IntBuffer(int[] data)
+    private unsafe SafeClMem IntBuffer(int length)
     {
-        fixed (int* p = data)
-        {
-            var m = _engine.CreateMemory((long)Math.Max(data.Length, 1) * sizeof(int), data.Length > 0 ? p : null);
-            _owned.Add(m);
-            return m;
-        }
+        var m = _engine.CreateMemory((long)Math.Max(length, 1) * sizeof(int));
+        _owned.Add(m);
+        return m;
     }
 
     private OpenClBuffer<T> Workspace(long length)
@@ -164,11 +163,11 @@ internal sealed partial class OpenClPlan<T> : RnnPlan<T> where T : unmanaged, IF
         (long)Unsafe.SizeOf<T>() * (_xPacked.Length + _hp.Length + _cp.Length + _rec.Length + _m.Length + _dh.Length + _dc.Length
             + _dhPrev.Length + _dhTot.Length + _dOut.Length + _dIn.Length + _gr.Length + _hPrevAll.Length + _dummy.Length
             + (_inferenceBuffer?.Length ?? 0))
-        + sizeof(int) * ((long)_N * (1 + _D) + _B);
+        + sizeof(int) * ((long)_sched.MaxRows * (1 + _D) + _B);
 
-    public override long ReserveBytes => _reserveLayout.Length * Unsafe.SizeOf<T>();
+    public override long ReserveBytes => _sched.ReserveCapacity * Unsafe.SizeOf<T>();
 
-    protected override RnnBuffer<T> AllocateReserveStorage() => _engine.AllocateBuffer<T>(_reserveLayout.Length);
+    protected override RnnBuffer<T> AllocateReserveStorage() => _engine.AllocateBuffer<T>(_sched.ReserveCapacity);
 
     private static nint H(RnnBuffer<T> b) => ((OpenClBuffer<T>)b).Handle;
     private nint HOpt(RnnBuffer<T>? b) => b is null ? _dummy.Handle : ((OpenClBuffer<T>)b).Handle;
@@ -200,13 +199,14 @@ internal sealed partial class OpenClPlan<T> : RnnPlan<T> where T : unmanaged, IF
 
     // ---------------------------------------------------------------- forward
 
-    protected override void ForwardCore(RnnForwardMode mode, RnnBuffer<T> x, RnnBuffer<T> y, RnnBuffer<T>? hx, RnnBuffer<T>? hy,
+    protected override void ForwardCore(RnnForwardMode mode, RnnDataDescriptor xDesc, RnnBuffer<T> x, RnnBuffer<T> y, RnnBuffer<T>? hx, RnnBuffer<T>? hy,
         RnnBuffer<T>? cx, RnnBuffer<T>? cy, RnnBuffer<T> weights, RnnReserve<T>? reserve)
     {
+        UseLengths(xDesc);
         // Training fills the reserve; inference works in its own compact layout (RnnSchedule.Inference).
         bool training = mode == RnnForwardMode.Training;
         var layout = _sched.Layout(training);
-        nint res = training ? H(reserve!.Storage) : (_inferenceBuffer ??= Workspace(_inferenceLayout.Length)).Handle;
+        nint res = training ? H(reserve!.Storage) : (_inferenceBuffer ??= Workspace(_sched.InferenceCapacity)).Handle;
         nint w = H(weights);
         _gatherRows.Args().Int(_N).Int(_I).Mem(_slot.DangerousGetHandle()).Mem(H(x)).Mem(_xPacked.Handle).Int(0).Run(_I, _N);
 
@@ -224,7 +224,7 @@ internal sealed partial class OpenClPlan<T> : RnnPlan<T> where T : unmanaged, IF
         // The last layer's output; padded positions get the padding fill.
         if (YDesc.IsUnpacked) ((OpenClBuffer<T>)y).EnqueueFill(T.CreateChecked(YDesc.PaddingFill));
         _scatterRows.Args().Int(_N).Int(_O).Mem(_slot.DangerousGetHandle()).Mem(res).Int(Out(layout, _L - 1)).Mem(H(y)).Run(_O, _N);
-        _engine.Finish();
+        Finish();
     }
 
     /// <summary>Input of layer l: packed x, or the previous layer's output (dropout-masked in training).</summary>
@@ -319,6 +319,7 @@ internal sealed partial class OpenClPlan<T> : RnnPlan<T> where T : unmanaged, IF
 
     protected override void DisposeCore()
     {
+        WaitForTableWrites();
         DisposeOwned();
         _inferenceBuffer = null;
     }

@@ -26,7 +26,11 @@ public sealed record BatchProgress(int Epoch, int Batch, int Batches, double Run
 /// <param name="Partial">True when the time limit cut the epoch short.</param>
 /// <param name="SkippedSteps">Steps skipped in this epoch for a non-finite loss or gradient; their batches are not in <paramref name="TrainLoss"/>.</param>
 public sealed record EpochResult(int Epoch, double TrainLoss, double DevAccuracy, long Tokens, double TokensPerSecond, TimeSpan Elapsed,
-    double LearningRate, bool IsBest, bool Partial, long SkippedSteps = 0);
+    double LearningRate, bool IsBest, bool Partial, long SkippedSteps = 0)
+{
+    /// <summary>RNN plans the workers created during the epoch's training batches (one per new data shape).</summary>
+    public long PlansCreated { get; init; }
+}
 
 /// <summary>
 /// Trains a <see cref="Tagger{T}"/>: length-bucketed batches, data-parallel workers (gradients summed), gradient-norm
@@ -89,6 +93,7 @@ public sealed class TaggerTrainer<T> where T : unmanaged, IFloatingPointIeee754<
             double lossSum = 0;
             long tokens = 0, lossTokens = 0, skippedBefore = opt.SkippedSteps;
             var epochClock = Stopwatch.StartNew();
+            long plansBefore = workers.Sum(w => w.PlansCreated);
             bool partial = false;
             for (int bi = 0; bi < batches.Count; bi++)
             {
@@ -110,6 +115,7 @@ public sealed class TaggerTrainer<T> where T : unmanaged, IFloatingPointIeee754<
             }
             if (tokens == 0) break;
             double tps = tokens / epochClock.Elapsed.TotalSeconds;
+            long plans = workers.Sum(w => w.PlansCreated) - plansBefore;
             var evalStart = clock.Elapsed;
             double acc = double.NaN;
             if (dev is { Count: > 0 }) acc = TaggerEvaluation.Evaluate(_tagger, dev, threads).Accuracy;
@@ -120,7 +126,7 @@ public sealed class TaggerTrainer<T> where T : unmanaged, IFloatingPointIeee754<
                 bestAcc = acc;
                 best = Snapshot(ps, best);
             }
-            var r = new EpochResult(epoch + 1, lossSum / lossTokens, acc, tokens, tps, clock.Elapsed, opt.LearningRate, isBest, partial, opt.SkippedSteps - skippedBefore);
+            var r = new EpochResult(epoch + 1, lossSum / lossTokens, acc, tokens, tps, clock.Elapsed, opt.LearningRate, isBest, partial, opt.SkippedSteps - skippedBefore) { PlansCreated = plans };
             results.Add(r);
             EpochCompleted?.Invoke(r);
             if (isBest) NewBest?.Invoke(r);

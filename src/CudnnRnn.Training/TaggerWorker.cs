@@ -61,6 +61,9 @@ public sealed class TaggerWorker<T> : IDisposable where T : unmanaged, IFloating
     /// <summary>This worker's gradient arrays, aligned with <see cref="Tagger{T}.Parameters"/> (worker 0: the master gradients).</summary>
     public IReadOnlyList<T[]> Gradients => _grads;
 
+    /// <summary>RNN plans this worker's layers have created (one per data shape, not per batch; see RnnLayer.PlansCreated).</summary>
+    public long PlansCreated => _rnn.PlansCreated + (_charRnn?.PlansCreated ?? 0);
+
     /// <summary>Sets this worker's gradients to zero.</summary>
     public void ZeroGrad()
     {
@@ -432,7 +435,10 @@ public sealed class TaggerWorker<T> : IDisposable where T : unmanaged, IFloating
 
     private T[] ForwardRnn(bool training)
     {
-        var desc = new RnnDataDescriptor(RnnDataLayout.SeqMajorPacked, _lengths[0], _batch, _m.Hyper.InputSize, _lengths.AsSpan(0, _batch));
+        // maxSeqLength rounded up to a multiple of 8: packed data does not depend on it, and batches of one bucket then
+        // share a shape (one plan), whatever their exact lengths.
+        int maxLen = (_lengths[0] + 7) / 8 * 8;
+        var desc = new RnnDataDescriptor(RnnDataLayout.SeqMajorPacked, maxLen, _batch, _m.Hyper.InputSize, _lengths.AsSpan(0, _batch));
         _rnn.Training = training;
         DisposeContexts(rnn: true);
         _rnnContext = _rnn.Forward(desc, _x.AsSpan(0, _n * _m.Hyper.InputSize));

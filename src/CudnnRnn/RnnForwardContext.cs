@@ -31,12 +31,15 @@ public sealed class RnnForwardContext<T> : IDisposable where T : unmanaged, IFlo
     private readonly RnnLayer<T> _layer;
     private ContextStorage<T>? _storage;
 
+    private RnnDataDescriptor? _yDesc;
+
     internal RnnForwardContext(RnnLayer<T> layer, RnnLayerShape<T> shape, ContextStorage<T> storage, bool training,
-        RnnBuffer<T> x, RnnBuffer<T>? hx, RnnBuffer<T>? cx, long weightsVersion)
+        RnnDataDescriptor xDesc, RnnBuffer<T> x, RnnBuffer<T>? hx, RnnBuffer<T>? cx, long weightsVersion)
     {
         _layer = layer;
         _storage = storage;
         Shape = shape;
+        XDesc = xDesc;
         IsTraining = training;
         X = x;
         Hx = hx;
@@ -47,10 +50,10 @@ public sealed class RnnForwardContext<T> : IDisposable where T : unmanaged, IFlo
         WeightsVersion = weightsVersion;
     }
 
-    /// <summary>Shape of x.</summary>
-    public RnnDataDescriptor XDesc => Shape.XDesc;
-    /// <summary>Shape of y.</summary>
-    public RnnDataDescriptor YDesc => Shape.TrainPlan.YDesc;
+    /// <summary>Shape and lengths of x in this forward (the backward uses these lengths).</summary>
+    public RnnDataDescriptor XDesc { get; }
+    /// <summary>Shape and lengths of y (created on first use).</summary>
+    public RnnDataDescriptor YDesc => _yDesc ??= XDesc.WithVectorSize(Shape.TrainPlan.Rnn.OutputSize);
     /// <summary>Whether this was a training forward (one that can be backpropagated).</summary>
     public bool IsTraining { get; }
     /// <summary>Whether <see cref="RnnLayer{T}.Backward(RnnForwardContext{T}, RnnBuffer{T}?, RnnBuffer{T}?, RnnBuffer{T}?, RnnBuffer{T}?, RnnBuffer{T}?, RnnBuffer{T}?)"/> has consumed it.</summary>
@@ -102,9 +105,9 @@ public sealed class RnnForwardContext<T> : IDisposable where T : unmanaged, IFlo
 /// <summary>The engine memory one forward context owns; pooled per data shape by the layer.</summary>
 internal sealed class ContextStorage<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
 {
-    public ContextStorage(IRnnEngine e, RnnPlan<T> plan)
+    public ContextStorage(IRnnEngine e, RnnPlan<T> plan, long yElements)
     {
-        Y = e.Allocate<T>(plan.YDesc.ElementCount);
+        Y = e.Allocate<T>(yElements);
         Hy = e.Allocate<T>(plan.HiddenStateElements);
         if (plan.CellStateElements > 0) Cy = e.Allocate<T>(plan.CellStateElements);
     }

@@ -17,9 +17,9 @@ public sealed record RnnInputGradients<T>(T[] Dx, T[] Dhx, T[] Dcx);
 /// </summary>
 public sealed class RnnLayer<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
 {
-    // Plans are per data shape; variable-length batches bring new shapes all the time. Evicted shapes give their memory
-    // back to the engine (the CPU engine pools it), so a small cache costs little and bounds memory.
-    private const int MaxCachedPlans = 8;
+    // Plans are per data shape (layout, maximum length, batch, vector size, padding fill); the lengths travel with each
+    // call, so variable-length batches of one shape share a plan. Evicted shapes give their memory back to the engine.
+    private const int MaxCachedPlans = 16;
 
     /// <summary>
     /// How many disposed contexts' storage (outputs and reserve) each data shape keeps for reuse. More contexts than this
@@ -27,8 +27,8 @@ public sealed class RnnLayer<T> : IDisposable where T : unmanaged, IFloatingPoin
     /// </summary>
     public const int MaxPooledContextsPerShape = 4;
 
-    private readonly Dictionary<RnnDataDescriptor, RnnLayerShape<T>> _shapes = new();
-    private readonly LinkedList<RnnDataDescriptor> _lru = new();
+    private readonly Dictionary<RnnDataShape, RnnLayerShape<T>> _shapes = new();
+    private readonly LinkedList<RnnDataShape> _lru = new();
     private readonly RnnDescriptor _inference;
     private bool _disposed;
 
@@ -138,7 +138,7 @@ public sealed class RnnLayer<T> : IDisposable where T : unmanaged, IFloatingPoin
         if (cx is not null && Descriptor.Mode != RnnMode.Lstm)
             throw new ArgumentException($"cx is a cell state, which exists for Lstm only (mode is {Descriptor.Mode}); pass null.", nameof(cx));
         var shape = GetShape(xDesc);
-        return Run(shape, x, hx, cx, shape.Rent(Engine));
+        return Run(shape, xDesc, x, hx, cx, shape.Rent(Engine, xDesc));
     }
 
     /// <summary>
@@ -160,9 +160,10 @@ public sealed class RnnLayer<T> : IDisposable where T : unmanaged, IFloatingPoin
         CheckLength(x, xDesc.ElementCount, nameof(x));
         if (!hx.IsEmpty) CheckLength(hx, plan.HiddenStateElements, nameof(hx));
         if (!cx.IsEmpty) CheckLength(cx, plan.CellStateElements, nameof(cx));
-        var s = shape.Rent(Engine);
+        var s = shape.Rent(Engine, xDesc);
         try
         {
+            if (s.HostX is { } old && old.Length != xDesc.ElementCount) { old.Dispose(); s.HostX = null; }   // packed: sized by the lengths
             (s.HostX ??= Engine.Allocate<T>(xDesc.ElementCount)).CopyFrom(x);
             if (!hx.IsEmpty) (s.HostHx ??= Engine.Allocate<T>(plan.HiddenStateElements)).CopyFrom(hx);
             if (!cx.IsEmpty) (s.HostCx ??= Engine.Allocate<T>(plan.CellStateElements)).CopyFrom(cx);
@@ -172,10 +173,10 @@ public sealed class RnnLayer<T> : IDisposable where T : unmanaged, IFloatingPoin
             shape.Return(s);
             throw;
         }
-        return Run(shape, s.HostX, hx.IsEmpty ? null : s.HostHx, cx.IsEmpty ? null : s.HostCx, s);
+        return Run(shape, xDesc, s.HostX, hx.IsEmpty ? null : s.HostHx, cx.IsEmpty ? null : s.HostCx, s);
     }
 
-    private RnnForwardContext<T> Run(RnnLayerShape<T> shape, RnnBuffer<T> x, RnnBuffer<T>? hx, RnnBuffer<T>? cx, ContextStorage<T> s)
+    private RnnForwardContext<T> Run(RnnLayerShape<T> shape, RnnDataDescriptor xDesc, RnnBuffer<T> x, RnnBuffer<T>? hx, RnnBuffer<T>? cx, ContextStorage<T> s)
     {
         bool training = Training;
         try
@@ -183,11 +184,11 @@ public sealed class RnnLayer<T> : IDisposable where T : unmanaged, IFloatingPoin
             if (training)
             {
                 s.Reserve ??= shape.TrainPlan.CreateReserve();
-                shape.TrainPlan.Forward(RnnForwardMode.Training, x, s.Y, hx, s.Hy, cx, s.Cy, Weights, s.Reserve);
+                shape.TrainPlan.Forward(RnnForwardMode.Training, xDesc, x, s.Y, hx, s.Hy, cx, s.Cy, Weights, s.Reserve);
             }
             else
             {
-                shape.InferPlan.Forward(RnnForwardMode.Inference, x, s.Y, hx, s.Hy, cx, s.Cy, Weights, null);
+                shape.InferPlan.Forward(RnnForwardMode.Inference, xDesc, x, s.Y, hx, s.Hy, cx, s.Cy, Weights, null);
             }
         }
         catch
@@ -198,7 +199,7 @@ public sealed class RnnLayer<T> : IDisposable where T : unmanaged, IFloatingPoin
         s.Y.MarkModified();
         s.Hy.MarkModified();
         s.Cy?.MarkModified();
-        return new RnnForwardContext<T>(this, shape, s, training, x, hx, cx, Weights.Version);
+        return new RnnForwardContext<T>(this, shape, s, training, xDesc, x, hx, cx, Weights.Version);
     }
 
     /// <summary>
@@ -216,9 +217,9 @@ public sealed class RnnLayer<T> : IDisposable where T : unmanaged, IFloatingPoin
         if ((dcy is not null || dcx is not null) && Descriptor.Mode != RnnMode.Lstm)
             throw new ArgumentException($"dcy and dcx exist for Lstm only (mode is {Descriptor.Mode}); pass null.", dcy is not null ? nameof(dcy) : nameof(dcx));
         var plan = shape.TrainPlan;
-        plan.BackwardData(s.Y, dy ?? shape.ZeroDy(Engine), dx ?? shape.ScratchDx(Engine), context.Hx, dhy, dhx, context.Cx, dcy, dcx, Weights, s.Reserve!);
+        plan.BackwardData(context.XDesc, s.Y, dy ?? shape.ZeroDy(Engine, s.Y.Length), dx ?? shape.ScratchDx(Engine, context.XDesc.ElementCount), context.Hx, dhy, dhx, context.Cx, dcy, dcx, Weights, s.Reserve!);
         context.IsBackpropagated = true;
-        plan.BackwardWeights(WeightGradMode.Add, context.X, context.Hx, s.Y, WeightGradients, s.Reserve!);
+        plan.BackwardWeights(WeightGradMode.Add, context.XDesc, context.X, context.Hx, s.Y, WeightGradients, s.Reserve!);
         WeightGradients.MarkModified();
         dx?.MarkModified();
         dhx?.MarkModified();
@@ -235,7 +236,7 @@ public sealed class RnnLayer<T> : IDisposable where T : unmanaged, IFloatingPoin
         ThrowIfDisposed();
         var (shape, _) = CheckContext(context);
         var plan = shape.TrainPlan;
-        if (!dy.IsEmpty) CheckLength(dy, plan.YDesc.ElementCount, nameof(dy));
+        if (!dy.IsEmpty) CheckLength(dy, context.Y.Length, nameof(dy));
         if (!dhy.IsEmpty) CheckLength(dhy, plan.HiddenStateElements, nameof(dhy));
         if (!dcy.IsEmpty)
         {
@@ -280,12 +281,19 @@ public sealed class RnnLayer<T> : IDisposable where T : unmanaged, IFloatingPoin
             throw new ArgumentException($"{name} has {span.Length} elements; expected {expected}.", name);
     }
 
-    /// <summary>Number of data shapes whose plans are cached now (at most 8).</summary>
+    /// <summary>Number of data shapes whose plans are cached now (at most 16).</summary>
     public int CachedShapes => _shapes.Count;
+
+    /// <summary>
+    /// Plans this layer has created (one per new data shape, two with dropout: the inference plan has none). Batches that
+    /// differ only in their lengths share a shape, so this grows with the number of distinct shapes, not of batches.
+    /// </summary>
+    public long PlansCreated { get; private set; }
 
     private RnnLayerShape<T> GetShape(RnnDataDescriptor xDesc)
     {
-        if (_shapes.TryGetValue(xDesc, out var shape))
+        var key = RnnDataShape.Of(xDesc);
+        if (_shapes.TryGetValue(key, out var shape))
         {
             _lru.Remove(shape.Node);
             _lru.AddFirst(shape.Node);
@@ -300,8 +308,9 @@ public sealed class RnnLayer<T> : IDisposable where T : unmanaged, IFloatingPoin
             evicted!.Evicted = true;
             if (evicted.LiveContexts == 0) evicted.Dispose();
         }
-        shape = new RnnLayerShape<T>(this, xDesc, _inference, MaxPooledContextsPerShape);
-        _shapes[xDesc] = shape;
+        shape = new RnnLayerShape<T>(this, xDesc, key, _inference, MaxPooledContextsPerShape);
+        PlansCreated += ReferenceEquals(shape.InferPlan, shape.TrainPlan) ? 1 : 2;
+        _shapes[key] = shape;
         _lru.AddFirst(shape.Node);
         return shape;
     }

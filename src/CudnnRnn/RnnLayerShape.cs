@@ -14,7 +14,7 @@ internal sealed class RnnLayerShape<T> : IDisposable where T : unmanaged, IFloat
     private RnnBuffer<T>? _zeroDy, _scratchDx;
     private bool _disposed;
 
-    public RnnLayerShape(RnnLayer<T> owner, RnnDataDescriptor xDesc, RnnDescriptor inference, int maxPooled)
+    public RnnLayerShape(RnnLayer<T> owner, RnnDataDescriptor xDesc, RnnDataShape key, RnnDescriptor inference, int maxPooled)
     {
         var e = owner.Engine;
         XDesc = xDesc;
@@ -29,23 +29,29 @@ internal sealed class RnnLayerShape<T> : IDisposable where T : unmanaged, IFloat
             TrainPlan.Dispose();
             throw;
         }
-        Node = new LinkedListNode<RnnDataDescriptor>(xDesc);
+        Node = new LinkedListNode<RnnDataShape>(key);
     }
 
+    /// <summary>The descriptor the plans were created with (its lengths are only the first call's).</summary>
     public RnnDataDescriptor XDesc { get; }
     public RnnPlan<T> TrainPlan { get; }
     public RnnPlan<T> InferPlan { get; }
-    public LinkedListNode<RnnDataDescriptor> Node { get; }
+    public LinkedListNode<RnnDataShape> Node { get; }
     /// <summary>Contexts of this shape not yet disposed (they keep the shape alive after eviction).</summary>
     public int LiveContexts { get; set; }
     /// <summary>Evicted from the layer's cache: dispose once the last live context returns.</summary>
     public bool Evicted { get; set; }
     public int PooledCount => _free.Count;
 
-    public ContextStorage<T> Rent(IRnnEngine engine)
+    /// <summary>Storage for a call with <paramref name="xDesc"/>'s lengths (packed y is sized by them: reallocated when it differs).</summary>
+    public ContextStorage<T> Rent(IRnnEngine engine, RnnDataDescriptor xDesc)
     {
+        long yElements = RnnDataShape.Vectors(xDesc) * TrainPlan.Rnn.OutputSize;
+        var s = _free.Count > 0 ? _free.Pop() : null;
+        if (s is not null && s.Y.Length != yElements) { s.Dispose(); s = null; }
+        s ??= new ContextStorage<T>(engine, TrainPlan, yElements);
         LiveContexts++;
-        return _free.Count > 0 ? _free.Pop() : new ContextStorage<T>(engine, TrainPlan);
+        return s;
     }
 
     /// <summary>Takes storage back; keeps it for reuse unless the pool is full or the shape is gone.</summary>
@@ -58,10 +64,20 @@ internal sealed class RnnLayerShape<T> : IDisposable where T : unmanaged, IFloat
     }
 
     /// <summary>A dy of zeros for a backward whose loss does not depend on y (allocated once, never written).</summary>
-    public RnnBuffer<T> ZeroDy(IRnnEngine e) => _zeroDy ??= e.Allocate<T>(TrainPlan.YDesc.ElementCount);
+    public RnnBuffer<T> ZeroDy(IRnnEngine e, long elements) => Sized(ref _zeroDy, e, elements, zero: true);
 
     /// <summary>A dx for a backward whose caller does not want dx (contents undefined).</summary>
-    public RnnBuffer<T> ScratchDx(IRnnEngine e) => _scratchDx ??= e.Allocate<T>(XDesc.ElementCount);
+    public RnnBuffer<T> ScratchDx(IRnnEngine e, long elements) => Sized(ref _scratchDx, e, elements, zero: false);
+
+    /// <summary>The buffer of <paramref name="elements"/> (packed data: sized by the call's lengths; reallocated when that differs).</summary>
+    private static RnnBuffer<T> Sized(ref RnnBuffer<T>? b, IRnnEngine e, long elements, bool zero)
+    {
+        if (b is not null && b.Length == elements) return b;
+        b?.Dispose();
+        b = e.Allocate<T>(elements);
+        if (zero) b.Clear();
+        return b;
+    }
 
     public void Dispose()
     {
@@ -73,4 +89,16 @@ internal sealed class RnnLayerShape<T> : IDisposable where T : unmanaged, IFloat
         if (!ReferenceEquals(InferPlan, TrainPlan)) InferPlan.Dispose();
         TrainPlan.Dispose();
     }
+}
+
+/// <summary>
+/// The part of a data descriptor a plan is bound to: layout, maximum length, batch, vector size and padding fill. The
+/// lengths are not part of it (they travel with each call).
+/// </summary>
+internal readonly record struct RnnDataShape(RnnDataLayout Layout, int MaxSeqLength, int Batch, int VectorSize, double PaddingFill)
+{
+    public static RnnDataShape Of(RnnDataDescriptor d) => new(d.Layout, d.MaxSeqLength, d.Batch, d.VectorSize, d.PaddingFill);
+
+    /// <summary>Vectors a buffer of this call holds: T·B unpacked, the sum of the lengths packed.</summary>
+    public static long Vectors(RnnDataDescriptor d) => d.IsUnpacked ? (long)d.MaxSeqLength * d.Batch : d.TotalSteps;
 }

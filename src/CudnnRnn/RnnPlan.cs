@@ -4,12 +4,14 @@ namespace CudnnRnn;
 
 /// <summary>
 /// One network on one data shape, on one engine: cuDNN's RNN descriptor + data descriptors + workspace, with its three
-/// calls. Every argument is validated here, identically for every engine, before any engine work starts. A plan is not
-/// thread-safe: a call made while another call on the same plan is running (from another thread) throws
-/// <see cref="InvalidOperationException"/> instead of sharing the plan's workspace; use one plan per thread.
+/// calls. The shape is the data descriptor's layout, maxSeqLength, batch, vector size and padding fill; each call may
+/// pass its own descriptor of that shape with other lengths (RnnPlan.Lengths.cs), and workspace and reserve are sized
+/// for the worst case of the shape. Every argument is validated here, identically for every engine, before any engine
+/// work starts. A plan is not thread-safe: a call made while another call on the same plan is running (from another
+/// thread) throws <see cref="InvalidOperationException"/> instead of sharing the plan's workspace; use one plan per thread.
 /// </summary>
 /// <remarks>
-/// Buffers: x [XDesc.ElementCount], y [YDesc.ElementCount], hx/hy/dhx/dhy [NumLayers·NumDirections · Batch · StateSize],
+/// Buffers: x [xDesc.ElementCount] and y [the same with the output vector size] of the call's descriptor, hx/hy/dhx/dhy [NumLayers·NumDirections · Batch · StateSize],
 /// cx/cy/dcx/dcy [NumLayers·NumDirections · Batch · HiddenSize] (LSTM only), weights [WeightLayout.TotalElements].
 /// hx, cx, dhy and dcy may be null (zeros); hy, cy, dhx and dcx may be null (not written). The batch index of
 /// hx/hy/cx/cy is the batch order of the data descriptor.
@@ -17,7 +19,7 @@ namespace CudnnRnn;
 /// the same call, another output, the reserve's storage, or (for dweights) the weights the reserve's forward used; such a
 /// call throws <see cref="ArgumentException"/> naming both arguments. Inputs may share a buffer (they are only read).
 /// </remarks>
-public abstract class RnnPlan<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
+public abstract partial class RnnPlan<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
 {
     private int _disposed;
     private int _busy;
@@ -78,22 +80,29 @@ public abstract class RnnPlan<T> : IDisposable where T : unmanaged, IFloatingPoi
     }
 
     /// <summary>Forward pass. Training fills <paramref name="reserve"/>; inference needs none (pass null).</summary>
-    public void Forward(RnnForwardMode mode, RnnBuffer<T> x, RnnBuffer<T> y, RnnBuffer<T>? hx, RnnBuffer<T>? hy,
+    /// <param name="mode">Inference or training.</param>
+    /// <param name="xDesc">This call's data: the plan's shape (<see cref="CheckShape"/>) with this call's lengths.</param>
+    /// <param name="x">Input.</param><param name="y">Output.</param><param name="hx">Initial hidden state, or null.</param>
+    /// <param name="hy">Final hidden state, or null.</param><param name="cx">Initial cell state, or null.</param>
+    /// <param name="cy">Final cell state, or null.</param><param name="weights">Weights.</param>
+    /// <param name="reserve">Training: the reserve to fill (it remembers <paramref name="xDesc"/>); inference: null.</param>
+    public void Forward(RnnForwardMode mode, RnnDataDescriptor xDesc, RnnBuffer<T> x, RnnBuffer<T> y, RnnBuffer<T>? hx, RnnBuffer<T>? hy,
         RnnBuffer<T>? cx, RnnBuffer<T>? cy, RnnBuffer<T> weights, RnnReserve<T>? reserve)
     {
         ThrowIfDisposed();
         Enter();
-        try { ForwardChecked(mode, x, y, hx, hy, cx, cy, weights, reserve); }
+        try { ForwardChecked(mode, xDesc, x, y, hx, hy, cx, cy, weights, reserve); }
         finally { Exit(); }
     }
 
-    private void ForwardChecked(RnnForwardMode mode, RnnBuffer<T> x, RnnBuffer<T> y, RnnBuffer<T>? hx, RnnBuffer<T>? hy,
+    private void ForwardChecked(RnnForwardMode mode, RnnDataDescriptor xDesc, RnnBuffer<T> x, RnnBuffer<T> y, RnnBuffer<T>? hx, RnnBuffer<T>? hy,
         RnnBuffer<T>? cx, RnnBuffer<T>? cy, RnnBuffer<T> weights, RnnReserve<T>? reserve)
     {
         if (!Enum.IsDefined(mode))
             throw new ArgumentOutOfRangeException(nameof(mode), mode, "Expected Inference or Training.");
-        CheckData(x, XDesc, nameof(x));
-        CheckData(y, YDesc, nameof(y));
+        CheckShape(xDesc);
+        CheckData(x, xDesc, Rnn.InputSize, nameof(x));
+        CheckData(y, xDesc, Rnn.OutputSize, nameof(y));
         CheckState(hx, HiddenStateElements, nameof(hx));
         CheckState(hy, HiddenStateElements, nameof(hy));
         CheckCell(cx, nameof(cx));
@@ -112,37 +121,45 @@ public abstract class RnnPlan<T> : IDisposable where T : unmanaged, IFloatingPoi
             reserve.State = RnnReserveState.Empty;
             reserve.Weights = null;
             reserve.DropoutCounter = _trainingForwards++;
+            reserve.XDesc = xDesc;
             Hold(x, y, hx, hy, cx, cy, weights, reserve.Storage);
-            ForwardCore(mode, x, y, hx, hy, cx, cy, weights, reserve);
+            ForwardCore(mode, xDesc, x, y, hx, hy, cx, cy, weights, reserve);
             reserve.Weights = weights;
             reserve.State = RnnReserveState.ForwardDone;
         }
         else
         {
             Hold(x, y, hx, hy, cx, cy, weights, null);
-            ForwardCore(mode, x, y, hx, hy, cx, cy, weights, null);
+            ForwardCore(mode, xDesc, x, y, hx, hy, cx, cy, weights, null);
         }
     }
 
     /// <summary>
     /// Backward data: from y, dy (and optional dhy/dcy) computes dx and optional dhx/dcx. Needs the reserve of a training
-    /// forward; it updates the reserve for <see cref="BackwardWeights"/> (as cuDNN does), so call it once per forward.
+    /// forward; it updates the reserve for <c>BackwardWeights</c> (as cuDNN does), so call it once per forward.
     /// </summary>
-    public void BackwardData(RnnBuffer<T> y, RnnBuffer<T> dy, RnnBuffer<T> dx, RnnBuffer<T>? hx, RnnBuffer<T>? dhy,
+    /// <param name="xDesc">This call's data: the lengths of the training forward that filled <paramref name="reserve"/>.</param>
+    /// <param name="y">Forward output.</param><param name="dy">Output gradient.</param><param name="dx">Input gradient (written).</param>
+    /// <param name="hx">Initial hidden state of the forward, or null.</param><param name="dhy">Gradient of hy, or null.</param>
+    /// <param name="dhx">Gradient of hx (written), or null.</param><param name="cx">Initial cell state, or null.</param>
+    /// <param name="dcy">Gradient of cy, or null.</param><param name="dcx">Gradient of cx (written), or null.</param>
+    /// <param name="weights">Weights.</param><param name="reserve">The reserve of the training forward.</param>
+    public void BackwardData(RnnDataDescriptor xDesc, RnnBuffer<T> y, RnnBuffer<T> dy, RnnBuffer<T> dx, RnnBuffer<T>? hx, RnnBuffer<T>? dhy,
         RnnBuffer<T>? dhx, RnnBuffer<T>? cx, RnnBuffer<T>? dcy, RnnBuffer<T>? dcx, RnnBuffer<T> weights, RnnReserve<T> reserve)
     {
         ThrowIfDisposed();
         Enter();
-        try { BackwardDataChecked(y, dy, dx, hx, dhy, dhx, cx, dcy, dcx, weights, reserve); }
+        try { BackwardDataChecked(xDesc, y, dy, dx, hx, dhy, dhx, cx, dcy, dcx, weights, reserve); }
         finally { Exit(); }
     }
 
-    private void BackwardDataChecked(RnnBuffer<T> y, RnnBuffer<T> dy, RnnBuffer<T> dx, RnnBuffer<T>? hx, RnnBuffer<T>? dhy,
+    private void BackwardDataChecked(RnnDataDescriptor xDesc, RnnBuffer<T> y, RnnBuffer<T> dy, RnnBuffer<T> dx, RnnBuffer<T>? hx, RnnBuffer<T>? dhy,
         RnnBuffer<T>? dhx, RnnBuffer<T>? cx, RnnBuffer<T>? dcy, RnnBuffer<T>? dcx, RnnBuffer<T> weights, RnnReserve<T> reserve)
     {
-        CheckData(y, YDesc, nameof(y));
-        CheckData(dy, YDesc, nameof(dy));
-        CheckData(dx, XDesc, nameof(dx));
+        CheckShape(xDesc);
+        CheckData(y, xDesc, Rnn.OutputSize, nameof(y));
+        CheckData(dy, xDesc, Rnn.OutputSize, nameof(dy));
+        CheckData(dx, xDesc, Rnn.InputSize, nameof(dx));
         CheckState(hx, HiddenStateElements, nameof(hx));
         CheckState(dhy, HiddenStateElements, nameof(dhy));
         CheckState(dhx, HiddenStateElements, nameof(dhx));
@@ -156,37 +173,44 @@ public abstract class RnnPlan<T> : IDisposable where T : unmanaged, IFloatingPoi
             throw new InvalidOperationException("BackwardData needs the reserve space of a training forward; this reserve holds none (was the forward an inference forward?).");
         if (reserve.State == RnnReserveState.BackwardDataDone)
             throw new InvalidOperationException("BackwardData was already called on this reserve; it consumes the saved forward state. Run a training forward again.");
+        CheckReserveLengths(xDesc, reserve);
         var st = reserve.Storage;
         CheckOutput(dx, nameof(dx), y, nameof(y), dy, nameof(dy), hx, nameof(hx), weights, nameof(weights), st, dhy, nameof(dhy), cx, nameof(cx), dcy, nameof(dcy));
         CheckOutput(dhx, nameof(dhx), y, nameof(y), dy, nameof(dy), hx, nameof(hx), weights, nameof(weights), st, dhy, nameof(dhy), cx, nameof(cx), dcy, nameof(dcy), dx, nameof(dx));
         CheckOutput(dcx, nameof(dcx), y, nameof(y), dy, nameof(dy), hx, nameof(hx), weights, nameof(weights), st, dhy, nameof(dhy), cx, nameof(cx), dcy, nameof(dcy), dx, nameof(dx), dhx, nameof(dhx));
         CheckInputNotReserve(st, y, nameof(y), dy, nameof(dy), hx, nameof(hx), weights, nameof(weights), dhy, nameof(dhy), cx, nameof(cx), dcy, nameof(dcy));
         Hold(y, dy, dx, hx, dhy, dhx, cx, dcy, dcx, weights, st);
-        BackwardDataCore(y, dy, dx, hx, dhy, dhx, cx, dcy, dcx, weights, reserve);
+        BackwardDataCore(xDesc, y, dy, dx, hx, dhy, dhx, cx, dcy, dcx, weights, reserve);
         reserve.State = RnnReserveState.BackwardDataDone;
     }
 
     /// <summary>
     /// Backward weights: adds (<see cref="WeightGradMode.Add"/>, cuDNN's mode) or writes (<see cref="WeightGradMode.Set"/>)
-    /// the weight gradients into <paramref name="dweights"/>. Must follow <see cref="BackwardData"/> on the same reserve.
+    /// the weight gradients into <paramref name="dweights"/>. Must follow <c>BackwardData</c> on the same reserve.
     /// </summary>
-    public void BackwardWeights(WeightGradMode mode, RnnBuffer<T> x, RnnBuffer<T>? hx, RnnBuffer<T> y, RnnBuffer<T> dweights,
+    /// <param name="mode">Add or Set.</param>
+    /// <param name="xDesc">This call's data: the lengths of the training forward that filled <paramref name="reserve"/>.</param>
+    /// <param name="x">Forward input.</param><param name="hx">Initial hidden state of the forward, or null.</param>
+    /// <param name="y">Forward output.</param><param name="dweights">Weight gradients (added to or written).</param>
+    /// <param name="reserve">The reserve, after <c>BackwardData</c>.</param>
+    public void BackwardWeights(WeightGradMode mode, RnnDataDescriptor xDesc, RnnBuffer<T> x, RnnBuffer<T>? hx, RnnBuffer<T> y, RnnBuffer<T> dweights,
         RnnReserve<T> reserve)
     {
         ThrowIfDisposed();
         Enter();
-        try { BackwardWeightsChecked(mode, x, hx, y, dweights, reserve); }
+        try { BackwardWeightsChecked(mode, xDesc, x, hx, y, dweights, reserve); }
         finally { Exit(); }
     }
 
-    private void BackwardWeightsChecked(WeightGradMode mode, RnnBuffer<T> x, RnnBuffer<T>? hx, RnnBuffer<T> y, RnnBuffer<T> dweights,
+    private void BackwardWeightsChecked(WeightGradMode mode, RnnDataDescriptor xDesc, RnnBuffer<T> x, RnnBuffer<T>? hx, RnnBuffer<T> y, RnnBuffer<T> dweights,
         RnnReserve<T> reserve)
     {
         if (!Enum.IsDefined(mode))
             throw new ArgumentOutOfRangeException(nameof(mode), mode, "Expected Add or Set.");
-        CheckData(x, XDesc, nameof(x));
+        CheckShape(xDesc);
+        CheckData(x, xDesc, Rnn.InputSize, nameof(x));
         CheckState(hx, HiddenStateElements, nameof(hx));
-        CheckData(y, YDesc, nameof(y));
+        CheckData(y, xDesc, Rnn.OutputSize, nameof(y));
         CheckWeights(dweights, nameof(dweights));
         ArgumentNullException.ThrowIfNull(reserve);
         CheckReserve(reserve);
@@ -194,23 +218,24 @@ public abstract class RnnPlan<T> : IDisposable where T : unmanaged, IFloatingPoi
             throw new InvalidOperationException(reserve.State == RnnReserveState.Empty
                 ? "BackwardWeights needs a training forward and then BackwardData on this reserve; it holds no training forward."
                 : "BackwardWeights must come after BackwardData (which leaves the gate gradients in the reserve); call BackwardData first.");
+        CheckReserveLengths(xDesc, reserve);
         CheckOutput(dweights, nameof(dweights), x, nameof(x), hx, nameof(hx), y, nameof(y), reserve.Weights, "weights", reserve.Storage);
         CheckInputNotReserve(reserve.Storage, x, nameof(x), hx, nameof(hx), y, nameof(y), null, "");
         Hold(x, hx, y, dweights, reserve.Storage);
         if (mode == WeightGradMode.Set) dweights.Clear();
-        BackwardWeightsCore(x, hx, y, dweights, reserve);
+        BackwardWeightsCore(xDesc, x, hx, y, dweights, reserve);
     }
 
-    /// <summary>Engine part of <see cref="Forward"/>; arguments are already validated.</summary>
-    protected abstract void ForwardCore(RnnForwardMode mode, RnnBuffer<T> x, RnnBuffer<T> y, RnnBuffer<T>? hx, RnnBuffer<T>? hy,
+    /// <summary>Engine part of <c>Forward</c>; arguments are already validated.</summary>
+    protected abstract void ForwardCore(RnnForwardMode mode, RnnDataDescriptor xDesc, RnnBuffer<T> x, RnnBuffer<T> y, RnnBuffer<T>? hx, RnnBuffer<T>? hy,
         RnnBuffer<T>? cx, RnnBuffer<T>? cy, RnnBuffer<T> weights, RnnReserve<T>? reserve);
 
-    /// <summary>Engine part of <see cref="BackwardData"/>; arguments are already validated.</summary>
-    protected abstract void BackwardDataCore(RnnBuffer<T> y, RnnBuffer<T> dy, RnnBuffer<T> dx, RnnBuffer<T>? hx, RnnBuffer<T>? dhy,
+    /// <summary>Engine part of <c>BackwardData</c>; arguments are already validated.</summary>
+    protected abstract void BackwardDataCore(RnnDataDescriptor xDesc, RnnBuffer<T> y, RnnBuffer<T> dy, RnnBuffer<T> dx, RnnBuffer<T>? hx, RnnBuffer<T>? dhy,
         RnnBuffer<T>? dhx, RnnBuffer<T>? cx, RnnBuffer<T>? dcy, RnnBuffer<T>? dcx, RnnBuffer<T> weights, RnnReserve<T> reserve);
 
-    /// <summary>Engine part of <see cref="BackwardWeights"/>, always accumulating (Set mode has cleared dweights).</summary>
-    protected abstract void BackwardWeightsCore(RnnBuffer<T> x, RnnBuffer<T>? hx, RnnBuffer<T> y, RnnBuffer<T> dweights, RnnReserve<T> reserve);
+    /// <summary>Engine part of <c>BackwardWeights</c>, always accumulating (Set mode has cleared dweights).</summary>
+    protected abstract void BackwardWeightsCore(RnnDataDescriptor xDesc, RnnBuffer<T> x, RnnBuffer<T>? hx, RnnBuffer<T> y, RnnBuffer<T> dweights, RnnReserve<T> reserve);
 
     /// <summary>Allocates the engine memory of one reserve space.</summary>
     protected abstract RnnBuffer<T> AllocateReserveStorage();
@@ -339,10 +364,14 @@ public abstract class RnnPlan<T> : IDisposable where T : unmanaged, IFloatingPoi
             throw new ArgumentException($"Buffer '{name}' has {b.Length} elements; expected {expected} ({what(this)}).", name);
     }
 
-    private void CheckData(RnnBuffer<T> b, RnnDataDescriptor desc, string name)
+    /// <summary>Checks a data buffer of this call (x, dx: the input width; y, dy: the output width).</summary>
+    private void CheckData(RnnBuffer<T> b, RnnDataDescriptor desc, int vectorSize, string name)
     {
         ArgumentNullException.ThrowIfNull(b, name);
-        CheckBuffer(b, desc.ElementCount, name, ReferenceEquals(desc, XDesc) ? static p => p.XDesc.ToString() : static p => p.YDesc.ToString());
+        long expected = CallVectors(desc) * vectorSize;
+        if (b.Length != expected && !b.IsDisposed && Accepts(b))
+            throw new ArgumentException($"Buffer '{name}' has {b.Length} elements; expected {expected} ({desc.Layout} T={desc.MaxSeqLength} B={desc.Batch} V={vectorSize}, lengths [{string.Join(",", desc.SeqLengthArray)}]).", name);
+        CheckBuffer(b, expected, name, static _ => "");
     }
 
     private void CheckState(RnnBuffer<T>? b, long expected, string name)
@@ -372,7 +401,7 @@ public abstract class RnnPlan<T> : IDisposable where T : unmanaged, IFloatingPoi
         {
             var other = reserve.Plan;
             string why = !other.Rnn.Equals(Rnn) ? $"its network is {other.Rnn}, this plan's is {Rnn}"
-                : !other.XDesc.Equals(XDesc) ? $"its data shape is {other.XDesc}, this plan's is {XDesc}"
+                : ShapeDifference(other.XDesc) is { } diff ? $"its data shape is different ({diff})"
                 : "it was created by another plan of the same shape";
             throw new ArgumentException($"The reserve space belongs to another plan: {why}. Use this plan's CreateReserve().", nameof(reserve));
         }
@@ -410,6 +439,11 @@ public sealed class RnnReserve<T> : IDisposable where T : unmanaged, IFloatingPo
     public RnnReserveState State { get; internal set; }
     /// <summary>The weights of the training forward that filled it (BackwardWeights refuses them as dweights).</summary>
     internal RnnBuffer<T>? Weights { get; set; }
+    /// <summary>
+    /// The data descriptor of the training forward that filled it (its lengths): the backward calls must pass the same
+    /// lengths. Null before the first training forward.
+    /// </summary>
+    public RnnDataDescriptor? XDesc { get; internal set; }
     /// <summary>Index of the training forward that filled it (selects the dropout masks).</summary>
     public ulong DropoutCounter { get; internal set; }
     /// <summary>Size in bytes.</summary>

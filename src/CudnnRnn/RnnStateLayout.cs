@@ -24,8 +24,12 @@ public sealed class RnnStateLayout
     private readonly long[] _output, _dropped;
     private readonly long[,] _gates, _aux, _proj;
 
-    private RnnStateLayout(int layers, int directions, bool compact)
+    private readonly RnnDescriptor _rnn;
+
+    private RnnStateLayout(RnnDescriptor rnn, bool compact)
     {
+        _rnn = rnn;
+        int layers = rnn.NumLayers, directions = rnn.NumDirections;
         _output = new long[layers];
         _dropped = new long[layers];
         _gates = new long[layers, directions];
@@ -38,24 +42,8 @@ public sealed class RnnStateLayout
     public static RnnStateLayout Training(RnnDescriptor rnn, int rows)
     {
         ArgumentNullException.ThrowIfNull(rnn);
-        ArgumentOutOfRangeException.ThrowIfNegative(rows);
-        int L = rnn.NumLayers, D = rnn.NumDirections;
-        var s = new RnnStateLayout(L, D, compact: false);
-        s.SetSizes(rnn, rows);
-        long pos = 0;
-        for (int l = 0; l < L; l++)
-        {
-            s._output[l] = pos; pos += s.OutputLength;
-            for (int d = 0; d < D; d++)
-            {
-                s._gates[l, d] = pos; pos += s.GatesLength;
-                s._aux[l, d] = pos; pos += s.AuxLength;
-                s._proj[l, d] = pos; pos += s.ProjectionLength;
-            }
-            s._dropped[l] = -1;
-            if (l > 0 && rnn.Dropout > 0) { s._dropped[l] = pos; pos += s.OutputLength; }
-        }
-        s.Length = pos;
+        var s = new RnnStateLayout(rnn, compact: false);
+        s.SetRows(rows);
         return s;
     }
 
@@ -63,26 +51,55 @@ public sealed class RnnStateLayout
     public static RnnStateLayout Compact(RnnDescriptor rnn, int rows)
     {
         ArgumentNullException.ThrowIfNull(rnn);
+        var s = new RnnStateLayout(rnn, compact: true);
+        s.SetRows(rows);
+        return s;
+    }
+
+    /// <summary>
+    /// Re-sets every offset for <paramref name="rows"/> packed rows (a call's lengths on a plan of a fixed shape). Allocates
+    /// nothing. Every length is proportional to the rows, so the layout for the most rows a shape allows bounds them all.
+    /// </summary>
+    public void SetRows(int rows)
+    {
         ArgumentOutOfRangeException.ThrowIfNegative(rows);
+        var rnn = _rnn;
         int L = rnn.NumLayers, D = rnn.NumDirections;
-        var s = new RnnStateLayout(L, D, compact: true);
-        s.SetSizes(rnn, rows);
-        long out1 = L > 1 ? s.OutputLength : 0;
-        long pos = s.OutputLength + out1;
-        long[] gates = new long[D], aux = new long[D];
+        Rows = rows;
+        SetSizes(rnn, rows);
+        if (!IsCompact)
+        {
+            long pos = 0;
+            for (int l = 0; l < L; l++)
+            {
+                _output[l] = pos; pos += OutputLength;
+                for (int d = 0; d < D; d++)
+                {
+                    _gates[l, d] = pos; pos += GatesLength;
+                    _aux[l, d] = pos; pos += AuxLength;
+                    _proj[l, d] = pos; pos += ProjectionLength;
+                }
+                _dropped[l] = -1;
+                if (l > 0 && rnn.Dropout > 0) { _dropped[l] = pos; pos += OutputLength; }
+            }
+            Length = pos;
+            return;
+        }
+        long out1 = L > 1 ? OutputLength : 0;
+        long p = OutputLength + out1;
         for (int d = 0; d < D; d++)
         {
-            gates[d] = pos; pos += s.GatesLength;
-            aux[d] = pos; pos += s.AuxLength;
+            // Shared by every layer: the offsets of direction d are those of layer 0.
+            _gates[0, d] = p; p += GatesLength;
+            _aux[0, d] = p; p += AuxLength;
         }
         for (int l = 0; l < L; l++)
         {
-            s._output[l] = l % 2 == 0 ? 0 : out1;
-            s._dropped[l] = -1;
-            for (int d = 0; d < D; d++) { s._gates[l, d] = gates[d]; s._aux[l, d] = aux[d]; s._proj[l, d] = -1; }
+            _output[l] = l % 2 == 0 ? 0 : out1;
+            _dropped[l] = -1;
+            for (int d = 0; d < D; d++) { _gates[l, d] = _gates[0, d]; _aux[l, d] = _aux[0, d]; _proj[l, d] = -1; }
         }
-        s.Length = pos;
-        return s;
+        Length = p;
     }
 
     private void SetSizes(RnnDescriptor rnn, int rows)
@@ -93,6 +110,8 @@ public sealed class RnnStateLayout
         ProjectionLength = rnn.HasProjection && !IsCompact ? (long)rows * rnn.StateSize : 0;
     }
 
+    /// <summary>Packed rows the offsets are set for.</summary>
+    public int Rows { get; private set; }
     /// <summary>True for the inference layout (regions shared across layers).</summary>
     public bool IsCompact { get; }
     /// <summary>Elements of the whole buffer.</summary>

@@ -19,7 +19,7 @@ public sealed class MarshallingTests
     public void Every_SafeHandle_type_has_the_public_parameterless_constructor_the_generator_needs_and_zero_is_invalid()
     {
         var types = typeof(Cudnn).Assembly.GetTypes().Where(t => typeof(SafeHandle).IsAssignableFrom(t) && !t.IsAbstract).ToList();
-        Assert.Equal(9, types.Count); // handle, 4 descriptors, device memory, stream, memory pool, pinned host memory
+        Assert.Equal(10, types.Count); // handle, 4 descriptors, device memory, stream, memory pool, pinned host memory, event
         foreach (var t in types)
         {
             var ctor = t.GetConstructor(Type.EmptyTypes);

@@ -57,16 +57,16 @@ public sealed class HardeningTests
         public override long WorkspaceBytes => 0;
         public override long ReserveBytes => 0;
         protected override RnnBuffer<float> AllocateReserveStorage() => Engine.Allocate<float>(1);
-        protected override void ForwardCore(RnnForwardMode mode, RnnBuffer<float> x, RnnBuffer<float> y, RnnBuffer<float>? hx,
+        protected override void ForwardCore(RnnForwardMode mode, RnnDataDescriptor xDesc, RnnBuffer<float> x, RnnBuffer<float> y, RnnBuffer<float>? hx,
             RnnBuffer<float>? hy, RnnBuffer<float>? cx, RnnBuffer<float>? cy, RnnBuffer<float> weights, RnnReserve<float>? reserve)
         {
             x.Dispose();
             ReleasedDuringCall = ((OpenClBuffer<float>)x).IsMemoryReleased;
         }
-        protected override void BackwardDataCore(RnnBuffer<float> y, RnnBuffer<float> dy, RnnBuffer<float> dx, RnnBuffer<float>? hx,
+        protected override void BackwardDataCore(RnnDataDescriptor xDesc, RnnBuffer<float> y, RnnBuffer<float> dy, RnnBuffer<float> dx, RnnBuffer<float>? hx,
             RnnBuffer<float>? dhy, RnnBuffer<float>? dhx, RnnBuffer<float>? cx, RnnBuffer<float>? dcy, RnnBuffer<float>? dcx,
             RnnBuffer<float> weights, RnnReserve<float> reserve) => throw new NotSupportedException();
-        protected override void BackwardWeightsCore(RnnBuffer<float> x, RnnBuffer<float>? hx, RnnBuffer<float> y, RnnBuffer<float> dweights,
+        protected override void BackwardWeightsCore(RnnDataDescriptor xDesc, RnnBuffer<float> x, RnnBuffer<float>? hx, RnnBuffer<float> y, RnnBuffer<float> dweights,
             RnnReserve<float> reserve) => throw new NotSupportedException();
     }
 

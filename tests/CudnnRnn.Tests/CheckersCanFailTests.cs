@@ -85,25 +85,25 @@ public sealed class CheckersCanFailTests
             return inner.Engine.Allocate<T>(1);
         }
 
-        protected override void ForwardCore(RnnForwardMode mode, RnnBuffer<T> x, RnnBuffer<T> y, RnnBuffer<T>? hx, RnnBuffer<T>? hy,
+        protected override void ForwardCore(RnnForwardMode mode, RnnDataDescriptor xDesc, RnnBuffer<T> x, RnnBuffer<T> y, RnnBuffer<T>? hx, RnnBuffer<T>? hy,
             RnnBuffer<T>? cx, RnnBuffer<T>? cy, RnnBuffer<T> weights, RnnReserve<T>? reserve)
         {
-            inner.Forward(mode, x, y, hx, hy, cx, cy, weights, mode == RnnForwardMode.Training ? _reserve : null);
+            inner.Forward(mode, xDesc, x, y, hx, hy, cx, cy, weights, mode == RnnForwardMode.Training ? _reserve : null);
             if (target == "y") Corrupt(y, 0);
             if (target == "y-padding") Corrupt(y, FirstPadded(YDesc));
         }
 
-        protected override void BackwardDataCore(RnnBuffer<T> y, RnnBuffer<T> dy, RnnBuffer<T> dx, RnnBuffer<T>? hx, RnnBuffer<T>? dhy,
+        protected override void BackwardDataCore(RnnDataDescriptor xDesc, RnnBuffer<T> y, RnnBuffer<T> dy, RnnBuffer<T> dx, RnnBuffer<T>? hx, RnnBuffer<T>? dhy,
             RnnBuffer<T>? dhx, RnnBuffer<T>? cx, RnnBuffer<T>? dcy, RnnBuffer<T>? dcx, RnnBuffer<T> weights, RnnReserve<T> reserve)
         {
-            inner.BackwardData(y, dy, dx, hx, dhy, dhx, cx, dcy, dcx, weights, _reserve!);
+            inner.BackwardData(xDesc, y, dy, dx, hx, dhy, dhx, cx, dcy, dcx, weights, _reserve!);
             if (target == "dx") Corrupt(dx, 0);
             if (target == "dx-padding") Corrupt(dx, FirstPadded(XDesc));
         }
 
-        protected override void BackwardWeightsCore(RnnBuffer<T> x, RnnBuffer<T>? hx, RnnBuffer<T> y, RnnBuffer<T> dweights, RnnReserve<T> reserve)
+        protected override void BackwardWeightsCore(RnnDataDescriptor xDesc, RnnBuffer<T> x, RnnBuffer<T>? hx, RnnBuffer<T> y, RnnBuffer<T> dweights, RnnReserve<T> reserve)
         {
-            inner.BackwardWeights(WeightGradMode.Add, x, hx, y, dweights, _reserve!);
+            inner.BackwardWeights(WeightGradMode.Add, xDesc, x, hx, y, dweights, _reserve!);
             if (target == "dw") Corrupt(dweights, 0);
         }
 

@@ -193,13 +193,13 @@ public sealed class LayerContextTests
         var dy = Rand.Data(2, XDesc.WithVectorSize(10), 0);
         var live = layer.Forward(XDesc, x);
         var y = live.Y.ToArray();
-        // Fill the plan cache with 8 other shapes: XDesc is evicted while `live` still needs its plan.
-        for (int b = 1; b <= 8; b++)
+        // Fill the plan cache with 16 other shapes: XDesc is evicted while `live` still needs its plan.
+        for (int b = 1; b <= 16; b++)
         {
             var d = new RnnDataDescriptor(RnnDataLayout.SeqMajorUnpacked, 2, b, 3, Enumerable.Repeat(2, b).ToArray());
             using var c = layer.Forward(d, new double[d.ElementCount]);
         }
-        Assert.Equal(8, layer.CachedShapes);
+        Assert.Equal(16, layer.CachedShapes);
         var g = layer.Backward(live, dy);
         Assert.Equal(y, live.Y.ToArray());
         live.Dispose();
@@ -214,9 +214,9 @@ public sealed class LayerContextTests
         var many = Enumerable.Range(0, 10).Select(_ => fresh.Forward(XDesc, x)).ToList();
         foreach (var c in many) c.Dispose();
         var shape = typeof(RnnLayer<double>).GetField("_shapes", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!
-            .GetValue(fresh) as Dictionary<RnnDataDescriptor, RnnLayerShape<double>>;
-        Assert.Equal(RnnLayer<double>.MaxPooledContextsPerShape, shape![XDesc].PooledCount);
-        Assert.Equal(0, shape[XDesc].LiveContexts);
+            .GetValue(fresh) as Dictionary<RnnDataShape, RnnLayerShape<double>>;
+        Assert.Equal(RnnLayer<double>.MaxPooledContextsPerShape, shape![RnnDataShape.Of(XDesc)].PooledCount);
+        Assert.Equal(0, shape[RnnDataShape.Of(XDesc)].LiveContexts);
     }
 
     [Fact]

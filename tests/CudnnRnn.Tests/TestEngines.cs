@@ -25,15 +25,15 @@ internal sealed class CorruptingEngine : IRnnEngine
         protected override bool Accepts(RnnBuffer<T> buffer) => buffer is CpuBuffer<T>;
         protected override RnnBuffer<T> AllocateReserveStorage() => Engine.Allocate<T>(0);
         private RnnReserve<T> Inner(RnnReserve<T> r) => _map.TryGetValue(r, out var i) ? i : _map[r] = inner.CreateReserve();
-        protected override void ForwardCore(RnnForwardMode mode, RnnBuffer<T> x, RnnBuffer<T> y, RnnBuffer<T>? hx, RnnBuffer<T>? hy,
+        protected override void ForwardCore(RnnForwardMode mode, RnnDataDescriptor xDesc, RnnBuffer<T> x, RnnBuffer<T> y, RnnBuffer<T>? hx, RnnBuffer<T>? hy,
             RnnBuffer<T>? cx, RnnBuffer<T>? cy, RnnBuffer<T> weights, RnnReserve<T>? reserve) =>
-            inner.Forward(mode, x, y, hx, hy, cx, cy, weights, reserve is null ? null : Inner(reserve));
-        protected override void BackwardDataCore(RnnBuffer<T> y, RnnBuffer<T> dy, RnnBuffer<T> dx, RnnBuffer<T>? hx, RnnBuffer<T>? dhy,
+            inner.Forward(mode, xDesc, x, y, hx, hy, cx, cy, weights, reserve is null ? null : Inner(reserve));
+        protected override void BackwardDataCore(RnnDataDescriptor xDesc, RnnBuffer<T> y, RnnBuffer<T> dy, RnnBuffer<T> dx, RnnBuffer<T>? hx, RnnBuffer<T>? dhy,
             RnnBuffer<T>? dhx, RnnBuffer<T>? cx, RnnBuffer<T>? dcy, RnnBuffer<T>? dcx, RnnBuffer<T> weights, RnnReserve<T> reserve) =>
-            inner.BackwardData(y, dy, dx, hx, dhy, dhx, cx, dcy, dcx, weights, Inner(reserve));
-        protected override void BackwardWeightsCore(RnnBuffer<T> x, RnnBuffer<T>? hx, RnnBuffer<T> y, RnnBuffer<T> dweights, RnnReserve<T> reserve)
+            inner.BackwardData(xDesc, y, dy, dx, hx, dhy, dhx, cx, dcy, dcx, weights, Inner(reserve));
+        protected override void BackwardWeightsCore(RnnDataDescriptor xDesc, RnnBuffer<T> x, RnnBuffer<T>? hx, RnnBuffer<T> y, RnnBuffer<T> dweights, RnnReserve<T> reserve)
         {
-            inner.BackwardWeights(WeightGradMode.Add, x, hx, y, dweights, Inner(reserve));
+            inner.BackwardWeights(WeightGradMode.Add, xDesc, x, hx, y, dweights, Inner(reserve));
             var s = ((CpuBuffer<T>)dweights).Span;
             for (int i = 0; i < s.Length; i++) s[i] += T.CreateChecked(1e-3);
         }

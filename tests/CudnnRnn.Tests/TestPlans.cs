@@ -34,11 +34,11 @@ internal sealed class NullPlan(IRnnEngine engine, RnnDescriptor rnn, RnnDataDesc
         if (Gate is { } g && !g.Wait(TimeSpan.FromMinutes(2))) throw new TimeoutException("the test never released the gate");
     }
 
-    protected override void ForwardCore(RnnForwardMode mode, RnnBuffer<float> x, RnnBuffer<float> y, RnnBuffer<float>? hx, RnnBuffer<float>? hy,
+    protected override void ForwardCore(RnnForwardMode mode, RnnDataDescriptor xDesc, RnnBuffer<float> x, RnnBuffer<float> y, RnnBuffer<float>? hx, RnnBuffer<float>? hy,
         RnnBuffer<float>? cx, RnnBuffer<float>? cy, RnnBuffer<float> weights, RnnReserve<float>? reserve) => Core();
-    protected override void BackwardDataCore(RnnBuffer<float> y, RnnBuffer<float> dy, RnnBuffer<float> dx, RnnBuffer<float>? hx,
+    protected override void BackwardDataCore(RnnDataDescriptor xDesc, RnnBuffer<float> y, RnnBuffer<float> dy, RnnBuffer<float> dx, RnnBuffer<float>? hx,
         RnnBuffer<float>? dhy, RnnBuffer<float>? dhx, RnnBuffer<float>? cx, RnnBuffer<float>? dcy, RnnBuffer<float>? dcx,
         RnnBuffer<float> weights, RnnReserve<float> reserve) => Core();
-    protected override void BackwardWeightsCore(RnnBuffer<float> x, RnnBuffer<float>? hx, RnnBuffer<float> y, RnnBuffer<float> dweights,
+    protected override void BackwardWeightsCore(RnnDataDescriptor xDesc, RnnBuffer<float> x, RnnBuffer<float>? hx, RnnBuffer<float> y, RnnBuffer<float> dweights,
         RnnReserve<float> reserve) => Core();
 }

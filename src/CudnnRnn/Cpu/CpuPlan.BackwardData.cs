@@ -4,9 +4,10 @@ namespace CudnnRnn.Cpu;
 // reserve, then the input gradient dG·W of the layer.
 internal sealed partial class CpuPlan<T>
 {
-    protected override void BackwardDataCore(RnnBuffer<T> y, RnnBuffer<T> dy, RnnBuffer<T> dx, RnnBuffer<T>? hx, RnnBuffer<T>? dhy,
+    protected override void BackwardDataCore(RnnDataDescriptor xDesc, RnnBuffer<T> y, RnnBuffer<T> dy, RnnBuffer<T> dx, RnnBuffer<T>? hx, RnnBuffer<T>? dhy,
         RnnBuffer<T>? dhx, RnnBuffer<T>? cx, RnnBuffer<T>? dcy, RnnBuffer<T>? dcx, RnnBuffer<T> weights, RnnReserve<T> reserve)
     {
+        UseLengths(xDesc);   // the lengths of the reserve's forward (RnnPlan checked)
         T[] resArr = ((CpuBuffer<T>)reserve.Storage).Array;
         Span<T> res = resArr;
         T[] w = ((CpuBuffer<T>)weights).Array;

@@ -4,8 +4,9 @@ namespace CudnnRnn.Cpu;
 // the bias sums and (LSTM projection) dW_r.
 internal sealed partial class CpuPlan<T>
 {
-    protected override void BackwardWeightsCore(RnnBuffer<T> x, RnnBuffer<T>? hx, RnnBuffer<T> y, RnnBuffer<T> dweights, RnnReserve<T> reserve)
+    protected override void BackwardWeightsCore(RnnDataDescriptor xDesc, RnnBuffer<T> x, RnnBuffer<T>? hx, RnnBuffer<T> y, RnnBuffer<T> dweights, RnnReserve<T> reserve)
     {
+        UseLengths(xDesc);   // the lengths of the reserve's forward (RnnPlan checked)
         Span<T> res = S(reserve.Storage);
         Span<T> dw = S(dweights);
         ReadOnlySpan<T> hxs = SOpt(hx);

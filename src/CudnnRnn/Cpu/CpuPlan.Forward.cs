@@ -3,9 +3,10 @@ namespace CudnnRnn.Cpu;
 // Forward: the hoisted input GEMM of each layer and direction, then the step loop (recurrent GEMM + cell).
 internal sealed partial class CpuPlan<T>
 {
-    protected override void ForwardCore(RnnForwardMode mode, RnnBuffer<T> x, RnnBuffer<T> y, RnnBuffer<T>? hx, RnnBuffer<T>? hy,
+    protected override void ForwardCore(RnnForwardMode mode, RnnDataDescriptor xDesc, RnnBuffer<T> x, RnnBuffer<T> y, RnnBuffer<T>? hx, RnnBuffer<T>? hy,
         RnnBuffer<T>? cx, RnnBuffer<T>? cy, RnnBuffer<T> weights, RnnReserve<T>? reserve)
     {
+        UseLengths(xDesc);
         // Training fills the reserve (RnnPlan checked it is there); inference, which gets none, its own compact layout in
         // the plan's scratch.
         bool training = mode == RnnForwardMode.Training;

@@ -63,14 +63,14 @@ internal sealed partial class CpuPlan<T>
         (long)Unsafe.SizeOf<T>() * (_xPacked.LongLength + _scratch.Sum(x => x.Length) + _dOut.LongLength + _dIn.LongLength + _gr.LongLength + _hPrevAll.LongLength + _dwT.LongLength
             + (_inferenceScratch?.LongLength ?? 0));
 
-    public override long ReserveBytes => _reserveLayout.Length * Unsafe.SizeOf<T>();
+    public override long ReserveBytes => _sched.ReserveCapacity * Unsafe.SizeOf<T>();
 
     protected override bool Accepts(RnnBuffer<T> buffer) => buffer is CpuBuffer<T>;
 
-    protected override RnnBuffer<T> AllocateReserveStorage() => Engine.Allocate<T>(_reserveLayout.Length);
+    protected override RnnBuffer<T> AllocateReserveStorage() => Engine.Allocate<T>(_sched.ReserveCapacity);
 
     /// <summary>The inference forward's buffer (compact layout), rented on first use and kept for the plan's life.</summary>
-    private T[] InferenceScratch() => _inferenceScratch ??= RentPoisoned(_inferenceLayout.Length);
+    private T[] InferenceScratch() => _inferenceScratch ??= RentPoisoned(_sched.InferenceCapacity);
 
     private T[] RentPoisoned(long length)
     {

@@ -19,16 +19,17 @@ internal sealed partial class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloa
 {
     // Shape: batch, sequence length, packed rows, directions, layers, gates, hidden, state (h / projection), output
     // (D·S), input, gates × hidden.
-    private readonly int _batch, _seqLength, _rows, _dirs, _layers, _gates, _hidden, _state, _output, _input, _gh;
+    private readonly int _batch, _seqLength, _dirs, _layers, _gates, _hidden, _state, _output, _input, _gh;
+    private int _rows;                            // packed rows of the current call's lengths (see UseLengths)
     private readonly RnnMode _mode;
     private readonly RnnSchedule _sched;
     private readonly RnnStateLayout _reserveLayout, _inferenceLayout;
-    private readonly bool _dense;                 // x / y / dx / dy are used in place (see RnnSchedule.IsDense)
+    private bool _dense;                          // x / y / dx / dy are used in place (see RnnSchedule.IsDense), per call
     private readonly CellKernelChoice _kernels;   // which cell kernels run (the type dispatch, decided once)
     private readonly CellClip<T> _cellClip;
     private readonly T _dropScale;                // 1 / (1 − p)
     private readonly int _threads;
-    private readonly bool _parallelDirections;
+    private bool _parallelDirections;
     private readonly CpuArrayPool _pool;
 
     // Workspace (rented once from the engine's pool, poisoned with NaN).
@@ -50,36 +51,35 @@ internal sealed partial class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloa
     {
         _mode = rnn.Mode;
         _sched = new RnnSchedule(rnn, xDesc);
-        // CpuEngine.CreatePlan has checked every count against Array.MaxLength (RnnPlanLimits), so these fit an int.
-        _batch = xDesc.Batch; _seqLength = xDesc.MaxSeqLength; _rows = checked((int)xDesc.TotalSteps);
+        _batch = xDesc.Batch; _seqLength = xDesc.MaxSeqLength;
         _dirs = rnn.NumDirections; _layers = rnn.NumLayers; _gates = rnn.Gates; _hidden = rnn.HiddenSize; _state = rnn.StateSize;
         _output = rnn.OutputSize; _input = rnn.InputSize; _gh = _gates * _hidden;
         _reserveLayout = _sched.Reserve;
         _inferenceLayout = _sched.Inference;
-        // Every region offset and length below is an int once the whole buffer fits in one array. The reserve and the
-        // inference scratch (rented at the first inference forward) are sized here, once, as 64-bit counts; a shape beyond
-        // one managed array fails now with the argument named, not at the first call (issue 16).
-        ThrowIfBeyondArray(_reserveLayout.Length, "reserve space");
-        ThrowIfBeyondArray(_inferenceLayout.Length, "inference scratch");
-        _dense = _sched.IsDense;
+        // Every region offset and length below is an int once the whole buffer fits in one array. The plan serves every
+        // set of lengths of its shape, so memory is sized for the most rows the shape allows (every length = T).
+        // A shape beyond one managed array fails here with the argument named, not at the first call (issue 16).
+        ThrowIfBeyondArray(_sched.ReserveCapacity, "reserve space");
+        ThrowIfBeyondArray(_sched.InferenceCapacity, "inference scratch");
         RnnSchedule.RequireContiguousGateBlocks(layout, "CPU");
 
         _kernels = CellKernelChoice.For<T>(rnn);
         _cellClip = new CellClip<T>(rnn.CellClip);
         _dropScale = T.One / (T.One - T.CreateChecked(rnn.Dropout));
         _threads = engine.MaxThreads;
-        _parallelDirections = _dirs == 2 && engine.MaxThreads > 1 && (long)_rows * _gh * (_state + _input) >= 100_000;
+        UseLengths(xDesc);
+        int maxRows = _sched.MaxRows;
 
         // Workspace comes from the engine's pool (a plan per batch shape is then cheap) and starts as NaN, so a read of
         // anything the engine did not write first poisons the results and shows up in the tests.
         _pool = engine.Pool;
-        _xPacked = RentPoisoned((long)_rows * _input);
+        _xPacked = RentPoisoned((long)maxRows * _input);
         _scratch = new Scratch[_dirs];
         for (int d = 0; d < _dirs; d++) _scratch[d] = new Scratch(_batch, _hidden, _state, _gh, _input, _output, _layers);
-        _dOut = RentPoisoned((long)_rows * _output);
-        _dIn = RentPoisoned((long)_rows * Math.Max(_input, _output));
-        _gr = _mode == RnnMode.Gru ? RentPoisoned((long)_rows * _gh) : [];
-        _hPrevAll = RentPoisoned((long)_rows * _state);
+        _dOut = RentPoisoned((long)maxRows * _output);
+        _dIn = RentPoisoned((long)maxRows * Math.Max(_input, _output));
+        _gr = _mode == RnnMode.Gru ? RentPoisoned((long)maxRows * _gh) : [];
+        _hPrevAll = RentPoisoned((long)maxRows * _state);
         int nr = GemmDriver<T>.NR, widest = Math.Max(_input, Math.Max(_output, _state));
         _dwT = _gh % nr == 0 && (_input % nr != 0 || _output % nr != 0 || _state % nr != 0) ? RentPoisoned((long)_gh * widest) : [];
         _directionJob = new DirectionJob(this);
@@ -92,6 +92,18 @@ internal sealed partial class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloa
         if (elements > Array.MaxLength)
             throw new ArgumentOutOfRangeException("xDesc",
                 $"The CPU engine's {what} for this shape would hold {elements} elements; one managed array holds at most {Array.MaxLength}.");
+    }
+
+    /// <summary>
+    /// Sets the schedule, the reserve and inference offsets, the row count and the in-place choice for a call's lengths
+    /// (RnnPlan checked the shape). Allocates nothing, and does nothing when the lengths are those of the previous call.
+    /// </summary>
+    private void UseLengths(RnnDataDescriptor xDesc)
+    {
+        _sched.SetLengths(xDesc);
+        _rows = _sched.Rows;
+        _dense = _sched.IsDense;
+        _parallelDirections = _dirs == 2 && _threads > 1 && (long)_rows * _gh * (_state + _input) >= 100_000;
     }
 
     // ---------------------------------------------------------------- type dispatch
