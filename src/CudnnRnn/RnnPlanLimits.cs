@@ -11,7 +11,8 @@ namespace CudnnRnn;
 public static class RnnPlanLimits
 {
     /// <summary>
-    /// Elements of the reserve space in the reference layout the CPU and OpenCL engines use (per layer: its output; per
+    /// Elements of the reserve space in the reference layout the CPU and OpenCL engines use, for the worst case of the
+    /// data shape (every sequence maxSeqLength long: a plan serves every set of lengths of its shape) (per layer: its output; per
     /// direction the post-activation gates, the LSTM/GRU auxiliary row and the projection input; the dropout-masked input
     /// of deeper layers), or <see cref="long.MaxValue"/> when the count does not fit in 64 bits. It bounds every
     /// workspace and the inference scratch of those engines too.
@@ -24,7 +25,9 @@ public static class RnnPlanLimits
         {
             checked
             {
-                long n = xDesc.TotalSteps;
+                // A plan serves every set of lengths of its shape, so its reserve is sized for the most rows the shape
+                // allows: every sequence maxSeqLength long.
+                long n = (long)xDesc.MaxSeqLength * xDesc.Batch;
                 long perDirection = n * rnn.Gates * rnn.HiddenSize
                     + (rnn.Mode is RnnMode.Lstm or RnnMode.Gru ? n * rnn.HiddenSize : 0)
                     + (rnn.HasProjection ? n * rnn.StateSize : 0);
@@ -60,7 +63,7 @@ public static class RnnPlanLimits
         {
             Check(nameof(xDesc), "the reserve space", ReferenceReserveElements(rnn, xDesc));
             long widest = Math.Max(Math.Max(rnn.InputSize, rnn.OutputSize), (long)rnn.Gates * rnn.HiddenSize);
-            Check(nameof(xDesc), "the workspace", RnnDataDescriptor.MultiplyOrLimit(xDesc.TotalSteps, widest));
+            Check(nameof(xDesc), "the workspace", RnnDataDescriptor.MultiplyOrLimit((long)xDesc.MaxSeqLength * xDesc.Batch, widest));
         }
 
         void Check(string argument, string what, long elements)
