@@ -55,7 +55,7 @@ public sealed class ConcurrencyTests
         Assert.Equal(1, plan.Calls);
     }
 
-    /// <summary>Two tiles: the caller's waits until the worker's has thrown, so each thread runs exactly one.</summary>
+    /// <summary>Two tiles: a tile on the caller's thread waits until a worker's tile has thrown; a worker's tile throws.</summary>
     private sealed class FailingJob(int callerThread) : TileJob
     {
         public readonly ManualResetEventSlim WorkerThrew = new();
@@ -94,7 +94,10 @@ public sealed class ConcurrencyTests
         var ioe = Assert.IsType<InvalidOperationException>(ex);
         Assert.Equal("injected failure in a pool worker", ioe.Message);
         Assert.Equal(1, job.WorkerTiles);
-        Assert.Equal(1, job.CallerTiles);
+        // Which thread takes which tile is up to the scheduler: when the woken worker takes a tile and throws before the
+        // caller starts, the failed job hands out no more tiles and the caller runs none. Either way exactly one tile
+        // threw, on a worker, and the caller returned only after the job was done.
+        Assert.InRange(job.CallerTiles, 0, 1);
         Assert.True(job.IsDone);
         // The pool still works: the worker survived and the next job runs every tile.
         var ok = new CountingJob();
