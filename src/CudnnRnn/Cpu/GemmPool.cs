@@ -143,19 +143,22 @@ internal static class GemmPool
     private static Worker[] StartWorkers()
     {
         var workers = new Worker[Math.Max(0, Environment.ProcessorCount - 1)];
+        // The generation before the first job is published: a worker thread that only starts running after the caller
+        // has bumped it must still see that job as new (reading s_generation on the worker thread raced with the bump,
+        // and the first job then ran on the caller alone).
+        int start = Volatile.Read(ref s_generation);
         for (int i = 0; i < workers.Length; i++)
         {
             workers[i] = new Worker();
             int index = i;
-            var t = new Thread(() => Loop(index, workers[index])) { IsBackground = true, Name = $"CudnnRnn.Gemm.{i + 1}" };
+            var t = new Thread(() => Loop(index, workers[index], start)) { IsBackground = true, Name = $"CudnnRnn.Gemm.{i + 1}" };
             t.Start();
         }
         return workers;
     }
 
-    private static void Loop(int index, Worker self)
+    private static void Loop(int index, Worker self, int seen)
     {
-        int seen = Volatile.Read(ref s_generation);
         while (true)
         {
             int g = Volatile.Read(ref s_generation);
