@@ -28,41 +28,32 @@ as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null 2>&1; then sudo "$@"; else return 1; fi
 }
 
-# OpenCL: the ICD loader and PoCL's CPU device, so the OpenCL engine's tests run for real instead of skipping.
-ensure_opencl() {
+# Installs the Debian packages named after $2 where missing, so the tests that need them run for real instead of
+# skipping; $1 says what they are for. Without apt-get, or when the install fails, it says so and the tests skip with
+# their reason.
+ensure_debs() {
+  local what="$1"; shift
   local missing=()
-  for p in ocl-icd-libopencl1 ocl-icd-opencl-dev pocl-opencl-icd; do
+  for p in "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
   if ! command -v apt-get >/dev/null 2>&1; then
-    log "apt-get not found: install an OpenCL ICD loader and a platform (e.g. PoCL) yourself, or the OpenCL tests will be skipped"
+    log "apt-get not found: install ${missing[*]} ($what) yourself, or those tests will be skipped"
     return 0
   fi
-  log "installing ${missing[*]} (OpenCL on PoCL's CPU device)"
+  log "installing ${missing[*]} ($what)"
   if ! { as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null &&
          as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }; then
-    log "could not install ${missing[*]}: the OpenCL tests will report as skipped with the reason"
+    log "could not install ${missing[*]}: the tests that need $what will report as skipped with the reason"
   fi
 }
 
-# MPI: Open MPI's launcher and library, so the data-parallel tests (mpirun -np 2) run for real instead of skipping.
-ensure_mpi() {
-  local missing=()
-  for p in openmpi-bin libopenmpi-dev; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-  done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  if ! command -v apt-get >/dev/null 2>&1; then
-    log "apt-get not found: install Open MPI (mpirun, libmpi.so.40) yourself, or the distributed tests will be skipped"
-    return 0
-  fi
-  log "installing ${missing[*]} (Open MPI, for the data-parallel tests)"
-  if ! { as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null &&
-         as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }; then
-    log "could not install ${missing[*]}: the distributed tests will report as skipped with the reason"
-  fi
-}
+# OpenCL: the ICD loader and PoCL's CPU device, so the OpenCL engine's tests run on PoCL.
+ensure_opencl() { ensure_debs "OpenCL on PoCL's CPU device" ocl-icd-libopencl1 ocl-icd-opencl-dev pocl-opencl-icd; }
+
+# MPI: Open MPI's launcher and library, so the data-parallel tests (mpirun -np 2) run.
+ensure_mpi() { ensure_debs "Open MPI, for the data-parallel tests" openmpi-bin libopenmpi-dev; }
 
 cli() { dotnet run --project src/CudnnRnn.Cli -c Release --no-launch-profile -- "$@"; }
 
