@@ -1,6 +1,11 @@
 using System.CommandLine;
 using Xunit;
 
+// One test at a time in this assembly: several of its tests create OpenCL engines (PoCL), and PoCL building programs
+// and contexts on several threads at once crashed the test host once (SIGSEGV in libc on a thread-pool thread), as the
+// OpenCL test project already knows (it runs its tests one at a time too).
+[assembly: CollectionBehavior(DisableTestParallelization = true)]
+
 namespace CudnnRnn.Cli.Tests;
 
 /// <summary><c>--engine</c> and <c>--device</c>: one definition in every command, checked while parsing; one factory.</summary>
