@@ -244,12 +244,20 @@ public sealed class RnnLayer<T> : IDisposable where T : unmanaged, IFloatingPoin
             CheckLength(dcy, plan.CellStateElements, nameof(dcy));
         }
         var e = Engine;
-        using var dyB = dy.IsEmpty ? null : e.Upload(dy);
-        using var dhyB = dhy.IsEmpty ? null : e.Upload(dhy);
-        using var dcyB = dcy.IsEmpty ? null : e.Upload(dcy);
-        using var dxB = e.Allocate<T>(context.XDesc.ElementCount);
-        using var dhxB = e.Allocate<T>(plan.HiddenStateElements);
-        using var dcxB = plan.CellStateElements > 0 ? e.Allocate<T>(plan.CellStateElements) : null;
+        // Staging buffers live with the shape (no engine allocation per call once warm); only the returned arrays are new.
+        RnnBuffer<T>? Staged(int which, ReadOnlySpan<T> values)
+        {
+            if (values.IsEmpty) return null;
+            var b = shape.HostStaging(which, e, values.Length);
+            b.CopyFrom(values);
+            return b;
+        }
+        var dyB = Staged(0, dy);
+        var dhyB = Staged(1, dhy);
+        var dcyB = Staged(2, dcy);
+        var dxB = shape.HostStaging(3, e, context.XDesc.ElementCount);
+        var dhxB = shape.HostStaging(4, e, plan.HiddenStateElements);
+        var dcxB = plan.CellStateElements > 0 ? shape.HostStaging(5, e, plan.CellStateElements) : null;
         Backward(context, dyB, dhyB, dcyB, dxB, dhxB, dcxB);
         return new RnnInputGradients<T>(dxB.ToArray(), dhxB.ToArray(), dcxB?.ToArray() ?? []);
     }

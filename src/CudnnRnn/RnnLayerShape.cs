@@ -69,6 +69,24 @@ internal sealed class RnnLayerShape<T> : IDisposable where T : unmanaged, IFloat
     /// <summary>A dx for a backward whose caller does not want dx (contents undefined).</summary>
     public RnnBuffer<T> ScratchDx(IRnnEngine e, long elements) => Sized(ref _scratchDx, e, elements, zero: false);
 
+    private RnnBuffer<T>? _hostDy, _hostDhy, _hostDcy, _hostDx, _hostDhx, _hostDcx;
+
+    /// <summary>
+    /// Staging buffers of the host-span backward (dy, dhy, dcy in; dx, dhx, dcx out), kept with the shape so that a
+    /// host-span training loop does not allocate engine buffers per call (packed data: reallocated when the call's size
+    /// differs). <paramref name="which"/> is 0..5 in that order.
+    /// </summary>
+    public RnnBuffer<T> HostStaging(int which, IRnnEngine e, long elements) => which switch
+    {
+        0 => Sized(ref _hostDy, e, elements, zero: false),
+        1 => Sized(ref _hostDhy, e, elements, zero: false),
+        2 => Sized(ref _hostDcy, e, elements, zero: false),
+        3 => Sized(ref _hostDx, e, elements, zero: false),
+        4 => Sized(ref _hostDhx, e, elements, zero: false),
+        5 => Sized(ref _hostDcx, e, elements, zero: false),
+        _ => throw new ArgumentOutOfRangeException(nameof(which)),
+    };
+
     /// <summary>The buffer of <paramref name="elements"/> (packed data: sized by the call's lengths; reallocated when that differs).</summary>
     private static RnnBuffer<T> Sized(ref RnnBuffer<T>? b, IRnnEngine e, long elements, bool zero)
     {
@@ -84,8 +102,7 @@ internal sealed class RnnLayerShape<T> : IDisposable where T : unmanaged, IFloat
         if (_disposed) return;
         _disposed = true;
         while (_free.Count > 0) _free.Pop().Dispose();
-        _zeroDy?.Dispose();
-        _scratchDx?.Dispose();
+        foreach (var b in new[] { _zeroDy, _scratchDx, _hostDy, _hostDhy, _hostDcy, _hostDx, _hostDhx, _hostDcx }) b?.Dispose();
         if (!ReferenceEquals(InferPlan, TrainPlan)) InferPlan.Dispose();
         TrainPlan.Dispose();
     }
