@@ -217,7 +217,9 @@ public sealed partial class CudaEngine : IRnnEngine
             reason = null;
             return true;
         }
-        reason = $"{dataType} is not a data type this engine knows.";
+        reason = dataType is RnnDataType.Float16 or RnnDataType.BFloat16
+            ? $"16-bit storage ({dataType}) is not implemented on the cuda engine yet"
+            : $"{dataType} is not a data type this engine knows.";
         return false;
     }
 

@@ -167,6 +167,7 @@ public sealed unsafe class OpenClEngine : IRnnEngine
             RnnDataType.Float64 when SupportsFloat64 => null,
             RnnDataType.Float64 => $"the OpenCL device '{Device.Name}' does not support double precision (no cl_khr_fp64)" +
                                    (_float64Disabled && Device.SupportsFloat64 ? " [disabled for testing]" : ""),
+            RnnDataType.Float16 or RnnDataType.BFloat16 => $"16-bit storage ({dataType}) is not implemented on the OpenCL engine yet",
             _ => $"unknown data type {dataType}",
         };
         return reason is null;

@@ -51,6 +51,10 @@ public enum RnnDataType
     Float32 = 0,
     /// <summary>IEEE 754 binary64 (<c>double</c>).</summary>
     Float64 = 1,
+    /// <summary>IEEE 754 binary16 (<c>System.Half</c>): 11-bit significand, largest finite value 65504.</summary>
+    Float16 = 2,
+    /// <summary>bfloat16 (<c>CudnnRnn.BFloat16</c>): float32's exponent range with an 8-bit significand.</summary>
+    BFloat16 = 3,
 }
 
 /// <summary>Memory layout of sequence data. Values equal <c>cudnnRNNDataLayout_t</c>.</summary>

@@ -43,7 +43,7 @@ public sealed class RnnDescriptor : IEquatable<RnnDescriptor>
         if (!Enum.IsDefined(inputMode))
             throw new ArgumentOutOfRangeException(nameof(inputMode), inputMode, "Expected Linear or Skip.");
         if (!Enum.IsDefined(dataType))
-            throw new ArgumentOutOfRangeException(nameof(dataType), dataType, "Expected Float32 or Float64.");
+            throw new ArgumentOutOfRangeException(nameof(dataType), dataType, "Expected Float32, Float64, Float16 or BFloat16.");
         if (inputSize < 1)
             throw new ArgumentOutOfRangeException(nameof(inputSize), inputSize, "inputSize must be at least 1.");
         if (hiddenSize < 1)
@@ -197,7 +197,13 @@ public sealed class RnnDescriptor : IEquatable<RnnDescriptor>
     public int LayerInputSize(int layer) => layer == 0 ? InputSize : OutputSize;
 
     /// <summary>Element type as a .NET type.</summary>
-    public Type ElementType => DataType == RnnDataType.Float32 ? typeof(float) : typeof(double);
+    public Type ElementType => DataType switch
+    {
+        RnnDataType.Float32 => typeof(float),
+        RnnDataType.Float64 => typeof(double),
+        RnnDataType.Float16 => typeof(Half),
+        _ => throw new NotSupportedException($"{DataType} has no .NET element type in this build."),
+    };
 
     /// <summary>Gates per cell for a mode.</summary>
     public static int GatesOf(RnnMode mode) => mode switch

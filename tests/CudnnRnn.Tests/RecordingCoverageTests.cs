@@ -15,6 +15,9 @@ public sealed class RecordingCoverageTests
     private static void Covered(string item, Func<RecordingConfig, bool> predicate) =>
         Assert.True(Set.Any(predicate), $"no recorded configuration covers: {item}");
 
+    // The recording set covers the types recorded on cuDNN so far; the 16-bit types get their own set with their engines.
+    private static readonly RnnDataType[] RecordedTypes = [RnnDataType.Float32, RnnDataType.Float64];
+
     [Fact]
     public void Every_mode_direction_and_layout_in_float64()
     {
@@ -29,7 +32,7 @@ public sealed class RecordingCoverageTests
     public void Every_mode_in_float32_and_float64_with_variable_lengths_in_every_layout()
     {
         foreach (var mode in Modes)
-            foreach (var dt in Enum.GetValues<RnnDataType>())
+            foreach (var dt in RecordedTypes)
                 foreach (var layout in Enum.GetValues<RnnDataLayout>())
                     Covered($"{mode} {dt} {layout} variable lengths", c => c.Rnn.Mode == mode && c.Rnn.DataType == dt && c.XDesc.Layout == layout && !c.EqualLengths);
     }
@@ -68,7 +71,7 @@ public sealed class RecordingCoverageTests
     {
         foreach (var mode in Modes)
             Covered($"{mode} skip input", c => c.Rnn.Mode == mode && c.Rnn.InputMode == RnnInputMode.Skip);
-        foreach (var dt in Enum.GetValues<RnnDataType>())
+        foreach (var dt in RecordedTypes)
         {
             foreach (var dir in Enum.GetValues<RnnDirection>())
                 Covered($"LSTM projection {dir} {dt}", c => c.Rnn.HasProjection && c.Rnn.Direction == dir && c.Rnn.DataType == dt);

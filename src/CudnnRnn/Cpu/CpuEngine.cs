@@ -50,7 +50,12 @@ public sealed class CpuEngine : IRnnEngine
     /// <inheritdoc/>
     public bool Supports(RnnDataType dataType, out string? reason)
     {
-        reason = Enum.IsDefined(dataType) ? null : $"unknown data type {dataType}";
+        reason = dataType switch
+        {
+            RnnDataType.Float32 or RnnDataType.Float64 => null,
+            RnnDataType.Float16 or RnnDataType.BFloat16 => $"16-bit storage ({dataType}) is not implemented on the CPU engine yet",
+            _ => $"unknown data type {dataType}",
+        };
         return reason is null;
     }
 
