@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Diagnostics;
 using System.Globalization;
 using System.Numerics;
 using System.Runtime.InteropServices;
@@ -26,7 +27,7 @@ public sealed class ModelFormatException : Exception
 
 /// <summary>One tensor of a safetensors file, as float64 values (converted from the stored dtype).</summary>
 /// <param name="Name">Tensor name.</param>
-/// <param name="DType">Stored dtype ("F32" or "F64").</param>
+/// <param name="DType">Stored dtype ("F32", "F64", "F16" or "BF16"; 16-bit values convert to float64 exactly).</param>
 /// <param name="Shape">Shape.</param>
 /// <param name="Values">Values, row-major.</param>
 public sealed record SafeTensor(string Name, string DType, int[] Shape, double[] Values);
@@ -45,16 +46,18 @@ public static class SafeTensors
     private const int MaxRank = 16;
 
     /// <summary>
-    /// Writes tensors (float32 or float64) and metadata to <paramref name="path"/> atomically. Throws
-    /// <see cref="ArgumentException"/> naming the tensor and element for a NaN or infinite value, before anything is written.
+    /// Writes tensors and metadata to <paramref name="path"/> atomically: float32 as <c>F32</c>, float64 as <c>F64</c>,
+    /// <see cref="Half"/> as <c>F16</c>, <see cref="BFloat16"/> as <c>BF16</c> (to store float32 values in 16 bits, round
+    /// them first with <see cref="PrecisionCast.NarrowChecked{TLow}"/>, which refuses values beyond the type's range).
+    /// Throws <see cref="ArgumentException"/> naming the tensor and element for a NaN or infinite value, before anything
+    /// is written.
     /// </summary>
     public static void Write<T>(string path, IEnumerable<(string Name, int[] Shape, T[] Values)> tensors, IReadOnlyDictionary<string, string> metadata)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(tensors);
         ArgumentNullException.ThrowIfNull(metadata);
-        string dtype = typeof(T) == typeof(float) ? "F32" : typeof(T) == typeof(double) ? "F64"
-            : throw new NotSupportedException($"Element type {typeof(T)} is not supported.");
+        string dtype = DTypeOf<T>();
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("Big-endian hosts are not supported.");
         int size = Marshal.SizeOf<T>();
         var list = tensors.ToList();
@@ -159,10 +162,7 @@ public static class SafeTensors
                 int n = (int)Math.Min(e.Count - done, buffer.Length / e.Size);
                 var span = buffer.AsSpan(0, n * e.Size);
                 fs.ReadExactly(span);
-                if (e.Size == 4)
-                    for (int k = 0; k < n; k++) v[done + k] = BinaryPrimitives.ReadSingleLittleEndian(span[(k * 4)..]);
-                else
-                    for (int k = 0; k < n; k++) v[done + k] = BinaryPrimitives.ReadDoubleLittleEndian(span[(k * 8)..]);
+                Decode(e.DType, span, v.AsSpan((int)done, n));
                 done += n;
             }
             int bad = IndexOfNonFinite<double>(v);
@@ -221,7 +221,8 @@ public static class SafeTensors
         {
             "F32" => 4,
             "F64" => 8,
-            _ => throw Bad($"dtype {dtype} is not supported (only F32 and F64)"),
+            "F16" or "BF16" => 2,
+            _ => throw Bad($"dtype {dtype} is not supported (only F32, F64, F16 and BF16)"),
         };
         if (!node.TryGetProperty("shape", out var sh) || sh.ValueKind != JsonValueKind.Array) throw Bad("shape is missing or not an array");
         if (sh.GetArrayLength() > MaxRank) throw Bad($"shape has {sh.GetArrayLength()} dimensions (at most {MaxRank})");
@@ -284,6 +285,34 @@ public static class SafeTensors
                 if (!T.IsFinite(chunk[i])) return start + i;
         }
         return -1;
+    }
+
+    /// <summary>The safetensors dtype of an element type: F32, F64, F16 (<see cref="Half"/>) or BF16 (<see cref="BFloat16"/>).</summary>
+    public static string DTypeOf<T>() =>
+        typeof(T) == typeof(float) ? "F32" : typeof(T) == typeof(double) ? "F64"
+        : typeof(T) == typeof(Half) ? "F16" : typeof(T) == typeof(BFloat16) ? "BF16"
+        : throw new NotSupportedException($"Element type {typeof(T)} is not supported; expected float, double, Half or BFloat16.");
+
+    /// <summary>Little-endian stored values to float64 (exact for every dtype read).</summary>
+    private static void Decode(string dtype, ReadOnlySpan<byte> bytes, Span<double> values)
+    {
+        switch (dtype)
+        {
+            case "F32":
+                for (int k = 0; k < values.Length; k++) values[k] = BinaryPrimitives.ReadSingleLittleEndian(bytes[(k * 4)..]);
+                break;
+            case "F64":
+                for (int k = 0; k < values.Length; k++) values[k] = BinaryPrimitives.ReadDoubleLittleEndian(bytes[(k * 8)..]);
+                break;
+            case "F16":
+                for (int k = 0; k < values.Length; k++) values[k] = (double)BinaryPrimitives.ReadHalfLittleEndian(bytes[(k * 2)..]);
+                break;
+            case "BF16": // the upper half of a float32
+                for (int k = 0; k < values.Length; k++) values[k] = BitConverter.UInt32BitsToSingle((uint)BinaryPrimitives.ReadUInt16LittleEndian(bytes[(k * 2)..]) << 16);
+                break;
+            default:
+                throw new UnreachableException($"dtype {dtype} passed the header check");
+        }
     }
 
     private static string Describe(double v) => double.IsNaN(v) ? "NaN" : v > 0 ? "+Infinity" : "-Infinity";
