@@ -31,6 +31,11 @@ public sealed record TrainingCheckpoint
     public double EpochLoss { get; init; }
     /// <summary>Tokens of the current epoch so far.</summary>
     public long EpochTokens { get; init; }
+    /// <summary>
+    /// The float16 loss scaler's state (scale, growth tracker, factors, skipped steps), or null when the run has none;
+    /// stored as metadata in round-trip formats, so a resumed run continues with the same scale bit for bit.
+    /// </summary>
+    public GradScalerState? Scaler { get; init; }
     /// <summary>Settings that must match on resume (seed, batch size, optimizer, ...), as "key=value" strings.</summary>
     public IReadOnlyDictionary<string, string> Fingerprint { get; init; } = new Dictionary<string, string>();
 
@@ -57,6 +62,8 @@ public sealed record TrainingCheckpoint
             ["epoch_loss"] = EpochLoss.ToString("R", CultureInfo.InvariantCulture),
             ["epoch_tokens"] = EpochTokens.ToString(CultureInfo.InvariantCulture),
         };
+        if (Scaler is not null)
+            foreach (var (k, v) in Scaler.ToMetadata()) meta[k] = v;
         SafeTensors.Write(path, tensors, meta);
     }
 
@@ -87,6 +94,7 @@ public sealed record TrainingCheckpoint
             return t.Values;
         }
         // Validate everything first, then copy: a mismatch leaves the model untouched.
+        var scaler = GradScalerState.IsIn(meta) ? GradScalerState.FromMetadata(meta, path) : null;
         var values = parameters.Select(p => Tensor("param/" + p.Name, p.Count)).ToArray();
         var state = optimizer.StateBuffers.Select(kv => parameters.Select((p, i) => Tensor($"{kv.Key}/{p.Name}", kv.Value[i].Length)).ToArray()).ToArray();
         bool hasBest = tensors.ContainsKey("best/" + parameters[0].Name);
@@ -105,6 +113,7 @@ public sealed record TrainingCheckpoint
             BestAccuracy = double.Parse(Meta("best_accuracy"), CultureInfo.InvariantCulture),
             EpochLoss = double.Parse(Meta("epoch_loss"), CultureInfo.InvariantCulture),
             EpochTokens = long.Parse(Meta("epoch_tokens"), CultureInfo.InvariantCulture),
+            Scaler = scaler,
             Fingerprint = fingerprint,
         };
     }

@@ -268,6 +268,33 @@ public class GradScalerTests
         Assert.Equal(1, t.SkippedSteps);
     }
 
+    [Fact]
+    public void A_checkpoint_stores_and_restores_the_scaler_state()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"cudnnrnn-scaler-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            var p = Param("w", 0f);
+            var opt = new Adam<float>([p], 0.1);
+            var s = new GradScaler(new GradScalerOptions { InitScale = 777.7f });
+            Iterate(s, opt, p, float.PositiveInfinity);
+            Iterate(s, opt, p, 0.25f);
+            new TrainingCheckpoint { Step = 2, Scaler = s.GetState() }.Save(path, [p], opt, null);
+            var fresh = new Adam<float>([p], 0.1);
+            var loaded = TrainingCheckpoint.Load(path, [p], fresh, new Dictionary<string, string>(), out _);
+            Assert.NotNull(loaded.Scaler);
+            Assert.Equal(BitConverter.SingleToUInt32Bits(s.Scale), BitConverter.SingleToUInt32Bits(loaded.Scaler!.Scale));
+            Assert.Equal(s.GetState(), loaded.Scaler);
+
+            new TrainingCheckpoint { Step = 2 }.Save(path, [p], opt, null);   // an fp32/bf16 run has none
+            Assert.Null(TrainingCheckpoint.Load(path, [p], fresh, new Dictionary<string, string>(), out _).Scaler);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     [Theory]
     [InlineData("grad_scaler.scale", "inf")]
     [InlineData("grad_scaler.scale", "-1")]
