@@ -47,6 +47,17 @@ public sealed class AutocastRnnLayer<TLow> : IDisposable where TLow : unmanaged,
     public Parameter<float> Master => _weights.Master;
     /// <summary>Training mode (see <see cref="RnnLayer{T}.Training"/>).</summary>
     public bool Training { get => Layer.Training; set => Layer.Training = value; }
+    /// <summary>
+    /// Where <see cref="Backward"/> adds the widened weight gradients: null (the default) for <see cref="Master"/>'s own
+    /// gradient, or an array of the same length (a data-parallel worker's copy of it).
+    /// </summary>
+    public float[]? GradientTarget
+    {
+        get => _target;
+        set => _target = value is null || value.Length == Master.Count ? value
+            : throw new ArgumentException($"GradientTarget has {value.Length} elements; the master has {Master.Count}.", nameof(value));
+    }
+    private float[]? _target;
     /// <summary>Plans the layer has created.</summary>
     public long PlansCreated => Layer.PlansCreated;
 
@@ -65,7 +76,7 @@ public sealed class AutocastRnnLayer<TLow> : IDisposable where TLow : unmanaged,
 
     /// <summary>
     /// Backward of <paramref name="context"/>: the output gradients are rounded to 16 bits (overflow → ±Infinity), the
-    /// 16-bit weight gradients are widened and added to <see cref="Master"/>'s gradient, and the input gradients come
+    /// 16-bit weight gradients are widened and added to <see cref="Master"/>'s gradient (or <see cref="GradientTarget"/>), and the input gradients come
     /// back in float32. Returns the index of the first non-finite weight gradient, or −1, with the input gradients.
     /// </summary>
     public (RnnInputGradients<float> Inputs, int FirstNonFiniteWeightGradient) Backward(RnnForwardContext<TLow> context,
@@ -75,7 +86,7 @@ public sealed class AutocastRnnLayer<TLow> : IDisposable where TLow : unmanaged,
         ArgumentNullException.ThrowIfNull(context);
         Layer.ZeroGrad();
         var g = Layer.Backward(context, Narrow(dy, ref _dy), Narrow(dhy, ref _dhy), Narrow(dcy, ref _dcy));
-        int bad = _weights.AddGradients(Layer.WeightGradients, _weights.Master.Grad);
+        int bad = _weights.AddGradients(Layer.WeightGradients, _target ?? _weights.Master.Grad);
         return (new RnnInputGradients<float>(Widen(g.Dx), Widen(g.Dhx), Widen(g.Dcx)), bad);
     }
 

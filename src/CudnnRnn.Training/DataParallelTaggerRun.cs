@@ -28,12 +28,12 @@ public static class DataParallelTaggerRun
         var comm = parallel.Communicator;
         bool root = comm.Rank == 0;
         log = root ? log : null;
-        using var tagger = Tagger<T>.Create(engine, hyper, train, column, options.Seed);
+        using var tagger = Tagger<T>.Create(engine, hyper, train, column, options.Seed, options.Precision);
         var trainer = new DataParallelTaggerTrainer<T>(tagger, options, parallel);
         int threads = options.Threads > 0 ? options.Threads : Environment.ProcessorCount;
         log?.WriteLine($"train: {train.Count:N0} sentences, {train.Sum(s => s.Length):N0} tokens; dev: {(dev is null ? "none" : $"{dev.Count:N0} sentences")}");
         log?.WriteLine($"model: {hyper.Layers}-layer Bi{hyper.Mode} hidden {hyper.Hidden}, {tagger.ParameterCount:N0} {typeof(T).Name} parameters; " +
-                       $"engine: {engine.DeviceDescription}");
+                       $"engine: {engine.DeviceDescription}; precision {options.Precision.Word()}");
         log?.WriteLine($"data-parallel: {comm.WorldSize} rank(s) x {threads} worker thread(s); global batch {options.BatchSize} sentences; " +
                        $"{new GradientSynchronizer<T>(tagger.Parameters, SingleProcessCommunicator.Instance, parallel.BucketBytes).Buckets.Count} gradient bucket(s)");
         if (!trainer.IsRankIndependent)
@@ -42,7 +42,7 @@ public static class DataParallelTaggerRun
         if (parallel.Resume) log?.WriteLine($"resuming from {parallel.CheckpointPath}");
         trainer.EpochCompleted = r => log?.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"epoch {r.Epoch}{(r.Partial ? " (partial)" : "")}: loss {r.TrainLoss:F4}, dev acc {(double.IsNaN(r.DevAccuracy) ? "n/a" : r.DevAccuracy.ToString("F4", CultureInfo.InvariantCulture))}, " +
-            $"{r.TokensPerSecond:N0} tok/s, lr {r.LearningRate:G3}"));
+            $"{r.TokensPerSecond:N0} tok/s, lr {r.LearningRate:G3}{(options.Precision == Precision.Fp16 ? $", loss scale {r.LossScale:R}" : "")}"));
         trainer.CheckpointWritten = s => log?.WriteLine($"checkpoint at step {s} written to {parallel.CheckpointPath}");
         trainer.NewBest = _ => TaggerModelFile.Save(tagger, modelPath);
         var history = trainer.Train(train, dev);

@@ -37,6 +37,9 @@ public sealed class DataParallelTaggerTrainer<T> where T : unmanaged, IFloatingP
         if (parallel.CheckpointEvery < 0) throw new ArgumentOutOfRangeException(nameof(parallel), parallel.CheckpointEvery, "CheckpointEvery must not be negative.");
         if ((parallel.CheckpointEvery > 0 || parallel.Resume) && string.IsNullOrEmpty(parallel.CheckpointPath))
             throw new ArgumentException("CheckpointPath is required with CheckpointEvery or Resume.", nameof(parallel));
+        if (options.Precision != tagger.Precision)
+            throw new ArgumentException($"The options train in {options.Precision.Word()} but the tagger runs its RNNs in {tagger.Precision.Word()}; create the tagger with the same precision.", nameof(options));
+        options.GradScaler.Validate();
         _tagger = tagger;
         _comm = parallel.Communicator ?? throw new ArgumentException("Communicator must not be null.", nameof(parallel));
         Options = options;
@@ -76,6 +79,7 @@ public sealed class DataParallelTaggerTrainer<T> where T : unmanaged, IFloatingP
         ["learning_rate"] = Options.LearningRate.ToString("R", CultureInfo.InvariantCulture),
         ["schedule"] = Options.Schedule.ToString(),
         ["clip_norm"] = Options.ClipNorm.ToString("R", CultureInfo.InvariantCulture),
+        ["precision"] = Options.Precision.Word(),
         ["parameters"] = string.Join(",", _tagger.Parameters.Select(p => $"{p.Name}:{p.Count}")),
     };
 
@@ -96,10 +100,11 @@ public sealed class DataParallelTaggerTrainer<T> where T : unmanaged, IFloatingP
             _ => throw new ArgumentOutOfRangeException(nameof(Options), o.Optimizer, "Expected Adam or Sgd."),
         };
         var sync = new GradientSynchronizer<T>(ps, _comm, Parallel.BucketBytes);
+        var scaler = GradScaler.For(o.Precision, o.GradScaler);
         bool root = _comm.Rank == 0;
         var state = new TrainingCheckpoint { Fingerprint = Fingerprint };
         T[][]? best = null;
-        if (Parallel.Resume) state = Restore(opt, sync, ref best);
+        if (Parallel.Resume) state = Restore(opt, sync, scaler, ref best);
         else sync.BroadcastParameters();
         _tagger.MarkWeightsChanged();
 
@@ -133,7 +138,7 @@ public sealed class DataParallelTaggerTrainer<T> where T : unmanaged, IFloatingP
                 foreach (int i in batch) batchTokens += lengths[i];
                 stepClock.Start();
                 bool timeUp = o.TimeLimit is { } l2 && clock.Elapsed >= l2;
-                lossSum += Step(workers, data, batch, batchTokens, SampleKeys.Key(o.Seed, step, SampleKeys.Step), opt, sync, timeUp, out bool anyTimeUp);
+                lossSum += Step(workers, data, batch, batchTokens, SampleKeys.Key(o.Seed, step, SampleKeys.Step), opt, sync, scaler, timeUp, out bool anyTimeUp);
                 stepClock.Stop();
                 step++;
                 steps++;
@@ -147,7 +152,7 @@ public sealed class DataParallelTaggerTrainer<T> where T : unmanaged, IFloatingP
                     {
                         Step = step, Epoch = epoch, NextBatch = bi + 1, LearningRate = opt.LearningRate,
                         BestAccuracy = double.IsNegativeInfinity(bestAcc) ? double.NaN : bestAcc, EpochLoss = lossSum, EpochTokens = tokens,
-                        Fingerprint = Fingerprint,
+                        Scaler = scaler.IsEnabled ? scaler.GetState() : null, Fingerprint = Fingerprint,
                     }.Save(Parallel.CheckpointPath!, ps, opt, best);
                     CheckpointWritten?.Invoke(step);
                 }
@@ -167,7 +172,7 @@ public sealed class DataParallelTaggerTrainer<T> where T : unmanaged, IFloatingP
                     best = Snapshot(ps, best);
                 }
             }
-            var r = new EpochResult(epoch + 1, lossSum / tokens, acc, tokens, tps, clock.Elapsed, opt.LearningRate, isBest, partial);
+            var r = new EpochResult(epoch + 1, lossSum / tokens, acc, tokens, tps, clock.Elapsed, opt.LearningRate, isBest, partial) { LossScale = scaler.Scale };
             results.Add(r);
             if (root)
             {
@@ -184,15 +189,20 @@ public sealed class DataParallelTaggerTrainer<T> where T : unmanaged, IFloatingP
         return results;
     }
 
-    private TrainingCheckpoint Restore(Optimizer<T> opt, GradientSynchronizer<T> sync, ref T[][]? best)
+    private TrainingCheckpoint Restore(Optimizer<T> opt, GradientSynchronizer<T> sync, GradScaler scaler, ref T[][]? best)
     {
         var ps = _tagger.Parameters;
-        var scalars = new double[8];
+        var scalars = new double[12];
         TrainingCheckpoint? state = null;
         if (_comm.Rank == 0)
         {
             state = TrainingCheckpoint.Load(Parallel.CheckpointPath!, ps, opt, Fingerprint, out best);
-            scalars = [state.Step, state.Epoch, state.NextBatch, opt.StepCount, state.EpochLoss, state.EpochTokens, state.LearningRate, state.BestAccuracy];
+            if (scaler.IsEnabled && state.Scaler is null)
+                throw new ModelFormatException(Parallel.CheckpointPath!, "it holds no loss-scaler state, which a float16 run needs to resume");
+            var sc = state.Scaler ?? scaler.GetState();
+            // Every value is exact in a double (the scale is a float, the counters are far below 2^53).
+            scalars = [state.Step, state.Epoch, state.NextBatch, opt.StepCount, state.EpochLoss, state.EpochTokens, state.LearningRate, state.BestAccuracy,
+                sc.Scale, sc.GrowthTracker, sc.SkippedSteps, sc.ConsecutiveSkippedSteps];
         }
         // Rank 0 read the file; the others get its contents (no shared file system needed).
         _comm.Broadcast<double>(scalars, 0);
@@ -200,6 +210,9 @@ public sealed class DataParallelTaggerTrainer<T> where T : unmanaged, IFloatingP
         foreach (var (_, buffers) in opt.StateBuffers)
             foreach (var b in buffers) _comm.Broadcast<T>(b, 0);
         opt.StepCount = (long)scalars[3];
+        if (scaler.IsEnabled)
+            scaler.LoadState(new GradScalerState((float)scalars[8], (int)scalars[9], scaler.Options.GrowthFactor, scaler.Options.BackoffFactor,
+                scaler.Options.GrowthInterval, (long)scalars[10], (int)scalars[11]));
         return state ?? new TrainingCheckpoint
         {
             Step = (long)scalars[0], Epoch = (int)scalars[1], NextBatch = (int)scalars[2], EpochLoss = scalars[4],
@@ -216,14 +229,16 @@ public sealed class DataParallelTaggerTrainer<T> where T : unmanaged, IFloatingP
 
     /// <summary>One optimizer step on this rank's share of the global batch; returns the global batch's summed token loss.</summary>
     private double Step(TaggerWorker<T>[] workers, TaggedSentence[] data, int[] batch, int batchTokens, ulong seed, Optimizer<T> opt,
-        GradientSynchronizer<T> sync, bool timeUp, out bool anyTimeUp)
+        GradientSynchronizer<T> sync, GradScaler scaler, bool timeUp, out bool anyTimeUp)
     {
         int n = _comm.WorldSize, rank = _comm.Rank;
         int mine = (batch.Length - rank + n - 1) / n; // sentences j ≡ rank (mod n)
         int k = Math.Min(workers.Length, mine);
         // Averaging over n ranks divides by n; scaling each rank's loss by n first gives the global mean token loss
         // (n = 1, 2, 4: multiplying and dividing by a power of two is exact).
-        double scale = (double)n / batchTokens;
+        // The float16 loss scale S (1 without loss scaling) multiplies every gradient until the scaler unscales them.
+        double lossScale = scaler.Scale;
+        double scale = n * lossScale / batchTokens;
         foreach (var w in workers) w.ZeroGrad();
         double local = 0;
         if (k > 0)
@@ -253,8 +268,11 @@ public sealed class DataParallelTaggerTrainer<T> where T : unmanaged, IFloatingP
         _reduce[1] = timeUp ? 1 : 0;
         _comm.AllReduce<double>(_reduce, ReduceOperation.Sum);
         anyTimeUp = _reduce[1] > 0;
-        if (Options.ClipNorm > 0) GradientClipping.ClipByGlobalNorm(_tagger.Parameters, Options.ClipNorm);
-        opt.Step();
+        // Every rank holds the same reduced gradients, so every rank finds the same Inf/NaN and takes the same decision.
+        bool found = scaler.IsEnabled && scaler.Unscale(_tagger.Parameters);
+        if (Options.ClipNorm > 0 && !found) GradientClipping.ClipByGlobalNorm(_tagger.Parameters, Options.ClipNorm);
+        scaler.Step(opt);
+        scaler.Update();
         _tagger.MarkWeightsChanged();
         return _reduce[0];
     }

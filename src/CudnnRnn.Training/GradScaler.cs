@@ -119,6 +119,9 @@ public sealed class GradScaler
         _scale = Options.InitScale;
     }
 
+    /// <summary>A scaler for a run in <paramref name="precision"/>: enabled for float16 only (bfloat16 and float32 need no loss scaling).</summary>
+    public static GradScaler For(Precision precision, GradScalerOptions? options = null) => new(options, enabled: precision.NeedsLossScaling());
+
     /// <summary>The settings (the factors and interval may be replaced by <see cref="LoadState"/>).</summary>
     public GradScalerOptions Options { get; private set; }
     /// <summary>False for bfloat16 and float32 training.</summary>

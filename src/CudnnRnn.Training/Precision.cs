@@ -94,15 +94,3 @@ public sealed record GradScalerOptions
             throw new ArgumentOutOfRangeException(nameof(MaxConsecutiveSkippedSteps), MaxConsecutiveSkippedSteps, "Expected a count ≥ 0.");
     }
 }
-
-/// <summary>Mixed-precision settings of a training run.</summary>
-public sealed record MixedPrecisionOptions
-{
-    /// <summary>The precision of the RNN on the engine.</summary>
-    public Precision Precision { get; init; } = Precision.Fp32;
-    /// <summary>Loss-scaling settings, used when <see cref="Precision"/> is <see cref="Training.Precision.Fp16"/>.</summary>
-    public GradScalerOptions Scaler { get; init; } = new();
-
-    /// <summary>A scaler for this run: enabled for float16, disabled (scale 1, plain optimizer steps) otherwise.</summary>
-    public GradScaler CreateScaler() => new(Scaler, enabled: Precision.NeedsLossScaling());
-}

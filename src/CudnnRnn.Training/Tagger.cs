@@ -21,7 +21,20 @@ public sealed class Tagger<T> : IDisposable where T : unmanaged, IFloatingPointI
     private bool _disposed;
 
     /// <summary>Creates a tagger with freshly initialised (seeded) parameters.</summary>
-    public Tagger(IRnnEngine engine, TaggerHyperParameters hyper, Vocabulary words, Vocabulary chars, Vocabulary tags, TagColumn column, ulong seed)
+    /// <param name="engine">The engine that runs the RNNs.</param>
+    /// <param name="hyper">Architecture.</param>
+    /// <param name="words">Word vocabulary.</param>
+    /// <param name="chars">Character vocabulary.</param>
+    /// <param name="tags">Tag set.</param>
+    /// <param name="column">The CoNLL-U column of the tags.</param>
+    /// <param name="seed">Seed of the initialisation.</param>
+    /// <param name="precision">
+    /// The RNNs' precision on the engine: <see cref="Precision.Fp16"/> and <see cref="Precision.Bf16"/> run them in 16
+    /// bits cast from the float32 master parameters each step (<typeparamref name="T"/> must be float); everything else
+    /// stays float32.
+    /// </param>
+    public Tagger(IRnnEngine engine, TaggerHyperParameters hyper, Vocabulary words, Vocabulary chars, Vocabulary tags, TagColumn column, ulong seed,
+        Precision precision = Precision.Fp32)
     {
         ArgumentNullException.ThrowIfNull(engine);
         ArgumentNullException.ThrowIfNull(hyper);
@@ -35,6 +48,18 @@ public sealed class Tagger<T> : IDisposable where T : unmanaged, IFloatingPointI
         Tags = tags;
         Column = column;
         var dt = RnnDescriptor.DataTypeOf<T>();
+        if (!Enum.IsDefined(precision)) throw new ArgumentOutOfRangeException(nameof(precision), precision, "Expected Fp32, Fp16 or Bf16.");
+        if (precision.IsMixed())
+        {
+            if (dt != RnnDataType.Float32)
+                throw new NotSupportedException($"Mixed precision ({precision.Word()}) keeps float32 master weights; this tagger's element type is {typeof(T).Name} (use float).");
+            if (!engine.Supports(precision.ToRnnDataType(), out var why))
+                throw new NotSupportedException($"The {engine.Name} engine cannot run {precision.Word()}: {why}");
+        }
+        Precision = precision;
+        // The master weight spaces follow the engine's layout for the type the RNNs run in (the 16-bit one when mixed), so
+        // a cast copies element by element.
+        var rnnType = precision.IsMixed() ? precision.ToRnnDataType() : dt;
 
         WordEmbedding = Add(new Parameter<T>("word_embedding.weight", words.Count, hyper.WordDim));
         if (hyper.UsesChars)
@@ -50,14 +75,14 @@ public sealed class Tagger<T> : IDisposable where T : unmanaged, IFloatingPointI
         if (hyper.UsesCharLstm)
         {
             CharRnnDescriptor = new RnnDescriptor(RnnMode.Lstm, hyper.CharDim, hyper.CharHidden, 1, RnnDirection.Bidirectional, dataType: dt);
-            CharRnnLayout = engine.GetWeightLayout(CharRnnDescriptor);
+            CharRnnLayout = engine.GetWeightLayout(CharRnnDescriptor.WithDataType(rnnType));
             CharRnnWeights = Add(new Parameter<T>("char_lstm", checked((int)CharRnnLayout.TotalElements)));
         }
         if (hyper.UsesShape) ShapeEmbedding = Add(new Parameter<T>("shape_embedding.weight", WordFeatures.ShapeCount, hyper.ShapeDim));
         RnnDescriptor = new RnnDescriptor(hyper.Mode, hyper.InputSize, hyper.Hidden, hyper.Layers,
             hyper.Bidirectional ? RnnDirection.Bidirectional : RnnDirection.Unidirectional, dataType: dt,
             dropout: hyper.Layers > 1 ? hyper.Dropout : 0, dropoutSeed: seed ^ 0xD10);
-        RnnLayout = engine.GetWeightLayout(RnnDescriptor);
+        RnnLayout = engine.GetWeightLayout(RnnDescriptor.WithDataType(rnnType));
         RnnWeights = Add(new Parameter<T>("lstm", checked((int)RnnLayout.TotalElements)));
         OutputWeight = Add(new Parameter<T>("output.weight", tags.Count, hyper.OutputSize));
         OutputBias = Add(new Parameter<T>("output.bias", tags.Count));
@@ -65,14 +90,15 @@ public sealed class Tagger<T> : IDisposable where T : unmanaged, IFloatingPointI
     }
 
     /// <summary>Builds vocabularies from training sentences and creates a tagger.</summary>
-    public static Tagger<T> Create(IRnnEngine engine, TaggerHyperParameters hyper, IReadOnlyList<TaggedSentence> train, TagColumn column, ulong seed)
+    public static Tagger<T> Create(IRnnEngine engine, TaggerHyperParameters hyper, IReadOnlyList<TaggedSentence> train, TagColumn column, ulong seed,
+        Precision precision = Precision.Fp32)
     {
         ArgumentNullException.ThrowIfNull(train);
         if (train.Count == 0) throw new ArgumentException("No training sentences.", nameof(train));
         var words = Vocabulary.Build(train.SelectMany(s => s.Words).Select(w => WordFeatures.Normalize(w, hyper.Lowercase, hyper.NormalizeDigits)), hyper.MinWordFrequency);
         var chars = Vocabulary.Build(train.SelectMany(s => s.Words).SelectMany(w => w).Select(c => c.ToString()), 1);
         var tags = Vocabulary.Build(train.SelectMany(s => s.Tags), 1, hasSpecials: false);
-        return new Tagger<T>(engine, hyper, words, chars, tags, column, seed);
+        return new Tagger<T>(engine, hyper, words, chars, tags, column, seed, precision);
     }
 
     private int[]? _charTable;
@@ -94,6 +120,8 @@ public sealed class Tagger<T> : IDisposable where T : unmanaged, IFloatingPointI
 
     /// <summary>The engine that runs the RNNs.</summary>
     public IRnnEngine Engine { get; }
+    /// <summary>The precision the RNNs run in (the master parameters are float32 in every mode of a float tagger).</summary>
+    public Precision Precision { get; }
     /// <summary>Architecture.</summary>
     public TaggerHyperParameters Hyper { get; }
     /// <summary>Word vocabulary (normalised forms).</summary>

@@ -66,10 +66,17 @@ public static class TaggerModelFile
 
     /// <summary>
     /// Loads a tagger onto <paramref name="engine"/>. Throws <see cref="ModelFormatException"/> for a truncated or
-    /// corrupt file, another format or format version, or missing/misshapen tensors.
+    /// corrupt file, another format or format version, or missing/misshapen tensors. The file holds float32 (or
+    /// float64) master weights whatever precision trained them; <paramref name="precision"/> chooses how the loaded
+    /// tagger runs its RNNs (16-bit ones need <typeparamref name="T"/> = float and an engine that supports the type).
     /// </summary>
-    public static Tagger<T> Load<T>(string path, IRnnEngine engine) where T : unmanaged, IFloatingPointIeee754<T>
+    public static Tagger<T> Load<T>(string path, IRnnEngine engine, Precision precision = Precision.Fp32) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        ArgumentNullException.ThrowIfNull(engine);
+        if (precision.IsMixed() && typeof(T) != typeof(float))
+            throw new NotSupportedException($"Mixed precision ({precision.Word()}) keeps float32 master weights; load the model as float.");
+        if (precision.IsMixed() && !engine.Supports(precision.ToRnnDataType(), out var why))
+            throw new NotSupportedException($"The {engine.Name} engine cannot run {precision.Word()}: {why}");
         var (tensors, meta) = SafeTensors.Read(path);
         string Meta(string key) => meta.TryGetValue(key, out var v) ? v : throw new ModelFormatException(path, $"metadata has no '{key}' (not a {Format} model?)");
         if (Meta("format") != Format) throw new ModelFormatException(path, $"format is '{meta["format"]}', expected '{Format}'");
@@ -89,7 +96,7 @@ public static class TaggerModelFile
             long needed = ParameterCount(hyper, words.Count, chars.Count, tags.Count), held = tensors.Values.Sum(t => (long)t.Values.Length);
             if (needed > held)
                 throw new ModelFormatException(path, $"hyper_parameters and vocabularies describe a model of {needed} values but the file's tensors hold {held}");
-            tagger = new Tagger<T>(engine, hyper, words, chars, tags, column, 0);
+            tagger = new Tagger<T>(engine, hyper, words, chars, tags, column, 0, precision);
         }
         catch (Exception e) when (e is JsonException or ArgumentException or NotSupportedException or FormatException or OverflowException or InvalidOperationException)
         {

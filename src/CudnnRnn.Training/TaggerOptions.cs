@@ -138,6 +138,14 @@ public sealed record TrainingOptions
     /// <summary>Seed of initialisation, dropout and batch order.</summary>
     public ulong Seed { get; init; } = 1;
     /// <summary>
+    /// The precision the RNNs run in: <see cref="Training.Precision.Fp16"/> or <see cref="Training.Precision.Bf16"/>
+    /// train in mixed precision (16-bit RNN cast each step from float32 master weights; the optimizer, the embeddings and
+    /// the output layer stay float32), float16 with dynamic loss scaling (<see cref="Training.GradScaler"/>).
+    /// </summary>
+    public Precision Precision { get; init; } = Precision.Fp32;
+    /// <summary>Loss scaling of <see cref="Training.Precision.Fp16"/> runs (PyTorch GradScaler's defaults).</summary>
+    public GradScalerOptions GradScaler { get; init; } = new();
+    /// <summary>
     /// Worker threads (data-parallel replicas of the network, gradients summed); 0 = all cores on a host-memory engine,
     /// one on a device engine (see <see cref="WorkerCount.For"/>).
     /// </summary>

@@ -111,7 +111,7 @@ public sealed class TaggerSession<T> : IDisposable where T : unmanaged, IFloatin
         Engine = engine;
         Data = data;
         Options = options;
-        Tagger = Tagger<T>.Create(engine, options.Hyper, data.Train, data.Column, options.Training.Seed);
+        Tagger = Tagger<T>.Create(engine, options.Hyper, data.Train, data.Column, options.Training.Seed, options.Training.Precision);
         try
         {
             _trainer = new TaggerTrainer<T>(Tagger, options.Training with { Threads = Workers });

@@ -28,6 +28,8 @@ public sealed record BatchProgress(int Epoch, int Batch, int Batches, double Run
 public sealed record EpochResult(int Epoch, double TrainLoss, double DevAccuracy, long Tokens, double TokensPerSecond, TimeSpan Elapsed,
     double LearningRate, bool IsBest, bool Partial, long SkippedSteps = 0)
 {
+    /// <summary>The float16 loss scale at the end of the epoch (<see cref="GradScaler.Scale"/>; 1 without loss scaling).</summary>
+    public float LossScale { get; init; } = 1;
     /// <summary>RNN plans the workers created during the epoch's training batches (one per new data shape).</summary>
     public long PlansCreated { get; init; }
 }
@@ -49,6 +51,9 @@ public sealed class TaggerTrainer<T> where T : unmanaged, IFloatingPointIeee754<
         if (options.Epochs < 1) throw new ArgumentOutOfRangeException(nameof(options), options.Epochs, "Epochs must be at least 1.");
         if (options.BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(options), options.BatchSize, "BatchSize must be at least 1.");
         if (!Enum.IsDefined(options.Optimizer)) throw new ArgumentOutOfRangeException(nameof(options), options.Optimizer, "Optimizer must be Adam or Sgd.");
+        if (options.Precision != tagger.Precision)
+            throw new ArgumentException($"The options train in {options.Precision.Word()} but the tagger runs its RNNs in {tagger.Precision.Word()}; create the tagger with the same precision.", nameof(options));
+        options.GradScaler.Validate();
         _tagger = tagger;
         Options = options;
     }
@@ -79,6 +84,8 @@ public sealed class TaggerTrainer<T> where T : unmanaged, IFloatingPointIeee754<
             OptimizerKind.Sgd => new Sgd<T>(ps, o.LearningRate, o.Momentum),
             _ => throw new UnreachableException(),   // the constructor checked it
         };
+        var scaler = GradScaler.For(o.Precision, o.GradScaler);
+        long Skipped() => opt.SkippedSteps + scaler.SkippedSteps;
         var lengths = data.Select(s => s.Length).ToArray();
         var clock = Stopwatch.StartNew();
         var results = new List<EpochResult>();
@@ -91,7 +98,7 @@ public sealed class TaggerTrainer<T> where T : unmanaged, IFloatingPointIeee754<
         {
             var batches = LengthBuckets.Create(lengths, o.BatchSize, o.MaxBatchTokens, new SeededRandom(rng.NextUInt64()), o.SameLengthBatches);
             double lossSum = 0;
-            long tokens = 0, lossTokens = 0, skippedBefore = opt.SkippedSteps;
+            long tokens = 0, lossTokens = 0, skippedBefore = Skipped();
             var epochClock = Stopwatch.StartNew();
             long plansBefore = workers.Sum(w => w.PlansCreated);
             bool partial = false;
@@ -108,10 +115,10 @@ public sealed class TaggerTrainer<T> where T : unmanaged, IFloatingPointIeee754<
                 var batch = batches[bi];
                 int batchTokens = 0;
                 foreach (int i in batch) batchTokens += lengths[i];
-                double batchLoss = Step(workers, data, batch, batchTokens, rng.NextUInt64(), opt);
+                double batchLoss = Step(workers, data, batch, batchTokens, rng.NextUInt64(), opt, scaler);
                 if (!double.IsNaN(batchLoss)) { lossSum += batchLoss; lossTokens += batchTokens; } // NaN: step skipped
                 tokens += batchTokens;
-                BatchCompleted?.Invoke(new BatchProgress(epoch + 1, bi + 1, batches.Count, lossSum / lossTokens, tokens / epochClock.Elapsed.TotalSeconds, clock.Elapsed, opt.SkippedSteps - skippedBefore));
+                BatchCompleted?.Invoke(new BatchProgress(epoch + 1, bi + 1, batches.Count, lossSum / lossTokens, tokens / epochClock.Elapsed.TotalSeconds, clock.Elapsed, Skipped() - skippedBefore));
             }
             if (tokens == 0) break;
             double tps = tokens / epochClock.Elapsed.TotalSeconds;
@@ -126,7 +133,10 @@ public sealed class TaggerTrainer<T> where T : unmanaged, IFloatingPointIeee754<
                 bestAcc = acc;
                 best = Snapshot(ps, best);
             }
-            var r = new EpochResult(epoch + 1, lossSum / lossTokens, acc, tokens, tps, clock.Elapsed, opt.LearningRate, isBest, partial, opt.SkippedSteps - skippedBefore) { PlansCreated = plans };
+            var r = new EpochResult(epoch + 1, lossSum / lossTokens, acc, tokens, tps, clock.Elapsed, opt.LearningRate, isBest, partial, Skipped() - skippedBefore)
+            {
+                PlansCreated = plans, LossScale = scaler.Scale,
+            };
             results.Add(r);
             EpochCompleted?.Invoke(r);
             if (isBest) NewBest?.Invoke(r);
@@ -146,11 +156,16 @@ public sealed class TaggerTrainer<T> where T : unmanaged, IFloatingPointIeee754<
         return into;
     }
 
-    /// <summary>One optimisation step on a batch split across the workers; returns the summed token loss, or NaN when the step was skipped (non-finite).</summary>
-    private double Step(TaggerWorker<T>[] workers, TaggedSentence[] data, int[] batch, int batchTokens, ulong seed, Optimizer<T> opt)
+    /// <summary>
+    /// One optimisation step on a batch split across the workers; returns the summed token loss, or NaN when the step was
+    /// skipped (non-finite; with float16, also an overflow of the scaled gradients, after which the scale halves).
+    /// </summary>
+    private double Step(TaggerWorker<T>[] workers, TaggedSentence[] data, int[] batch, int batchTokens, ulong seed, Optimizer<T> opt, GradScaler scaler)
     {
         int k = Math.Min(workers.Length, batch.Length);
-        double scale = 1.0 / batchTokens;
+        // The loss scale S multiplies the gradient of the mean token loss (S = 1 without float16 loss scaling).
+        double lossScale = scaler.Scale;
+        double scale = lossScale / batchTokens;
         foreach (var w in workers) w.ZeroGrad();
         double loss;
         if (k == 1) loss = workers[0].TrainStep(data, batch, scale, seed);
@@ -173,8 +188,13 @@ public sealed class TaggerTrainer<T> where T : unmanaged, IFloatingPointIeee754<
                 for (int p = 0; p < master.Count; p++) TensorPrimitives.Add(master[p], g[p], master[p]);
             }
         }
-        if (Options.ClipNorm > 0) GradientClipping.ClipByGlobalNorm(_tagger.Parameters, Options.ClipNorm);
-        if (!opt.Step(loss)) return double.NaN; // non-finite loss or gradient: nothing applied, counted in opt.SkippedSteps
+        loss /= lossScale;
+        // As PyTorch's AMP recipe: unscale, clip the unscaled gradients, step unless something is Inf/NaN, update the scale.
+        bool found = scaler.IsEnabled && scaler.Unscale(_tagger.Parameters);
+        if (Options.ClipNorm > 0 && !found) GradientClipping.ClipByGlobalNorm(_tagger.Parameters, Options.ClipNorm);
+        bool applied = scaler.Step(opt, loss); // non-finite: nothing applied, counted in opt.SkippedSteps or scaler.SkippedSteps
+        scaler.Update();
+        if (!applied) return double.NaN;
         _tagger.MarkWeightsChanged();
         return loss * batchTokens;
     }

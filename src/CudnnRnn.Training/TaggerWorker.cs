@@ -11,22 +11,21 @@ namespace CudnnRnn.Training;
 public sealed partial class TaggerWorker<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly Tagger<T> _m;
-    private readonly RnnLayer<T> _rnn;
-    private readonly RnnLayer<T>? _charRnn;
+    private readonly WorkerRnn<T> _rnn;
+    private readonly WorkerRnn<T>? _charRnn;
     private readonly T[][] _grads;
     private readonly int _iWord, _iChar = -1, _iCharRnn = -1, _iConvW = -1, _iConvB = -1, _iShape = -1, _iRnn, _iOutW, _iOutB;
     private readonly bool _chars;
     private readonly Dictionary<string, int> _unique = new(StringComparer.Ordinal);
     private readonly List<string> _uniqueForms = new();
     private readonly Dictionary<string, (int Id, int Shape)> _formCache = new(StringComparer.Ordinal);
-    private long _syncedVersion = long.MinValue;
 
     // Scratch (grown on demand).
     private int[] _order = [], _lengths = [], _stepOff = [], _wordIds = [], _shapeIds = [], _charSlot = [], _targets = [], _pred = [];
     private int[] _uOrder = [], _uPos = [], _uLen = [], _cStepOff = [], _charIds = [];
     private int[] _uRow = [], _convIds = [], _argmax = [];
     private T[] _charFeat = [], _dFeat = [], _xc = [], _z = [], _dxc = [];
-    private T[] _x = [], _xMask = [], _yMask = [], _logits = [], _dLogits = [], _dY = [], _cx = [], _dHy = [], _rnnGradTmp = [];
+    private T[] _x = [], _xMask = [], _yMask = [], _logits = [], _dLogits = [], _dY = [], _cx = [], _dHy = [];
 
     // State of the last training forward.
     private int _n, _batch, _u, _nChars;
@@ -48,8 +47,11 @@ public sealed partial class TaggerWorker<T> : IDisposable where T : unmanaged, I
         _iRnn = Index(model.RnnWeights);
         _iOutW = Index(model.OutputWeight);
         _iOutB = Index(model.OutputBias);
-        _rnn = new RnnLayer<T>(model.Engine, model.RnnDescriptor);
-        if (model.CharRnnDescriptor is not null) _charRnn = new RnnLayer<T>(model.Engine, model.CharRnnDescriptor);
+        // Fp32: the RNNs in T, fed the master weights when they change; Fp16/Bf16: 16-bit RNNs cast from the float32
+        // master weights at each forward (the autocast pattern), their weight gradients widened into _grads.
+        _rnn = WorkerRnn<T>.Create(model.Engine, model.RnnDescriptor, model.RnnWeights, _grads[_iRnn], model.Precision, () => model.WeightsVersion);
+        if (model.CharRnnDescriptor is not null)
+            _charRnn = WorkerRnn<T>.Create(model.Engine, model.CharRnnDescriptor, model.CharRnnWeights!, _grads[_iCharRnn], model.Precision, () => model.WeightsVersion);
     }
 
     private static int IndexOf(IReadOnlyList<Parameter<T>> ps, Parameter<T> p)
@@ -68,14 +70,6 @@ public sealed partial class TaggerWorker<T> : IDisposable where T : unmanaged, I
     public void ZeroGrad()
     {
         foreach (var g in _grads) Array.Clear(g);
-    }
-
-    private void SyncWeights()
-    {
-        if (_syncedVersion == _m.WeightsVersion) return;
-        _rnn.Weights.CopyFrom(_m.RnnWeights.Value);
-        _charRnn?.Weights.CopyFrom(_m.CharRnnWeights!.Value);
-        _syncedVersion = _m.WeightsVersion;
     }
 
     private static void Grow<TItem>(ref TItem[] a, long n)
@@ -123,9 +117,7 @@ public sealed partial class TaggerWorker<T> : IDisposable where T : unmanaged, I
         Linear.Backward<T>(y.AsSpan(0, n * O), n, O, _m.OutputWeight.Value, dLogits, K, dY, _grads[_iOutW], _grads[_iOutB]);
         Dropout.Backward<T>(dY, _yMask);
 
-        var dx = _rnn.Backward(_rnnContext!, dY).Dx;
-        DisposeContexts(rnn: true);
-        AddRnnGradients(_rnn, _grads[_iRnn]);
+        var dx = _rnn.Backward(dY, default);
         var dxs = dx.AsSpan(0, n * I);
         Dropout.Backward<T>(dxs, _xMask);
 
@@ -168,20 +160,10 @@ public sealed partial class TaggerWorker<T> : IDisposable where T : unmanaged, I
         }
     }
 
-    private void AddRnnGradients(RnnLayer<T> layer, T[] target)
-    {
-        Grow(ref _rnnGradTmp, target.Length);
-        var tmp = _rnnGradTmp.AsSpan(0, target.Length);
-        layer.WeightGradients.Read(0, tmp);
-        TensorPrimitives.Add(target, tmp, target);
-        layer.ZeroGrad();
-    }
-
     /// <summary>Sorts the batch (longest first), builds ids, char features and the RNN input x (packed rows).</summary>
     private void Encode(Func<int, string[]> wordsOf, ReadOnlySpan<int> batch, bool training)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        SyncWeights();
         var hp = _m.Hyper;
         int B = batch.Length;
         if (B == 0) throw new ArgumentException("Empty batch.", nameof(batch));
@@ -316,10 +298,8 @@ public sealed partial class TaggerWorker<T> : IDisposable where T : unmanaged, I
         var cx = _cx.AsSpan(0, nc * dc);
         Embedding.Forward<T>(_m.CharEmbedding!.Value, dc, _charIds.AsSpan(0, nc), cx, dc);
         var desc = new RnnDataDescriptor(RnnDataLayout.SeqMajorPacked, T0, U, dc, _uLen.AsSpan(0, U));
-        _charRnn!.Training = training;
-        DisposeContexts(chars: true);
-        _charContext = _charRnn.Forward(desc, cx);
-        var hy = _charContext.Hy.ToArray(); // [2, U, hc]
+        _charRnn!.Forward(desc, cx, training);
+        var hy = _charRnn.ReadHy(); // [2, U, hc]
         Grow(ref _charFeat, (long)U * 2 * hc);
         for (int u = 0; u < U; u++)
         {
@@ -341,9 +321,7 @@ public sealed partial class TaggerWorker<T> : IDisposable where T : unmanaged, I
             dFeat.Slice(u * 2 * hc + hc, hc).CopyTo(dHy.Slice((U + p) * hc, hc));
         }
         // Only h_n of the char LSTM feeds the loss: no dy.
-        var cdx = _charRnn!.Backward(_charContext!, default, dHy).Dx;
-        DisposeContexts(chars: true);
-        AddRnnGradients(_charRnn, _grads[_iCharRnn]);
+        var cdx = _charRnn!.Backward(default, dHy);
         Embedding.Backward<T>(_grads[_iChar], _m.Hyper.CharDim, _charIds.AsSpan(0, _nChars), cdx, _m.Hyper.CharDim);
     }
 
@@ -353,20 +331,8 @@ public sealed partial class TaggerWorker<T> : IDisposable where T : unmanaged, I
         // share a shape (one plan), whatever their exact lengths.
         int maxLen = (_lengths[0] + 7) / 8 * 8;
         var desc = new RnnDataDescriptor(RnnDataLayout.SeqMajorPacked, maxLen, _batch, _m.Hyper.InputSize, _lengths.AsSpan(0, _batch));
-        _rnn.Training = training;
-        DisposeContexts(rnn: true);
-        _rnnContext = _rnn.Forward(desc, _x.AsSpan(0, _n * _m.Hyper.InputSize));
-        return _rnnContext.Y.ToArray();
-    }
-
-    // The forward contexts of the step in progress (the word RNN's and the char LSTM's); disposed after their backward
-    // or at the next forward, which returns their memory to the layers' pools.
-    private RnnForwardContext<T>? _rnnContext, _charContext;
-
-    private void DisposeContexts(bool rnn = false, bool chars = false)
-    {
-        if (rnn) { _rnnContext?.Dispose(); _rnnContext = null; }
-        if (chars) { _charContext?.Dispose(); _charContext = null; }
+        _rnn.Forward(desc, _x.AsSpan(0, _n * _m.Hyper.InputSize), training);
+        return _rnn.ReadY();
     }
 
     private bool _disposed;
@@ -376,7 +342,6 @@ public sealed partial class TaggerWorker<T> : IDisposable where T : unmanaged, I
     {
         if (_disposed) return;
         _disposed = true;
-        DisposeContexts(rnn: true, chars: true);
         _rnn.Dispose();
         _charRnn?.Dispose();
     }

@@ -82,7 +82,8 @@ public sealed record TrainingCheckpoint
             throw new ModelFormatException(path, $"format version {meta["format_version"]} is not {FormatVersion}");
         foreach (var (k, v) in fingerprint)
         {
-            string stored = meta.TryGetValue("fp." + k, out var s) ? s : "(absent)";
+            // Checkpoints written before mixed precision existed trained in fp32.
+            string stored = meta.TryGetValue("fp." + k, out var s) ? s : k == "precision" ? "fp32" : "(absent)";
             if (stored != v) throw new ModelFormatException(path, $"it was written with {k}={stored}, this run has {k}={v}; resume with the same settings");
         }
         string dtype = typeof(T) == typeof(float) ? "F32" : "F64";

@@ -333,8 +333,8 @@ public class GradScalerTests
         Assert.Equal(RnnDataType.BFloat16, Precision.Bf16.ToRnnDataType());
         Assert.True(Precision.Fp16.NeedsLossScaling());
         Assert.False(Precision.Bf16.NeedsLossScaling());
-        Assert.True(new MixedPrecisionOptions { Precision = Precision.Fp16 }.CreateScaler().IsEnabled);
-        Assert.False(new MixedPrecisionOptions { Precision = Precision.Bf16 }.CreateScaler().IsEnabled);
+        Assert.True(GradScaler.For(Precision.Fp16).IsEnabled);
+        Assert.False(GradScaler.For(Precision.Bf16).IsEnabled);
         var e = Assert.Throws<ArgumentException>(() => PrecisionInfo.Parse("half"));
         Assert.Contains("fp32, fp16, bf16", e.Message);
     }

@@ -25,6 +25,13 @@ internal static class TaggerCommand
     public static readonly IReadOnlyList<(string, CharModel)> CharModels = [("cnn", CharModel.Cnn), ("lstm", CharModel.Lstm), ("none", CharModel.None)];
     /// <summary>The words of <c>--optimizer</c>.</summary>
     public static readonly IReadOnlyList<(string, OptimizerKind)> Optimizers = [("adam", OptimizerKind.Adam), ("sgd", OptimizerKind.Sgd)];
+    /// <summary>The words of <c>--precision</c>.</summary>
+    public static readonly IReadOnlyList<(string, Precision)> Precisions = [("fp32", Precision.Fp32), ("fp16", Precision.Fp16), ("bf16", Precision.Bf16)];
+
+    /// <summary><c>--precision</c>: the RNNs in float32, or in 16 bits cast from float32 master weights.</summary>
+    public static EnumOption<Precision> PrecisionOption(string what) => new("--precision",
+        $"Precision of the RNNs {what}: fp32, or fp16/bf16 (mixed precision: 16-bit RNN cast from float32 master weights, the rest float32; fp16 with dynamic loss scaling).",
+        Precision.Fp32, Precisions);
 
     private static Option<int> ThreadsOption()
     {
@@ -61,9 +68,10 @@ internal static class TaggerCommand
         var batch = Positive("--batch-size", "Sentences per batch.", 32);
         var optimizer = new EnumOption<OptimizerKind>("--optimizer", "Optimizer.", OptimizerKind.Adam, Optimizers);
         var lr = Positive("--lr", "Learning rate (cosine-decayed over the budget).", 2e-3);
+        var precision = PrecisionOption("in training (the model file holds the float32 master weights either way)");
 
         var cmd = new Command("train", "Train a tagger; evaluates on --dev after each epoch and keeps the best model.");
-        foreach (var o in new Option[] { train, dev, epochs, timeLimit, column, seed, threads, output, hidden, layers, chars, batch, optimizer, lr })
+        foreach (var o in new Option[] { train, dev, epochs, timeLimit, column, seed, threads, output, hidden, layers, chars, batch, optimizer, lr, precision })
             cmd.Options.Add(o);
         var engine = EngineOptions.AddTo(cmd);
         // ---- issue 15: --distributed, --checkpoint-every, --resume, --max-steps, --dtype (options and flow in TaggerDistributed.cs) ----
@@ -79,6 +87,7 @@ internal static class TaggerCommand
                 {
                     Epochs = r.GetValue(epochs), TimeLimit = r.GetValue(timeLimit) is { } m ? TimeSpan.FromMinutes(m) : null, Seed = r.GetValue(seed),
                     Threads = r.GetValue(threads), BatchSize = r.GetValue(batch), Optimizer = optimizer.GetValue(r), LearningRate = r.GetValue(lr),
+                    Precision = precision.GetValue(r),
                 },
                 ModelPath = r.GetValue(output)!,
             };
@@ -95,14 +104,15 @@ internal static class TaggerCommand
         var model = new Option<string>("--model") { Description = "Model file written by 'tagger train'.", Required = true };
         var data = new Option<string>("--data") { Description = "Gold CoNLL-U data.", Required = true };
         var threads = ThreadsOption();
+        var precision = PrecisionOption("while evaluating");
         var cmd = new Command("eval", "Evaluate a tagger: accuracy and per-tag precision/recall.");
-        foreach (var o in new Option[] { model, data, threads }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { model, data, threads, precision }) cmd.Options.Add(o);
         var engine = EngineOptions.AddTo(cmd);
         cmd.SetAction(r => CommandErrors.Run(() =>
         {
             using var eng = engine.GetValue(r).Create();
             int workers = WorkerCount.For(eng, r.GetValue(threads));
-            using var tagger = TaggerModelFile.Load<float>(r.GetValue(model)!, eng);
+            using var tagger = TaggerModelFile.Load<float>(r.GetValue(model)!, eng, precision.GetValue(r));
             var gold = ConlluReader.ReadFile(r.GetValue(data)!).Select(s => s.ToTagged(tagger.Column)).ToList();
             var result = TaggerEvaluation.Evaluate(tagger, gold, workers);
             TrainingRun.PrintEvaluation(result, tagger.Column);

@@ -39,6 +39,8 @@ internal sealed class TaggerDistributed
     {
         string dtype = r.GetValue(_dtype)!.ToLowerInvariant();
         if (dtype is not ("float32" or "float64")) throw new UsageException($"--dtype must be float32 or float64, not '{dtype}'.");
+        if (dtype == "float64" && options.Precision != Precision.Fp32)
+            throw new UsageException($"--precision {options.Precision.Word()} keeps float32 master weights; it cannot be combined with --dtype float64.");
         int every = r.GetValue(_checkpointEvery);
         long maxSteps = r.GetValue(_maxSteps);
         if (every < 0) throw new UsageException("--checkpoint-every must not be negative.");

@@ -70,5 +70,6 @@ internal sealed class ProgressView
     public static string Describe(EpochResult r, string accuracyName) =>
         $"epoch {r.Epoch,3}: loss {r.TrainLoss:F4}  dev {accuracyName} {(double.IsNaN(r.DevAccuracy) ? "n/a" : r.DevAccuracy.ToString("F4"))}" +
         $"  {r.TokensPerSecond:N0} tok/s  plans {r.PlansCreated}  lr {r.LearningRate:G3}  {r.Elapsed:hh\\:mm\\:ss}{(r.Partial ? "  (partial epoch: time limit)" : "")}" +
+        $"{(r.LossScale != 1 ? $"  loss scale {r.LossScale:R}" : "")}" +
         $"{(r.SkippedSteps > 0 ? $"  ({r.SkippedSteps} non-finite step(s) skipped)" : "")}{(r.IsBest ? "  *best*" : "")}";
 }

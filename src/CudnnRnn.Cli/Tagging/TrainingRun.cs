@@ -19,7 +19,7 @@ internal static class TrainingRun
         Console.WriteLine($"train: {data.Train.Count:N0} sentences, {data.TrainTokens:N0} tokens; dev: {(data.Dev is null ? "none" : $"{data.Dev.Count:N0} sentences, {data.DevTokens:N0} tokens")}");
         Console.WriteLine($"model: {hyper.Layers}-layer Bi{hyper.Mode} hidden {hyper.Hidden}, word dim {hyper.WordDim}, chars {hyper.CharModel.ToString().ToLowerInvariant()}, " +
             $"{tagger.Words.Count:N0} words, {tagger.Tags.Count} tags, {tagger.ParameterCount:N0} parameters");
-        Console.WriteLine($"engine: {engine.DeviceDescription}; {session.Workers} worker thread(s)");
+        Console.WriteLine($"engine: {engine.DeviceDescription}; {session.Workers} worker thread(s); precision {options.Training.Precision.Word()}");
         string name = column.DisplayName();
         var result = ProgressView.Run(view =>
         {
