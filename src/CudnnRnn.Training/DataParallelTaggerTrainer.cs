@@ -68,20 +68,32 @@ public sealed class DataParallelTaggerTrainer<T> where T : unmanaged, IFloatingP
     public bool IsRankIndependent => _tagger.RnnDescriptor.Dropout <= 0;
 
     /// <summary>The settings a checkpoint must agree with to be resumed.</summary>
-    public IReadOnlyDictionary<string, string> Fingerprint => new Dictionary<string, string>
+    public IReadOnlyDictionary<string, string> Fingerprint
     {
-        ["seed"] = Options.Seed.ToString(CultureInfo.InvariantCulture),
-        ["batch_size"] = Options.BatchSize.ToString(CultureInfo.InvariantCulture),
-        ["max_batch_tokens"] = Options.MaxBatchTokens.ToString(CultureInfo.InvariantCulture),
-        ["same_length_batches"] = Options.SameLengthBatches.ToString(),
-        ["epochs"] = Options.Epochs.ToString(CultureInfo.InvariantCulture),
-        ["optimizer"] = Options.Optimizer.ToString().ToLowerInvariant(),
-        ["learning_rate"] = Options.LearningRate.ToString("R", CultureInfo.InvariantCulture),
-        ["schedule"] = Options.Schedule.ToString(),
-        ["clip_norm"] = Options.ClipNorm.ToString("R", CultureInfo.InvariantCulture),
-        ["precision"] = Options.Precision.Word(),
-        ["parameters"] = string.Join(",", _tagger.Parameters.Select(p => $"{p.Name}:{p.Count}")),
-    };
+        get
+        {
+            var f = new Dictionary<string, string>
+            {
+                ["seed"] = Options.Seed.ToString(CultureInfo.InvariantCulture),
+                ["batch_size"] = Options.BatchSize.ToString(CultureInfo.InvariantCulture),
+                ["max_batch_tokens"] = Options.MaxBatchTokens.ToString(CultureInfo.InvariantCulture),
+                ["same_length_batches"] = Options.SameLengthBatches.ToString(),
+                ["epochs"] = Options.Epochs.ToString(CultureInfo.InvariantCulture),
+                ["optimizer"] = Options.Optimizer.ToString().ToLowerInvariant(),
+                ["learning_rate"] = Options.LearningRate.ToString("R", CultureInfo.InvariantCulture),
+                ["schedule"] = Options.Schedule.ToString(),
+                ["clip_norm"] = Options.ClipNorm.ToString("R", CultureInfo.InvariantCulture),
+                ["precision"] = Options.Precision.Word(),
+                ["parameters"] = string.Join(",", _tagger.Parameters.Select(p => $"{p.Name}:{p.Count}")),
+            };
+            if (Options.Precision.NeedsLossScaling())
+            {
+                var g = Options.GradScaler;
+                f["grad_scaler"] = string.Create(CultureInfo.InvariantCulture, $"{g.InitScale:R},{g.GrowthFactor:R},{g.BackoffFactor:R},{g.GrowthInterval}");
+            }
+            return f;
+        }
+    }
 
     /// <summary>Trains; returns one result per epoch (dev accuracy on rank 0 only). Rank 0's tagger ends with the best epoch's parameters.</summary>
     public IReadOnlyList<EpochResult> Train(IReadOnlyList<TaggedSentence> train, IReadOnlyList<TaggedSentence>? dev, CancellationToken cancellation = default)
