@@ -85,11 +85,19 @@ public sealed class RnnLayer<T> : IDisposable where T : unmanaged, IFloatingPoin
         return (engine, rnn, rnn.Dropout > 0 ? rnn.WithDropout(0, rnn.DropoutSeed) : rnn, engine.GetWeightLayout(rnn));
     }
 
+    // The engine whose buffers this layer's plans accept: the engine itself, or the one an engine that forwards to
+    // another (a lease, a wrapper) allocates from. Asked with an empty allocation, once, when a check needs it.
+    private IRnnEngine MemoryOwner()
+    {
+        using var probe = Engine.Allocate<T>(0);
+        return probe.Engine;
+    }
+
     private void CheckWeightBuffer(RnnBuffer<T> buffer, string name)
     {
         ArgumentNullException.ThrowIfNull(buffer, name);
         buffer.ThrowIfDisposed();
-        if (!ReferenceEquals(buffer.Engine, Engine))
+        if (!ReferenceEquals(buffer.Engine, Engine) && !ReferenceEquals(buffer.Engine, MemoryOwner()))
             throw new ArgumentException($"{name} belongs to the {buffer.Engine.Name} engine '{buffer.Engine.DeviceDescription}', not to this layer's {Engine.Name} engine; allocate it on the layer's engine.", name);
         if (buffer.Length != WeightLayout.TotalElements)
             throw new ArgumentException($"{name} has {buffer.Length} elements; the weight space of this network has {WeightLayout.TotalElements}.", name);
