@@ -101,7 +101,6 @@ public sealed class DataParallelTaggerTrainer<T> where T : unmanaged, IFloatingP
         T[][]? best = null;
         if (Parallel.Resume) state = Restore(opt, sync, ref best);
         else sync.BroadcastParameters();
-        _tagger.MarkWeightsChanged();
 
         var lengths = data.Select(s => s.Length).ToArray();
         var clock = Stopwatch.StartNew();
@@ -178,8 +177,7 @@ public sealed class DataParallelTaggerTrainer<T> where T : unmanaged, IFloatingP
         Stats = new DataParallelStats(steps, stepTokens, stepClock.Elapsed, sync.AllReduceTime - reduceStart, _comm.WorldSize);
         if (root && best is not null && dev is { Count: > 0 })
         {
-            for (int i = 0; i < ps.Count; i++) best[i].CopyTo(ps[i].Value, 0);
-            _tagger.MarkWeightsChanged();
+            for (int i = 0; i < ps.Count; i++) ps[i].CopyValueFrom(best[i]);
         }
         return results;
     }
@@ -210,7 +208,7 @@ public sealed class DataParallelTaggerTrainer<T> where T : unmanaged, IFloatingP
     private static T[][] Snapshot(IReadOnlyList<Parameter<T>> ps, T[][]? into)
     {
         into ??= ps.Select(p => new T[p.Count]).ToArray();
-        for (int i = 0; i < ps.Count; i++) ps[i].Value.CopyTo(into[i], 0);
+        for (int i = 0; i < ps.Count; i++) ps[i].CopyValueTo(into[i]);
         return into;
     }
 
@@ -255,7 +253,6 @@ public sealed class DataParallelTaggerTrainer<T> where T : unmanaged, IFloatingP
         anyTimeUp = _reduce[1] > 0;
         if (Options.ClipNorm > 0) GradientClipping.ClipByGlobalNorm(_tagger.Parameters, Options.ClipNorm);
         opt.Step();
-        _tagger.MarkWeightsChanged();
         return _reduce[0];
     }
 }

@@ -133,8 +133,7 @@ public sealed class TaggerTrainer<T> where T : unmanaged, IFloatingPointIeee754<
         }
         if (best is not null)
         {
-            for (int i = 0; i < ps.Count; i++) best[i].CopyTo(ps[i].Value, 0);
-            _tagger.MarkWeightsChanged();
+            for (int i = 0; i < ps.Count; i++) ps[i].CopyValueFrom(best[i]);
         }
         return results;
     }
@@ -142,7 +141,7 @@ public sealed class TaggerTrainer<T> where T : unmanaged, IFloatingPointIeee754<
     private static T[][] Snapshot(IReadOnlyList<Parameter<T>> ps, T[][]? into)
     {
         into ??= ps.Select(p => new T[p.Count]).ToArray();
-        for (int i = 0; i < ps.Count; i++) ps[i].Value.CopyTo(into[i], 0);
+        for (int i = 0; i < ps.Count; i++) ps[i].CopyValueTo(into[i]);
         return into;
     }
 
@@ -175,7 +174,6 @@ public sealed class TaggerTrainer<T> where T : unmanaged, IFloatingPointIeee754<
         }
         if (Options.ClipNorm > 0) GradientClipping.ClipByGlobalNorm(_tagger.Parameters, Options.ClipNorm);
         if (!opt.Step(loss)) return double.NaN; // non-finite loss or gradient: nothing applied, counted in opt.SkippedSteps
-        _tagger.MarkWeightsChanged();
         return loss * batchTokens;
     }
 }

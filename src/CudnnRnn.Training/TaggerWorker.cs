@@ -19,7 +19,7 @@ public sealed partial class TaggerWorker<T> : IDisposable where T : unmanaged, I
     private readonly Dictionary<string, int> _unique = new(StringComparer.Ordinal);
     private readonly List<string> _uniqueForms = new();
     private readonly Dictionary<string, (int Id, int Shape)> _formCache = new(StringComparer.Ordinal);
-    private long _syncedVersion = long.MinValue;
+    private readonly bool _layersWriteMasterGradients;
 
     // Scratch (grown on demand).
     private int[] _order = [], _lengths = [], _stepOff = [], _wordIds = [], _shapeIds = [], _charSlot = [], _targets = [], _pred = [];
@@ -36,7 +36,7 @@ public sealed partial class TaggerWorker<T> : IDisposable where T : unmanaged, I
     {
         _m = model;
         var ps = model.Parameters;
-        _grads = ps.Select(p => ownGradients ? new T[p.Count] : p.Grad).ToArray();
+        _grads = ps.Select(p => ownGradients ? new T[p.Count] : p.HasHostArrays ? p.Grad : []).ToArray();
         int Index(Parameter<T>? p) => p is null ? -1 : IndexOf(ps, p);
         _iWord = Index(model.WordEmbedding);
         _iChar = Index(model.CharEmbedding);
@@ -48,8 +48,10 @@ public sealed partial class TaggerWorker<T> : IDisposable where T : unmanaged, I
         _iRnn = Index(model.RnnWeights);
         _iOutW = Index(model.OutputWeight);
         _iOutB = Index(model.OutputBias);
-        _rnn = new RnnLayer<T>(model.Engine, model.RnnDescriptor);
-        if (model.CharRnnDescriptor is not null) _charRnn = new RnnLayer<T>(model.Engine, model.CharRnnDescriptor);
+        _layersWriteMasterGradients = !model.RnnWeights.HasHostArrays;
+        _rnn = new RnnLayer<T>(model.Engine, model.RnnDescriptor, model.RnnWeights.ValueBuffer!, MasterGradient(model.RnnWeights, ownGradients));
+        if (model.CharRnnDescriptor is not null)
+            _charRnn = new RnnLayer<T>(model.Engine, model.CharRnnDescriptor, model.CharRnnWeights!.ValueBuffer!, MasterGradient(model.CharRnnWeights, ownGradients));
     }
 
     private static int IndexOf(IReadOnlyList<Parameter<T>> ps, Parameter<T> p)
@@ -68,14 +70,22 @@ public sealed partial class TaggerWorker<T> : IDisposable where T : unmanaged, I
     public void ZeroGrad()
     {
         foreach (var g in _grads) Array.Clear(g);
+        if (_layersWriteMasterGradients)
+        {
+            _rnn.ZeroGrad();
+            _charRnn?.ZeroGrad();
+        }
     }
 
-    private void SyncWeights()
+    // The layers read the master RNN weights in place (one buffer shared by every worker). On a device engine (one
+    // worker) they also accumulate straight into the master gradient in engine memory; on the CPU engine each worker's
+    // layers have their own gradient, added into this worker's arrays (AddRnnGradients).
+    private static RnnBuffer<T>? MasterGradient(Parameter<T> p, bool ownGradients)
     {
-        if (_syncedVersion == _m.WeightsVersion) return;
-        _rnn.Weights.CopyFrom(_m.RnnWeights.Value);
-        _charRnn?.Weights.CopyFrom(_m.CharRnnWeights!.Value);
-        _syncedVersion = _m.WeightsVersion;
+        if (p.HasHostArrays) return null;
+        if (ownGradients)
+            throw new InvalidOperationException($"'{p.Name}' lives in {p.ValueBuffer!.Engine.Name} engine memory, where the tagger runs one worker (see WorkerCount.For).");
+        return p.GradientBuffer;
     }
 
     private static void Grow<TItem>(ref TItem[] a, long n)
@@ -170,6 +180,7 @@ public sealed partial class TaggerWorker<T> : IDisposable where T : unmanaged, I
 
     private void AddRnnGradients(RnnLayer<T> layer, T[] target)
     {
+        if (_layersWriteMasterGradients) return; // the backward already accumulated into the master gradient
         Grow(ref _rnnGradTmp, target.Length);
         var tmp = _rnnGradTmp.AsSpan(0, target.Length);
         layer.WeightGradients.Read(0, tmp);
@@ -181,7 +192,6 @@ public sealed partial class TaggerWorker<T> : IDisposable where T : unmanaged, I
     private void Encode(Func<int, string[]> wordsOf, ReadOnlySpan<int> batch, bool training)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        SyncWeights();
         var hp = _m.Hyper;
         int B = batch.Length;
         if (B == 0) throw new ArgumentException("Empty batch.", nameof(batch));
