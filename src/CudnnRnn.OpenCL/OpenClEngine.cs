@@ -13,7 +13,7 @@ namespace CudnnRnn.OpenCL;
 /// <see cref="CreatePlan{T}"/>; each plan is single-threaded. The kernel programs are built once per engine and element
 /// type, on first use.
 /// </summary>
-public sealed unsafe class OpenClEngine : IRnnEngine
+public sealed unsafe partial class OpenClEngine : IRnnEngine
 {
     private const string EngineName = "opencl";
     private readonly CL _api;
@@ -312,6 +312,7 @@ public sealed unsafe class OpenClEngine : IRnnEngine
         {
             _program32?.Dispose();
             _program64?.Dispose();
+            DisposeOptimizerKernels();
         }
         _queue.Dispose();
         _context.Dispose();

@@ -86,7 +86,7 @@ public sealed class AutocastRnnLayer<TLow> : IDisposable where TLow : unmanaged,
         ArgumentNullException.ThrowIfNull(context);
         Layer.ZeroGrad();
         var g = Layer.Backward(context, Narrow(dy, ref _dy), Narrow(dhy, ref _dhy), Narrow(dcy, ref _dcy));
-        int bad = _weights.AddGradients(Layer.WeightGradients, _target ?? _weights.Master.Grad);
+        int bad = _target is not null ? _weights.AddGradients(Layer.WeightGradients, _target) : _weights.AddGradientsToMaster(Layer.WeightGradients);
         return (new RnnInputGradients<float>(Widen(g.Dx), Widen(g.Dhx), Widen(g.Dcx)), bad);
     }
 

@@ -118,7 +118,6 @@ public sealed class DataParallelTaggerTrainer<T> where T : unmanaged, IFloatingP
         T[][]? best = null;
         if (Parallel.Resume) state = Restore(opt, sync, scaler, ref best);
         else sync.BroadcastParameters();
-        _tagger.MarkWeightsChanged();
 
         var lengths = data.Select(s => s.Length).ToArray();
         var clock = Stopwatch.StartNew();
@@ -195,8 +194,7 @@ public sealed class DataParallelTaggerTrainer<T> where T : unmanaged, IFloatingP
         Stats = new DataParallelStats(steps, stepTokens, stepClock.Elapsed, sync.AllReduceTime - reduceStart, _comm.WorldSize);
         if (root && best is not null && dev is { Count: > 0 })
         {
-            for (int i = 0; i < ps.Count; i++) best[i].CopyTo(ps[i].Value, 0);
-            _tagger.MarkWeightsChanged();
+            for (int i = 0; i < ps.Count; i++) ps[i].CopyValueFrom(best[i]);
         }
         return results;
     }
@@ -235,7 +233,7 @@ public sealed class DataParallelTaggerTrainer<T> where T : unmanaged, IFloatingP
     private static T[][] Snapshot(IReadOnlyList<Parameter<T>> ps, T[][]? into)
     {
         into ??= ps.Select(p => new T[p.Count]).ToArray();
-        for (int i = 0; i < ps.Count; i++) ps[i].Value.CopyTo(into[i], 0);
+        for (int i = 0; i < ps.Count; i++) ps[i].CopyValueTo(into[i]);
         return into;
     }
 
@@ -285,7 +283,6 @@ public sealed class DataParallelTaggerTrainer<T> where T : unmanaged, IFloatingP
         if (Options.ClipNorm > 0 && !found) GradientClipping.ClipByGlobalNorm(_tagger.Parameters, Options.ClipNorm);
         scaler.Step(opt);
         scaler.Update();
-        _tagger.MarkWeightsChanged();
         return _reduce[0];
     }
 }

@@ -151,20 +151,23 @@ public sealed class GradScaler
         if (Stage == GradScalerStage.Unscaled) throw new InvalidOperationException("Unscale has already been called since the last Update.");
         if (Stage == GradScalerStage.Stepped) throw new InvalidOperationException("Unscale is being called after Step; call Update first.");
         bool found = false;
-        if (IsEnabled)
-        {
-            // As PyTorch: the reciprocal in float64, rounded to float32 once (a float32 division may be inexact).
-            T inv = T.CreateChecked((float)(1.0 / _scale));
-            foreach (var p in parameters)
-                if (p.Trainable) found |= UnscaleAndCheck<T>(p.Grad, inv);
-        }
-        else
-        {
-            foreach (var p in parameters)
-                if (p.Trainable) found |= SafeTensors.IndexOfNonFinite<T>(p.Grad) >= 0;
-        }
+        // As PyTorch: the reciprocal in float64, rounded to float32 once (a float32 division may be inexact).
+        T inv = IsEnabled ? T.CreateChecked((float)(1.0 / _scale)) : T.One;
+        foreach (var p in parameters)
+            if (p.Trainable) found |= UnscaleParameter(p, inv);
         _foundInf = found;
         Stage = GradScalerStage.Unscaled;
+        return found;
+    }
+
+    /// <summary>Unscales a parameter's gradient in place (host memory) or through a host copy (engine memory without host access).</summary>
+    private static bool UnscaleParameter<T>(Parameter<T> p, T inverseScale) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (p.Storage.TryGetHostSpans(out _, out var g)) return UnscaleAndCheck(g, inverseScale);
+        var staged = new T[p.Count];
+        p.CopyGradientTo(staged);
+        bool found = UnscaleAndCheck<T>(staged, inverseScale);
+        if (inverseScale != T.One) p.CopyGradientFrom(staged);
         return found;
     }
 

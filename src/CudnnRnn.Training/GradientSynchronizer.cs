@@ -47,7 +47,8 @@ public sealed class GradientSynchronizer<T> where T : unmanaged, IFloatingPointI
         }
         if (current.Count > 0) buckets.Add([.. current]);
         _buckets = [.. buckets];
-        _staging = _buckets.Select(b => b.Length == 1 ? [] : new T[b.Sum(i => (long)parameters[i].Count)]).ToArray();
+        // A one-parameter bucket is reduced in place, except a parameter in device memory, staged through the host.
+        _staging = _buckets.Select(b => b.Length == 1 && parameters[b[0]].HasHostArrays ? [] : new T[b.Sum(i => (long)parameters[i].Count)]).ToArray();
     }
 
     /// <summary>The buckets: parameter indices in the order they are reduced (reverse parameter order).</summary>
@@ -59,10 +60,24 @@ public sealed class GradientSynchronizer<T> where T : unmanaged, IFloatingPointI
     /// <summary>Number of <see cref="AllReduceGradients"/> calls so far.</summary>
     public long AllReduceCount { get; private set; }
 
-    /// <summary>Copies rank 0's parameter values to every rank (call once before training).</summary>
+    /// <summary>
+    /// Copies rank 0's parameter values to every rank (call once before training). Parameters in device memory (RNN
+    /// weights on a GPU engine) go through a host copy: the communicator works on host memory.
+    /// </summary>
     public void BroadcastParameters()
     {
-        foreach (var p in _ps) _comm.Broadcast<T>(p.Value, 0);
+        foreach (var p in _ps)
+        {
+            if (p.HasHostArrays)
+            {
+                _comm.Broadcast<T>(p.Value, 0);
+                p.MarkValueModified();
+                continue;
+            }
+            var staged = p.ValueToArray();
+            _comm.Broadcast<T>(staged, 0);
+            p.CopyValueFrom(staged);
+        }
     }
 
     /// <summary>Averages every parameter's gradient over the ranks, bucket by bucket.</summary>
@@ -75,7 +90,7 @@ public sealed class GradientSynchronizer<T> where T : unmanaged, IFloatingPointI
             for (int b = 0; b < _buckets.Length; b++)
             {
                 var bucket = _buckets[b];
-                if (bucket.Length == 1)
+                if (bucket.Length == 1 && _ps[bucket[0]].HasHostArrays)
                 {
                     _comm.AllReduce<T>(_ps[bucket[0]].Grad, ReduceOperation.Average);
                     continue;
@@ -84,14 +99,14 @@ public sealed class GradientSynchronizer<T> where T : unmanaged, IFloatingPointI
                 int off = 0;
                 foreach (int i in bucket)
                 {
-                    _ps[i].Grad.CopyTo(staging[off..]);
+                    _ps[i].CopyGradientTo(staging.Slice(off, _ps[i].Count));
                     off += _ps[i].Count;
                 }
                 _comm.AllReduce(staging, ReduceOperation.Average);
                 off = 0;
                 foreach (int i in bucket)
                 {
-                    staging.Slice(off, _ps[i].Count).CopyTo(_ps[i].Grad);
+                    _ps[i].CopyGradientFrom(staging.Slice(off, _ps[i].Count));
                     off += _ps[i].Count;
                 }
             }

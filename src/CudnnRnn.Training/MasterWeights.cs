@@ -14,6 +14,7 @@ namespace CudnnRnn.Training;
 public sealed class MasterWeights<TLow> where TLow : unmanaged, IFloatingPointIeee754<TLow>
 {
     private readonly TLow[] _scratch;
+    private float[]? _stage;
     private long _castVersion = long.MinValue;
 
     /// <summary>Binds <paramref name="master"/> to <paramref name="weights"/> (same element count).</summary>
@@ -44,7 +45,15 @@ public sealed class MasterWeights<TLow> where TLow : unmanaged, IFloatingPointIe
     public bool CastToEngine(long version = long.MinValue)
     {
         if (version != long.MinValue && version == _castVersion) return false;
-        PrecisionCast.NarrowChecked<TLow>(Master.Value, _scratch, Master.Name);
+        ReadOnlySpan<float> values;
+        if (Master.HasHostArrays) values = Master.Value;
+        else
+        {
+            _stage ??= new float[Master.Count];
+            Master.CopyValueTo(_stage);   // a master in engine memory: one download per cast
+            values = _stage;
+        }
+        PrecisionCast.NarrowChecked<TLow>(values, _scratch, Master.Name);
         Weights.Write(0, _scratch);
         _castVersion = version;
         return true;
@@ -59,8 +68,23 @@ public sealed class MasterWeights<TLow> where TLow : unmanaged, IFloatingPointIe
     {
         ArgumentNullException.ThrowIfNull(gradients);
         ArgumentNullException.ThrowIfNull(target);
+        if (target.Length != _scratch.Length) throw new ArgumentException($"target has {target.Length} elements; expected {_scratch.Length}.", nameof(target));
         if (gradients.Length != _scratch.Length) throw new ArgumentException($"gradients has {gradients.Length} elements; expected {_scratch.Length}.", nameof(gradients));
         gradients.Read(0, _scratch);
         return PrecisionCast.AddWidened<TLow>(_scratch, target);
+    }
+
+    /// <summary>
+    /// Adds the engine's 16-bit weight gradients, widened, to <see cref="Master"/>'s gradient wherever it lives (host
+    /// arrays in place; engine memory through one download and upload). Returns the first non-finite index, or −1.
+    /// </summary>
+    public int AddGradientsToMaster(RnnBuffer<TLow> gradients)
+    {
+        if (Master.HasHostArrays) return AddGradients(gradients, Master.Grad);
+        _stage ??= new float[Master.Count];
+        Master.CopyGradientTo(_stage);
+        int bad = AddGradients(gradients, _stage);
+        Master.CopyGradientFrom(_stage);
+        return bad;
     }
 }

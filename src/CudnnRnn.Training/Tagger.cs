@@ -8,11 +8,11 @@ namespace CudnnRnn.Training;
 /// → multi-layer (Bi)LSTM/GRU on any <see cref="IRnnEngine"/> → linear layer → softmax over tags.
 /// </summary>
 /// <remarks>
-/// The tagger holds the master copy of every parameter as host arrays (<see cref="Parameters"/>), which optimizers
-/// update. Computation runs in <see cref="TaggerWorker{T}"/>s, each with its own <see cref="RnnLayer{T}"/>s on the
-/// engine, so several workers can process parts of a batch in parallel (data parallelism); worker 0 writes the master
-/// gradients directly, the others are summed into them. After changing <see cref="Parameter{T}.Value"/>s call
-/// <see cref="MarkWeightsChanged"/> so workers copy the new RNN weights to the engine.
+/// The tagger holds the master copy of every parameter (<see cref="Parameters"/>), which optimizers update in place:
+/// host arrays, except the RNN weights, which live in engine memory (<see cref="Parameter{T}.Allocate"/>; on the CPU
+/// engine host arrays seen through engine views). Computation runs in <see cref="TaggerWorker{T}"/>s, each with its own
+/// <see cref="RnnLayer{T}"/>s reading those RNN weights in place, so several workers can process parts of a batch in
+/// parallel (data parallelism); worker 0 writes the master gradients directly, the others are summed into them.
 /// </remarks>
 public sealed class Tagger<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -76,14 +76,14 @@ public sealed class Tagger<T> : IDisposable where T : unmanaged, IFloatingPointI
         {
             CharRnnDescriptor = new RnnDescriptor(RnnMode.Lstm, hyper.CharDim, hyper.CharHidden, 1, RnnDirection.Bidirectional, dataType: dt);
             CharRnnLayout = engine.GetWeightLayout(CharRnnDescriptor.WithDataType(rnnType));
-            CharRnnWeights = Add(new Parameter<T>("char_lstm", checked((int)CharRnnLayout.TotalElements)));
+            CharRnnWeights = Add(RnnMaster("char_lstm", CharRnnLayout));
         }
         if (hyper.UsesShape) ShapeEmbedding = Add(new Parameter<T>("shape_embedding.weight", WordFeatures.ShapeCount, hyper.ShapeDim));
         RnnDescriptor = new RnnDescriptor(hyper.Mode, hyper.InputSize, hyper.Hidden, hyper.Layers,
             hyper.Bidirectional ? RnnDirection.Bidirectional : RnnDirection.Unidirectional, dataType: dt,
             dropout: hyper.Layers > 1 ? hyper.Dropout : 0, dropoutSeed: seed ^ 0xD10);
         RnnLayout = engine.GetWeightLayout(RnnDescriptor.WithDataType(rnnType));
-        RnnWeights = Add(new Parameter<T>("lstm", checked((int)RnnLayout.TotalElements)));
+        RnnWeights = Add(RnnMaster("lstm", RnnLayout));
         OutputWeight = Add(new Parameter<T>("output.weight", tags.Count, hyper.OutputSize));
         OutputBias = Add(new Parameter<T>("output.bias", tags.Count));
         Initialize(seed);
@@ -164,14 +164,16 @@ public sealed class Tagger<T> : IDisposable where T : unmanaged, IFloatingPointI
     /// <summary>[tags].</summary>
     public Parameter<T> OutputBias { get; }
 
-    /// <summary>Incremented by <see cref="MarkWeightsChanged"/>; workers re-upload RNN weights when it moves.</summary>
-    public long WeightsVersion { get; private set; }
-
-    /// <summary>Call after changing parameter values (optimizer step, loading).</summary>
-    public void MarkWeightsChanged() => WeightsVersion++;
-
     /// <summary>Number of trainable values.</summary>
     public long ParameterCount => _parameters.Sum(p => (long)p.Count);
+
+    /// <summary>
+    /// The master weights of an RNN: in engine memory, read in place by the workers' layers (<see cref="Parameter{T}.Allocate"/>),
+    /// or, for mixed precision, host arrays that the workers cast to their 16-bit layers each forward.
+    /// </summary>
+    private Parameter<T> RnnMaster(string name, RnnWeightLayout layout) => Precision.IsMixed()
+        ? new Parameter<T>(name, checked((int)layout.TotalElements))
+        : Parameter<T>.Allocate(Engine, name, checked((int)layout.TotalElements));
 
     private Parameter<T> Add(Parameter<T> p)
     {
@@ -193,17 +195,17 @@ public sealed class Tagger<T> : IDisposable where T : unmanaged, IFloatingPointI
             rng.FillUniform<T>(CharConvWeight.Value, kc);
             rng.FillUniform<T>(CharConvBias!.Value, kc);
         }
-        if (CharRnnWeights is not null) InitRnn(CharRnnLayout!, CharRnnWeights.Value, Hyper.CharHidden, ref rng);
-        InitRnn(RnnLayout, RnnWeights.Value, Hyper.Hidden, ref rng);
+        if (CharRnnWeights is not null) InitRnn(CharRnnLayout!, CharRnnWeights, Hyper.CharHidden, ref rng);
+        InitRnn(RnnLayout, RnnWeights, Hyper.Hidden, ref rng);
         double k = 1 / Math.Sqrt(Hyper.OutputSize);
         rng.FillUniform<T>(OutputWeight.Value, k);
         rng.FillUniform<T>(OutputBias.Value, k);
-        MarkWeightsChanged();
     }
 
     /// <summary>PyTorch's RNN init (uniform ±1/√hidden), plus LSTM forget-gate input bias 1 (helps short budgets).</summary>
-    private static void InitRnn(RnnWeightLayout layout, T[] weightSpace, int hidden, ref SeededRandom rng)
+    private static void InitRnn(RnnWeightLayout layout, Parameter<T> weights, int hidden, ref SeededRandom rng)
     {
+        var weightSpace = new T[weights.Count];
         double k = 1 / Math.Sqrt(hidden);
         bool lstm = layout.Descriptor.Mode == RnnMode.Lstm;
         foreach (var p in layout.PyTorchParameters)
@@ -214,6 +216,7 @@ public sealed class Tagger<T> : IDisposable where T : unmanaged, IFloatingPointI
                 v.AsSpan(hidden, hidden).Fill(T.One);
             layout.ImportPyTorch<T>(weightSpace, p.Name, v);
         }
+        weights.CopyValueFrom(weightSpace);
     }
 
     /// <summary>Worker <paramref name="index"/> (created on first use; worker 0 accumulates into the master gradients).</summary>
@@ -263,5 +266,6 @@ public sealed class Tagger<T> : IDisposable where T : unmanaged, IFloatingPointI
         _disposed = true;
         foreach (var w in _workers) w.Dispose();
         _workers.Clear();
+        foreach (var p in _parameters) p.Dispose();
     }
 }

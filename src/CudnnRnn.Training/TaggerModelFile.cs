@@ -36,8 +36,8 @@ public static class TaggerModelFile
         var tensors = new List<(string, int[], T[])>();
         foreach (var p in tagger.Parameters)
         {
-            if (ReferenceEquals(p, tagger.RnnWeights)) AddRnn(tensors, "lstm", tagger.RnnLayout, p.Value);
-            else if (ReferenceEquals(p, tagger.CharRnnWeights)) AddRnn(tensors, "char_lstm", tagger.CharRnnLayout!, p.Value);
+            if (ReferenceEquals(p, tagger.RnnWeights)) AddRnn(tensors, "lstm", tagger.RnnLayout, p.ValueToArray());
+            else if (ReferenceEquals(p, tagger.CharRnnWeights)) AddRnn(tensors, "char_lstm", tagger.CharRnnLayout!, p.ValueToArray());
             else tensors.Add((p.Name, p.Shape.ToArray(), p.Value));
         }
         var meta = new Dictionary<string, string>
@@ -111,8 +111,8 @@ public static class TaggerModelFile
         {
             foreach (var p in tagger.Parameters)
             {
-                if (ReferenceEquals(p, tagger.RnnWeights)) LoadRnn(path, tensors, "lstm", tagger.RnnLayout, p.Value);
-                else if (ReferenceEquals(p, tagger.CharRnnWeights)) LoadRnn(path, tensors, "char_lstm", tagger.CharRnnLayout!, p.Value);
+                if (ReferenceEquals(p, tagger.RnnWeights)) LoadRnn(path, tensors, "lstm", tagger.RnnLayout, p);
+                else if (ReferenceEquals(p, tagger.CharRnnWeights)) LoadRnn(path, tensors, "char_lstm", tagger.CharRnnLayout!, p);
                 else Copy(path, tensors, p.Name, p.Shape.ToArray(), p.Value);
             }
         }
@@ -121,19 +121,20 @@ public static class TaggerModelFile
             tagger.Dispose();
             throw;
         }
-        tagger.MarkWeightsChanged();
         return tagger;
     }
 
-    private static void LoadRnn<T>(string path, Dictionary<string, SafeTensor> tensors, string prefix, RnnWeightLayout layout, T[] weightSpace)
+    private static void LoadRnn<T>(string path, Dictionary<string, SafeTensor> tensors, string prefix, RnnWeightLayout layout, Parameter<T> weights)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        var weightSpace = weights.ValueToArray(); // the RNN weights live in engine memory: edit a host copy, then write it back
         foreach (var p in layout.PyTorchParameters)
         {
             var v = new T[p.Count];
             Copy(path, tensors, $"{prefix}.{p.Name}", p.Shape.ToArray(), v);
             layout.ImportPyTorch<T>(weightSpace, p.Name, v);
         }
+        weights.CopyValueFrom(weightSpace);
     }
 
     private static void Copy<T>(string path, Dictionary<string, SafeTensor> tensors, string name, int[] shape, T[] destination)

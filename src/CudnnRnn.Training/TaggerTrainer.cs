@@ -143,8 +143,7 @@ public sealed class TaggerTrainer<T> where T : unmanaged, IFloatingPointIeee754<
         }
         if (best is not null)
         {
-            for (int i = 0; i < ps.Count; i++) best[i].CopyTo(ps[i].Value, 0);
-            _tagger.MarkWeightsChanged();
+            for (int i = 0; i < ps.Count; i++) ps[i].CopyValueFrom(best[i]);
         }
         return results;
     }
@@ -152,7 +151,7 @@ public sealed class TaggerTrainer<T> where T : unmanaged, IFloatingPointIeee754<
     private static T[][] Snapshot(IReadOnlyList<Parameter<T>> ps, T[][]? into)
     {
         into ??= ps.Select(p => new T[p.Count]).ToArray();
-        for (int i = 0; i < ps.Count; i++) ps[i].Value.CopyTo(into[i], 0);
+        for (int i = 0; i < ps.Count; i++) ps[i].CopyValueTo(into[i]);
         return into;
     }
 
@@ -195,7 +194,6 @@ public sealed class TaggerTrainer<T> where T : unmanaged, IFloatingPointIeee754<
         bool applied = scaler.Step(opt, loss); // non-finite: nothing applied, counted in opt.SkippedSteps or scaler.SkippedSteps
         scaler.Update();
         if (!applied) return double.NaN;
-        _tagger.MarkWeightsChanged();
         return loss * batchTokens;
     }
 }

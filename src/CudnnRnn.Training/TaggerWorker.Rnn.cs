@@ -12,9 +12,15 @@ namespace CudnnRnn.Training;
 internal abstract class WorkerRnn<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>Creates the RNN for <paramref name="precision"/> (16-bit ones need T = float).</summary>
-    public static WorkerRnn<T> Create(IRnnEngine engine, RnnDescriptor rnn, Parameter<T> master, T[] gradients, Precision precision, Func<long> weightsVersion)
+    /// <param name="engine">The engine.</param>
+    /// <param name="rnn">The network.</param>
+    /// <param name="master">The master weights.</param>
+    /// <param name="gradients">The worker's gradient array for them (empty when the master lives in engine memory).</param>
+    /// <param name="precision">The precision.</param>
+    /// <param name="ownGradients">True for workers after the first (they never write the master gradient).</param>
+    public static WorkerRnn<T> Create(IRnnEngine engine, RnnDescriptor rnn, Parameter<T> master, T[] gradients, Precision precision, bool ownGradients)
     {
-        if (precision == Precision.Fp32) return new DirectWorkerRnn<T>(engine, rnn, master, gradients, weightsVersion);
+        if (precision == Precision.Fp32) return new DirectWorkerRnn<T>(engine, rnn, master, gradients, ownGradients);
         if (typeof(T) != typeof(float))
             throw new NotSupportedException($"Mixed precision ({precision.Word()}) keeps float32 master weights; this tagger's element type is {typeof(T).Name}.");
         var m = (Parameter<float>)(object)master;
@@ -27,6 +33,8 @@ internal abstract class WorkerRnn<T> : IDisposable where T : unmanaged, IFloatin
 
     /// <summary>RNN plans created so far.</summary>
     public abstract long PlansCreated { get; }
+    /// <summary>Clears gradients the layer accumulates in place (the master gradient in engine memory), if any.</summary>
+    public virtual void ZeroGrad() { }
     /// <summary>Runs forward (training: keeps what backward needs).</summary>
     public abstract void Forward(RnnDataDescriptor xDesc, ReadOnlySpan<T> x, bool training);
     /// <summary>The last forward's y as a new array.</summary>
@@ -41,35 +49,38 @@ internal abstract class WorkerRnn<T> : IDisposable where T : unmanaged, IFloatin
     public abstract void Dispose();
 }
 
-/// <summary>The RNN in the tagger's own element type; copies the master weights to the engine when they change.</summary>
+/// <summary>
+/// The RNN in the tagger's own element type, reading the master weights in place (<see cref="Parameter{T}.ValueBuffer"/>).
+/// On a device engine (one worker) it also accumulates straight into the master gradient in engine memory; on the CPU
+/// engine each worker's layer has its own gradient, added into the worker's arrays after each backward.
+/// </summary>
 internal sealed class DirectWorkerRnn<T> : WorkerRnn<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly RnnLayer<T> _layer;
-    private readonly Parameter<T> _master;
     private readonly T[] _gradients;
-    private readonly Func<long> _version;
-    private long _synced = long.MinValue;
+    private readonly bool _writesMaster;
     private T[] _tmp = [];
     private RnnForwardContext<T>? _ctx;
 
-    public DirectWorkerRnn(IRnnEngine engine, RnnDescriptor rnn, Parameter<T> master, T[] gradients, Func<long> weightsVersion)
+    public DirectWorkerRnn(IRnnEngine engine, RnnDescriptor rnn, Parameter<T> master, T[] gradients, bool ownGradients)
     {
-        _layer = new RnnLayer<T>(engine, rnn);
-        _master = master;
         _gradients = gradients;
-        _version = weightsVersion;
+        _writesMaster = !master.HasHostArrays;
+        if (_writesMaster && ownGradients)
+            throw new InvalidOperationException($"'{master.Name}' lives in {master.ValueBuffer!.Engine.Name} engine memory, where the tagger runs one worker (see WorkerCount.For).");
+        _layer = new RnnLayer<T>(engine, rnn, master.ValueBuffer ?? throw new InvalidOperationException($"'{master.Name}' has no engine buffer for the layer to read."),
+            _writesMaster ? master.GradientBuffer : null);
     }
 
     public override long PlansCreated => _layer.PlansCreated;
 
+    public override void ZeroGrad()
+    {
+        if (_writesMaster) _layer.ZeroGrad();
+    }
+
     public override void Forward(RnnDataDescriptor xDesc, ReadOnlySpan<T> x, bool training)
     {
-        long v = _version();
-        if (v != _synced)
-        {
-            _layer.Weights.CopyFrom(_master.Value);
-            _synced = v;
-        }
         _layer.Training = training;
         DisposeContext();
         _ctx = _layer.Forward(xDesc, x);
@@ -82,6 +93,7 @@ internal sealed class DirectWorkerRnn<T> : WorkerRnn<T> where T : unmanaged, IFl
     {
         var dx = _layer.Backward(_ctx ?? throw new InvalidOperationException("Backward needs a training forward first."), dy, dhy).Dx;
         DisposeContext();
+        if (_writesMaster) return dx; // the backward already accumulated into the master gradient
         if (_tmp.Length < _gradients.Length) _tmp = new T[_gradients.Length];
         var tmp = _tmp.AsSpan(0, _gradients.Length);
         _layer.WeightGradients.Read(0, tmp);

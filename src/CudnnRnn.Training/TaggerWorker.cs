@@ -35,7 +35,7 @@ public sealed partial class TaggerWorker<T> : IDisposable where T : unmanaged, I
     {
         _m = model;
         var ps = model.Parameters;
-        _grads = ps.Select(p => ownGradients ? new T[p.Count] : p.Grad).ToArray();
+        _grads = ps.Select(p => ownGradients ? new T[p.Count] : p.HasHostArrays ? p.Grad : []).ToArray();
         int Index(Parameter<T>? p) => p is null ? -1 : IndexOf(ps, p);
         _iWord = Index(model.WordEmbedding);
         _iChar = Index(model.CharEmbedding);
@@ -49,9 +49,9 @@ public sealed partial class TaggerWorker<T> : IDisposable where T : unmanaged, I
         _iOutB = Index(model.OutputBias);
         // Fp32: the RNNs in T, fed the master weights when they change; Fp16/Bf16: 16-bit RNNs cast from the float32
         // master weights at each forward (the autocast pattern), their weight gradients widened into _grads.
-        _rnn = WorkerRnn<T>.Create(model.Engine, model.RnnDescriptor, model.RnnWeights, _grads[_iRnn], model.Precision, () => model.WeightsVersion);
+        _rnn = WorkerRnn<T>.Create(model.Engine, model.RnnDescriptor, model.RnnWeights, _grads[_iRnn], model.Precision, ownGradients);
         if (model.CharRnnDescriptor is not null)
-            _charRnn = WorkerRnn<T>.Create(model.Engine, model.CharRnnDescriptor, model.CharRnnWeights!, _grads[_iCharRnn], model.Precision, () => model.WeightsVersion);
+            _charRnn = WorkerRnn<T>.Create(model.Engine, model.CharRnnDescriptor, model.CharRnnWeights!, _grads[_iCharRnn], model.Precision, ownGradients);
     }
 
     private static int IndexOf(IReadOnlyList<Parameter<T>> ps, Parameter<T> p)
@@ -70,6 +70,8 @@ public sealed partial class TaggerWorker<T> : IDisposable where T : unmanaged, I
     public void ZeroGrad()
     {
         foreach (var g in _grads) Array.Clear(g);
+        _rnn.ZeroGrad();
+        _charRnn?.ZeroGrad();
     }
 
     private static void Grow<TItem>(ref TItem[] a, long n)

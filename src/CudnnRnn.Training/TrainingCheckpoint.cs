@@ -44,7 +44,7 @@ public sealed record TrainingCheckpoint
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var tensors = new List<(string, int[], T[])>();
-        foreach (var p in parameters) tensors.Add(("param/" + p.Name, p.Shape.ToArray(), p.Value));
+        foreach (var p in parameters) tensors.Add(("param/" + p.Name, p.Shape.ToArray(), p.HasHostArrays ? p.Value : p.ValueToArray()));
         foreach (var (name, buffers) in optimizer.StateBuffers)
             for (int i = 0; i < parameters.Count; i++) tensors.Add(($"{name}/{parameters[i].Name}", [buffers[i].Length], buffers[i]));
         if (best is not null)
@@ -97,12 +97,20 @@ public sealed record TrainingCheckpoint
         // Validate everything first, then copy: a mismatch leaves the model untouched.
         var scaler = GradScalerState.IsIn(meta) ? GradScalerState.FromMetadata(meta, path) : null;
         var values = parameters.Select(p => Tensor("param/" + p.Name, p.Count)).ToArray();
-        var state = optimizer.StateBuffers.Select(kv => parameters.Select((p, i) => Tensor($"{kv.Key}/{p.Name}", kv.Value[i].Length)).ToArray()).ToArray();
+        var stateBuffers = optimizer.StateBuffers; // read once: engine-held state is downloaded into these arrays
+        var state = stateBuffers.Select(kv => parameters.Select((p, i) => Tensor($"{kv.Key}/{p.Name}", kv.Value[i].Length)).ToArray()).ToArray();
         bool hasBest = tensors.ContainsKey("best/" + parameters[0].Name);
         var bestValues = hasBest ? parameters.Select(p => Tensor("best/" + p.Name, p.Count)).ToArray() : null;
-        for (int i = 0; i < parameters.Count; i++) Copy(values[i], parameters[i].Value);
+        for (int i = 0; i < parameters.Count; i++)
+        {
+            var p = parameters[i];
+            var into = p.HasHostArrays ? p.Value : new T[p.Count];
+            Copy(values[i], into);
+            if (p.HasHostArrays) p.MarkValueModified();
+            else p.CopyValueFrom(into);
+        }
         for (int s = 0; s < state.Length; s++)
-            for (int i = 0; i < parameters.Count; i++) Copy(state[s][i], optimizer.StateBuffers[s].Value[i]);
+            for (int i = 0; i < parameters.Count; i++) Copy(state[s][i], stateBuffers[s].Value[i]);
         best = bestValues?.Select(v => { var a = new T[v.Length]; Copy(v, a); return a; }).ToArray();
         optimizer.StepCount = long.Parse(Meta("optimizer_steps"), CultureInfo.InvariantCulture);
         return new TrainingCheckpoint

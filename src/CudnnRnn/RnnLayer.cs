@@ -38,6 +38,43 @@ public sealed class RnnLayer<T> : IDisposable where T : unmanaged, IFloatingPoin
     /// <param name="seed">Seed of the weight initialisation.</param>
     public RnnLayer(IRnnEngine engine, RnnDescriptor rnn, ulong seed = 0)
     {
+        (Engine, Descriptor, _inference, WeightLayout) = Validate(engine, rnn);
+        Weights = engine.Allocate<T>(WeightLayout.TotalElements);
+        WeightGradients = engine.Allocate<T>(WeightLayout.TotalElements);
+        _ownsWeights = _ownsGradients = true;
+        ResetParameters(seed);
+    }
+
+    /// <summary>
+    /// Creates the layer over weights that live elsewhere (a non-owning view): the layer reads <paramref name="weights"/>
+    /// in place and, when <paramref name="weightGradients"/> is given, accumulates into it; it neither initialises nor
+    /// frees them. Several layers may share one weight buffer (data-parallel workers reading one master copy, weight
+    /// tying); a change to it is seen by every layer's forward contexts through <see cref="RnnBuffer{T}.Version"/>. The
+    /// buffers must outlive the layer.
+    /// </summary>
+    /// <param name="engine">Engine that runs it; both buffers must belong to it.</param>
+    /// <param name="rnn">The network; its data type must match <typeparamref name="T"/>.</param>
+    /// <param name="weights">Weight space in the engine's layout (<see cref="IRnnEngine.GetWeightLayout"/>), exactly its TotalElements long.</param>
+    /// <param name="weightGradients">Where backward accumulates the weight gradients (same length), or null for a buffer the layer owns.</param>
+    public RnnLayer(IRnnEngine engine, RnnDescriptor rnn, RnnBuffer<T> weights, RnnBuffer<T>? weightGradients = null)
+    {
+        (Engine, Descriptor, _inference, WeightLayout) = Validate(engine, rnn);
+        CheckWeightBuffer(weights, nameof(weights));
+        if (weightGradients is not null)
+        {
+            CheckWeightBuffer(weightGradients, nameof(weightGradients));
+            if (weightGradients.SharesMemoryWith(weights))
+                throw new ArgumentException("weightGradients shares memory with weights; give the gradients their own buffer.", nameof(weightGradients));
+        }
+        Weights = weights;
+        WeightGradients = weightGradients ?? engine.Allocate<T>(WeightLayout.TotalElements);
+        _ownsGradients = weightGradients is null;
+    }
+
+    private readonly bool _ownsWeights, _ownsGradients;
+
+    private static (IRnnEngine, RnnDescriptor, RnnDescriptor, RnnWeightLayout) Validate(IRnnEngine engine, RnnDescriptor rnn)
+    {
         ArgumentNullException.ThrowIfNull(engine);
         ArgumentNullException.ThrowIfNull(rnn);
         var dt = RnnDescriptor.DataTypeOf<T>();
@@ -45,13 +82,25 @@ public sealed class RnnLayer<T> : IDisposable where T : unmanaged, IFloatingPoin
             throw new ArgumentException($"RnnLayer<{typeof(T).Name}> needs a {dt} descriptor; got {rnn.DataType}.", nameof(rnn));
         if (!engine.Supports(dt, out var why))
             throw new NotSupportedException($"The {engine.Name} engine cannot compute in {dt}: {why}");
-        Engine = engine;
-        Descriptor = rnn;
-        _inference = rnn.Dropout > 0 ? rnn.WithDropout(0, rnn.DropoutSeed) : rnn;
-        WeightLayout = engine.GetWeightLayout(rnn);
-        Weights = engine.Allocate<T>(WeightLayout.TotalElements);
-        WeightGradients = engine.Allocate<T>(WeightLayout.TotalElements);
-        ResetParameters(seed);
+        return (engine, rnn, rnn.Dropout > 0 ? rnn.WithDropout(0, rnn.DropoutSeed) : rnn, engine.GetWeightLayout(rnn));
+    }
+
+    // The engine whose buffers this layer's plans accept: the engine itself, or the one an engine that forwards to
+    // another (a lease, a wrapper) allocates from. Asked with an empty allocation, once, when a check needs it.
+    private IRnnEngine MemoryOwner()
+    {
+        using var probe = Engine.Allocate<T>(0);
+        return probe.Engine;
+    }
+
+    private void CheckWeightBuffer(RnnBuffer<T> buffer, string name)
+    {
+        ArgumentNullException.ThrowIfNull(buffer, name);
+        buffer.ThrowIfDisposed();
+        if (!ReferenceEquals(buffer.Engine, Engine) && !ReferenceEquals(buffer.Engine, MemoryOwner()))
+            throw new ArgumentException($"{name} belongs to the {buffer.Engine.Name} engine '{buffer.Engine.DeviceDescription}', not to this layer's {Engine.Name} engine; allocate it on the layer's engine.", name);
+        if (buffer.Length != WeightLayout.TotalElements)
+            throw new ArgumentException($"{name} has {buffer.Length} elements; the weight space of this network has {WeightLayout.TotalElements}.", name);
     }
 
     /// <summary>The engine.</summary>
@@ -60,7 +109,7 @@ public sealed class RnnLayer<T> : IDisposable where T : unmanaged, IFloatingPoin
     public RnnDescriptor Descriptor { get; }
     /// <summary>Weight-space layout.</summary>
     public RnnWeightLayout WeightLayout { get; }
-    /// <summary>The weight space (engine memory).</summary>
+    /// <summary>The weight space (engine memory; the caller's buffer when created over one).</summary>
     public RnnBuffer<T> Weights { get; }
     /// <summary>Accumulated weight gradients (engine memory), same layout as <see cref="Weights"/>.</summary>
     public RnnBuffer<T> WeightGradients { get; }
@@ -92,6 +141,28 @@ public sealed class RnnLayer<T> : IDisposable where T : unmanaged, IFloatingPoin
         var ws = Weights.ToArray();
         WeightLayout.ImportPyTorch<T>(ws, name, values);
         Weights.CopyFrom(ws);
+    }
+
+    /// <summary>
+    /// Sets one PyTorch parameter from float32 values (row-major, PyTorch shape), rounded to <typeparamref name="T"/>
+    /// (nearest, ties to even). A finite value that overflows T (|x| &gt; 65504 for Half after rounding) throws
+    /// <see cref="ArgumentOutOfRangeException"/> naming the parameter, element, value and limit; nothing is changed then.
+    /// </summary>
+    public void ImportPyTorchFromFloat32(string name, ReadOnlySpan<float> values)
+    {
+        ThrowIfDisposed();
+        var ws = Weights.ToArray();
+        WeightLayout.ImportPyTorchFromFloat32<T>(ws, name, values);
+        Weights.CopyFrom(ws);
+    }
+
+    /// <summary>Reads one PyTorch parameter as float32 (exact for Half and BFloat16; rounded for double).</summary>
+    public float[] ExportPyTorchToFloat32(string name)
+    {
+        ThrowIfDisposed();
+        var v = new float[WeightLayout.GetPyTorchParameter(name).Count];
+        WeightLayout.ExportPyTorchToFloat32<T>(Weights.ToArray(), name, v);
+        return v;
     }
 
     /// <summary>Reads one PyTorch parameter.</summary>
@@ -342,7 +413,7 @@ public sealed class RnnLayer<T> : IDisposable where T : unmanaged, IFloatingPoin
         _disposed = true;
         foreach (var s in _shapes.Values) s.Dispose();
         _shapes.Clear();
-        Weights.Dispose();
-        WeightGradients.Dispose();
+        if (_ownsWeights) Weights.Dispose();
+        if (_ownsGradients) WeightGradients.Dispose();
     }
 }

@@ -111,7 +111,7 @@ public class GradientCheckTests
         double scale = 1.0 / data.Sum(s => s.Length);
         double Loss()
         {
-            tagger.MarkWeightsChanged();
+            // No sync call: the workers' RNN layers read the master weight arrays in place, so a perturbation is seen as is.
             double l = worker.TrainStep(data, batch, scale, 1);
             worker.ZeroGrad();
             return l;

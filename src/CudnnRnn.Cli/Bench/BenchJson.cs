@@ -45,6 +45,7 @@ internal static class BenchJson
             if (r.ReserveMinimumBytes is { } mb) w.WriteNumber("reserveMinimumBytes", mb);
             if (r.PeakWorkingSetBytes is { } pw) w.WriteNumber("peakWorkingSetBytes", pw);
             if (r.HostEnqueueMs is { } he) w.WriteNumber("hostEnqueueMs", he);
+            if (r.RatioToBuffers is { } ratio) w.WriteNumber("ratioToBuffers", ratio);
             w.WriteEndObject();
         }
         w.WriteEndArray();

@@ -15,6 +15,8 @@ internal sealed record BenchResult(string Kind, string Shape, int Threads, strin
     public long? PeakWorkingSetBytes { get; init; }
     /// <summary>GPU engines: host time per call when calls are queued back to back (see RnnBench).</summary>
     public double? HostEnqueueMs { get; init; }
+    /// <summary>Layer bench: median over rounds of this variant's time / the engine-buffer variant's time in the same round.</summary>
+    public double? RatioToBuffers { get; init; }
     public double Gflops => Flops / (MedianMs * 1e6);
 }
 

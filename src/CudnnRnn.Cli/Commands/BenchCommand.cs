@@ -30,19 +30,21 @@ internal static class BenchCommand
         var libtorch = new Option<FileInfo?>("--libtorch-json") { Description = "libtorch-bench JSON whose sgemm table the GEMM benchmark compares with" };
         var reps = new Option<int>("--reps") { Description = "Minimum timed repetitions (≥ 10)", DefaultValueFactory = _ => 10 };
         var warmup = new Option<int>("--warmup") { Description = "Untimed warm-up repetitions", DefaultValueFactory = _ => 3 };
+        var layer = new Option<bool>("--layer") { Description = "Time one RnnLayer training step (forward context + backward + Adam) on engine buffers, through the host-span overloads, and with the removed host-weights bridge" };
 
         var command = new Command("bench", "Time the RNN shapes a-e (or the GEMMs) with libtorch-bench's shapes, phases and FLOP model");
-        foreach (var o in new Option[] { shape, threads, dtype, lengths, layout, json, gemm, libtorch, reps, warmup }) command.Options.Add(o);
+        foreach (var o in new Option[] { shape, threads, dtype, lengths, layout, json, gemm, libtorch, reps, warmup, layer }) command.Options.Add(o);
         var engine = EngineOptions.AddTo(command);
         command.SetAction(parse => Run(
             parse.GetValue(shape)!, parse.GetValue(threads), dtype.GetValue(parse), lengths.GetValue(parse) == Lengths.Varied, parse.GetValue(json),
-            engine.GetValue(parse), parse.GetValue(gemm), parse.GetValue(libtorch), parse.GetValue(reps), parse.GetValue(warmup), layout.GetValue(parse)));
+            engine.GetValue(parse), parse.GetValue(gemm), parse.GetValue(libtorch), parse.GetValue(reps), parse.GetValue(warmup), layout.GetValue(parse), parse.GetValue(layer)));
         return command;
     }
 
     private static int Run(string shapeSel, int threads, RnnDataType dataType, bool varied, FileInfo? json, EngineChoice engineChoice,
-        bool gemm, FileInfo? libtorchJson, int reps, int warmup, RnnDataLayout dataLayout)
+        bool gemm, FileInfo? libtorchJson, int reps, int warmup, RnnDataLayout dataLayout, bool layer = false)
     {
+        if (gemm && layer) return Fail("--gemm and --layer are two different benchmarks; pick one.");
         string dtype = Words.Of(dataType), layoutName = Words.Of(dataLayout), lengths = varied ? "varied" : "full";
         if (threads < 0) return Fail("--threads must be 0 (all cores) or positive.");
         if (reps < 10) return Fail("--reps must be at least 10.");
@@ -61,6 +63,8 @@ internal static class BenchCommand
         var results = new List<BenchResult>();
         string device;
 
+        if (gemm && dataType is not (RnnDataType.Float32 or RnnDataType.Float64))
+            return Fail($"--gemm times the managed GEMM in float32 or float64; {dtype} data is widened to float before any GEMM (run the engine bench instead).");
         if (gemm)
         {
             device = $"managed Gemm, {BenchJson.CpuModel()}";
@@ -88,16 +92,25 @@ internal static class BenchCommand
             }
             using (engine)
             {
-                var dt = f64 ? RnnDataType.Float64 : RnnDataType.Float32;
+                var dt = dataType;
                 if (!engine.Supports(dt, out string? reason)) return Fail($"The {engine.Name} engine cannot run {dtype}: {reason}");
                 device = engine.DeviceDescription;
+                if (layer)
+                {
+                    RunLayer(engine, shapes, f64, varied, nThreads, warmup, reps, dataLayout, dtype, lengths, layoutName, results);
+                    goto done;
+                }
                 Console.WriteLine($"cudnnrnn bench: {engine.Name} engine ({device}), {dtype}, {nThreads} thread(s), lengths {lengths}, layout {layoutName}, warmup {warmup}, >= {reps} timed reps, median");
                 Console.WriteLine($"{"shape",-5} {"fwd ms",9} {"fwd GF/s",9} {"train ms",9} {"train GF/s",10}   description (fwd GFLOP on actual lengths)");
                 foreach (var s in shapes)
                 {
-                    var (inf, train) = f64
-                        ? RnnBench.Run<double>(engine, s, varied, nThreads, warmup, reps, dataLayout)
-                        : RnnBench.Run<float>(engine, s, varied, nThreads, warmup, reps, dataLayout);
+                    var (inf, train) = dt switch
+                    {
+                        RnnDataType.Float64 => RnnBench.Run<double>(engine, s, varied, nThreads, warmup, reps, dataLayout),
+                        RnnDataType.Float16 => RnnBench.Run<Half>(engine, s, varied, nThreads, warmup, reps, dataLayout),
+                        RnnDataType.BFloat16 => RnnBench.Run<BFloat16>(engine, s, varied, nThreads, warmup, reps, dataLayout),
+                        _ => RnnBench.Run<float>(engine, s, varied, nThreads, warmup, reps, dataLayout),
+                    };
                     results.Add(inf);
                     results.Add(train);
                     Console.WriteLine($"{s.Id,-5} {inf.MedianMs,9:F2} {inf.Gflops,9:F1} {train.MedianMs,9:F2} {train.Gflops,10:F1}   {s.Description} ({inf.Flops / 1e9:F3})" +
@@ -107,12 +120,30 @@ internal static class BenchCommand
                 }
             }
         }
+        done:
         if (json is not null)
         {
             BenchJson.Write(json.FullName, results, gemm ? "gemm" : engineChoice.Name, device, dtype, warmup, reps);
             Console.WriteLine("wrote " + json.FullName);
         }
         return 0;
+    }
+
+    private static void RunLayer(IRnnEngine engine, BenchShape[] shapes, bool f64, bool varied, int nThreads, int warmup, int reps,
+        RnnDataLayout dataLayout, string dtype, string lengths, string layoutName, List<BenchResult> results)
+    {
+        Console.WriteLine($"cudnnrnn bench --layer: {engine.Name} engine ({engine.DeviceDescription}), {dtype}, {nThreads} thread(s), lengths {lengths}, layout {layoutName}, warmup {warmup}, >= {reps} timed reps, median");
+        Console.WriteLine("one training step = forward context + backward (dx, dhx, dcx) + Adam; buffers: engine buffers end to end; host: host-span overloads; bridge: host spans + weights copied to a host parameter and back");
+        Console.WriteLine($"medians of {LayerBench.Rounds} interleaved rounds; ratios: median over rounds of (variant / buffers) in the same round");
+        Console.WriteLine($"{"shape",-5} {"buffers ms",11} {"host ms",9} {"bridge ms",10} {"host/buf",9} {"bridge/buf",11}   description");
+        foreach (var s in shapes)
+        {
+            var r = f64
+                ? LayerBench.Run<double>(engine, s, varied, nThreads, warmup, reps, dataLayout)
+                : LayerBench.Run<float>(engine, s, varied, nThreads, warmup, reps, dataLayout);
+            results.AddRange(r);
+            Console.WriteLine($"{s.Id,-5} {r[0].MedianMs,11:F2} {r[1].MedianMs,9:F2} {r[2].MedianMs,10:F2} {r[1].RatioToBuffers,9:F3} {r[2].RatioToBuffers,11:F3}   {s.Description}");
+        }
     }
 
     private static int Fail(string message)

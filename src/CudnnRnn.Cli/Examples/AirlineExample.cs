@@ -61,10 +61,10 @@ internal static class AirlineExample
                       $"{samples - trainSamples} test samples (Aug 1958 – Dec 1960); {LookBack}-month look-back");
         log.WriteLine($"  model: {Layers}-layer {ExampleMath.CellName(cell)}, hidden {Hidden}, linear head; Adam, {epochs} full-batch epochs");
 
-        using var rnn = new TrainableRnn(engine, new RnnDescriptor(cell, inputSize: 1, hiddenSize: Hidden, numLayers: Layers, dataType: RnnDataType.Float32), options.Seed);
+        using var rnn = new RnnLayer<float>(engine, new RnnDescriptor(cell, inputSize: 1, hiddenSize: Hidden, numLayers: Layers, dataType: RnnDataType.Float32), options.Seed);
         var rng = new SeededRandom(options.Seed + 1);
         var head = new Dense("head", Hidden, 1, ref rng);
-        var adam = new Adam<float>([rnn.Weights, .. head.Parameters], learningRate: 3e-3);
+        var adam = new Adam<float>([Parameter<float>.Of(rnn), .. head.Parameters], learningRate: 3e-3); // RNN weights updated in place
         var trainDesc = RnnDataDescriptor.Uniform(RnnDataLayout.BatchMajorUnpacked, LookBack, trainSamples, 1);
         var trainX = x.AsSpan(0, trainSamples * LookBack).ToArray();
         var trainTarget = target[..trainSamples];
@@ -72,23 +72,26 @@ internal static class AirlineExample
         {
             adam.ZeroGrad();
             // hy is [layers, batch, hidden]; the head reads the last layer's final state.
-            var h = LastLayer(rnn.Forward(trainDesc, trainX, training: true).Hy, trainSamples);
+            using var context = rnn.Forward(trainDesc, trainX);
+            var h = LastLayer(context.Hy.ToArray(), trainSamples);
             var prediction = head.Forward(h, trainSamples);
             var dPrediction = new float[trainSamples];
             double loss = ExampleMath.MeanSquaredError(prediction, trainTarget, dPrediction);
             var dh = head.Backward(h, trainSamples, dPrediction);
             var dhy = new float[Layers * trainSamples * Hidden];
             dh.CopyTo(dhy.AsSpan((Layers - 1) * trainSamples * Hidden));
-            rnn.Backward(dy: default, dhy: dhy);
+            rnn.Backward(context, dy: default, dhy: dhy);
             adam.Step();
-            rnn.Upload();
             if (epoch % (epochs / 5) == 0 || epoch == 1)
                 log.WriteLine($"    epoch {epoch,5}: training RMSE {Math.Sqrt(loss) * (max - min),7:F2} thousand passengers");
         }
 
         // One-month-ahead predictions for every sample, from the true previous months.
         var allDesc = RnnDataDescriptor.Uniform(RnnDataLayout.BatchMajorUnpacked, LookBack, samples, 1);
-        var predicted = head.Forward(LastLayer(rnn.Forward(allDesc, x, training: false).Hy, samples), samples)
+        rnn.Training = false;
+        float[] hAll;
+        using (var context = rnn.Forward(allDesc, x)) hAll = context.Hy.ToArray();
+        var predicted = head.Forward(LastLayer(hAll, samples), samples)
             .Select(p => (double)p * (max - min) + min).ToArray();
         double Rmse(int from, int to, Func<int, double> forecast) =>
             Math.Sqrt(Enumerable.Range(from, to - from).Average(i => Math.Pow(forecast(i) - Passengers[i + LookBack], 2)));

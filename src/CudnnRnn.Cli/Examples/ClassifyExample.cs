@@ -105,13 +105,15 @@ internal static class ClassifyExample
     /// <summary>RNN → final hidden state(s) → Dense → 2 logits.</summary>
     private sealed class Classifier : IDisposable
     {
-        private readonly TrainableRnn _rnn;
+        private readonly RnnLayer<float> _rnn;
+        private readonly Parameter<float> _rnnWeights; // the layer's weights and gradients in engine memory, updated in place
         private readonly Dense _head;
         private readonly int _directions;
 
         public Classifier(IRnnEngine engine, RnnMode cell, RnnDirection direction, ulong seed)
         {
-            _rnn = new TrainableRnn(engine, new RnnDescriptor(cell, inputSize: 1, hiddenSize: Hidden, direction: direction, dataType: RnnDataType.Float32), seed);
+            _rnn = new RnnLayer<float>(engine, new RnnDescriptor(cell, inputSize: 1, hiddenSize: Hidden, direction: direction, dataType: RnnDataType.Float32), seed);
+            _rnnWeights = Parameter<float>.Of(_rnn);
             _directions = direction == RnnDirection.Bidirectional ? 2 : 1;
             var rng = new SeededRandom(seed + 1);
             _head = new Dense("head", _directions * Hidden, 2, ref rng);
@@ -120,7 +122,7 @@ internal static class ClassifyExample
         /// <summary>Trains with Adam and returns the test accuracy after each epoch.</summary>
         public List<double> Train(Recordings train, Recordings test, int epochs, ulong seed, TextWriter log)
         {
-            var adam = new Adam<float>([_rnn.Weights, .. _head.Parameters], learningRate: 1e-2);
+            var adam = new Adam<float>([_rnnWeights, .. _head.Parameters], learningRate: 1e-2);
             var rng = new SeededRandom(seed + 2);
             var order = Enumerable.Range(0, train.Count).ToArray();
             var accuracy = new List<double>();
@@ -132,16 +134,17 @@ internal static class ClassifyExample
                 {
                     var (xDesc, x, labels) = Batch(train, order.AsSpan(first, BatchSize));
                     adam.ZeroGrad();
-                    var features = FinalStates(_rnn.Forward(xDesc, x, training: true).Hy, BatchSize);
+                    _rnn.Training = true;
+                    using var context = _rnn.Forward(xDesc, x);
+                    var features = FinalStates(context.Hy.ToArray(), BatchSize);
                     var logits = _head.Forward(features, BatchSize);
                     var dLogits = new float[logits.Length];
                     loss += SoftmaxCrossEntropy.Compute<float>(logits, 2, labels, 1.0 / BatchSize, dLogits);
                     var dFeatures = _head.Backward(features, BatchSize, dLogits);
                     // Only hy feeds the loss: dy is zero and the gradient enters through dhy.
-                    _rnn.Backward(dy: default, dhy: FinalStatesBackward(dFeatures, BatchSize));
+                    _rnn.Backward(context, dy: default, dhy: FinalStatesBackward(dFeatures, BatchSize));
                     GradientClipping.ClipByGlobalNorm(adam.Parameters, maxNorm: 1.0);   // as clip_grad_norm_: keeps the LSTM from diverging
-                    adam.Step();
-                    _rnn.Upload();
+                    adam.Step(); // updates _rnn.Weights in place
                 }
                 accuracy.Add(Accuracy(test));
                 log.WriteLine($"    epoch {epoch,2}: training loss {loss / (train.Count / BatchSize):F3}, test accuracy {accuracy[^1]:P1}");
@@ -153,7 +156,10 @@ internal static class ClassifyExample
         public double Accuracy(Recordings data)
         {
             var (xDesc, x, labels) = Batch(data, Enumerable.Range(0, data.Count).ToArray());
-            var logits = _head.Forward(FinalStates(_rnn.Forward(xDesc, x, training: false).Hy, data.Count), data.Count);
+            _rnn.Training = false;
+            float[] hy;
+            using (var context = _rnn.Forward(xDesc, x)) hy = context.Hy.ToArray();
+            var logits = _head.Forward(FinalStates(hy, data.Count), data.Count);
             var predicted = new int[data.Count];
             SoftmaxCrossEntropy.ArgMax<float>(logits, 2, predicted);
             return predicted.Zip(labels).Count(p => p.First == p.Second) / (double)data.Count;

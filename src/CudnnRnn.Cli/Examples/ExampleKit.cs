@@ -1,5 +1,5 @@
-// The few pieces every example shares: options, a recurrent layer whose weights the toolkit's optimizers update, a
-// dense layer, mean squared error and saving a plot. Each example file uses these and is otherwise self-contained.
+// The few pieces every example shares: options, a dense layer, mean squared error and saving a plot (the recurrent
+// layers are RnnLayer with Parameter.Of, whose weights the toolkit's optimizers update in place). Each example file uses these and is otherwise self-contained.
 using CudnnRnn.Training;
 
 namespace CudnnRnn.Cli.Examples;
@@ -17,63 +17,6 @@ internal sealed record ExampleOptions
     public int? Epochs { get; init; }
     /// <summary>Where progress and results are printed.</summary>
     public TextWriter Log { get; init; } = Console.Out;
-}
-
-/// <summary>
-/// An <see cref="RnnLayer{T}"/> whose weights also live in a toolkit <see cref="Parameter{T}"/>, so that
-/// <see cref="Adam{T}"/> or <see cref="Sgd{T}"/> can update them: after <see cref="Backward"/> the parameter holds the
-/// gradient; after the optimizer's step, <see cref="Upload"/> copies the new weights to the engine.
-/// </summary>
-internal sealed class TrainableRnn : IDisposable
-{
-    /// <summary>Creates the layer (PyTorch's initialisation, seeded) and its parameter.</summary>
-    public TrainableRnn(IRnnEngine engine, RnnDescriptor descriptor, ulong seed, string name = "rnn")
-    {
-        Layer = new RnnLayer<float>(engine, descriptor, seed);
-        Weights = new Parameter<float>(name, checked((int)Layer.WeightLayout.TotalElements));
-        Layer.Weights.CopyTo(Weights.Value);
-    }
-
-    /// <summary>The layer on the engine.</summary>
-    public RnnLayer<float> Layer { get; }
-    /// <summary>Host copy of the packed weights and their gradient, for the optimizer.</summary>
-    public Parameter<float> Weights { get; }
-
-    private RnnForwardContext<float>? _context;
-
-    /// <summary>Forward pass (y and h_n as host arrays); <paramref name="training"/> keeps what backward needs.</summary>
-    public (float[] Y, float[] Hy) Forward(RnnDataDescriptor xDesc, ReadOnlySpan<float> x, bool training)
-    {
-        Layer.Training = training;
-        _context?.Dispose();
-        _context = Layer.Forward(xDesc, x);
-        return (_context.Y.ToArray(), _context.Hy.ToArray());
-    }
-
-    /// <summary>
-    /// Backward pass of the last training forward; the weight gradient lands in <see cref="Weights"/>.Grad. An empty
-    /// <paramref name="dy"/> means y does not feed the loss (only h_n does).
-    /// </summary>
-    public RnnInputGradients<float> Backward(ReadOnlySpan<float> dy, ReadOnlySpan<float> dhy = default)
-    {
-        if (_context is null) throw new InvalidOperationException("Backward needs a training forward first.");
-        Layer.ZeroGrad();
-        var grads = Layer.Backward(_context, dy, dhy);
-        _context.Dispose();
-        _context = null;
-        Layer.WeightGradients.CopyTo(Weights.Grad);
-        return grads;
-    }
-
-    /// <summary>Copies the optimizer's new weights to the engine.</summary>
-    public void Upload() => Layer.Weights.CopyFrom(Weights.Value);
-
-    /// <inheritdoc/>
-    public void Dispose()
-    {
-        _context?.Dispose();
-        Layer.Dispose();
-    }
 }
 
 /// <summary>A fully connected layer <c>y = x·Wᵀ + b</c> (PyTorch's <c>nn.Linear</c>) over the toolkit's <see cref="Linear"/>.</summary>

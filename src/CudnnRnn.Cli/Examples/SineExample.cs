@@ -77,18 +77,20 @@ internal static class SineExample
     /// <summary>RNN → last hidden state → Dense(32→16) → ReLU → Dense(16→1).</summary>
     private sealed class Model : IDisposable
     {
-        private readonly TrainableRnn _rnn;
+        private readonly RnnLayer<float> _rnn;
+        private readonly Parameter<float> _rnnWeights; // the layer's weights and gradients in engine memory, updated in place
         private readonly Dense _hidden, _output;
 
         public Model(IRnnEngine engine, RnnMode cell, ulong seed)
         {
-            _rnn = new TrainableRnn(engine, new RnnDescriptor(cell, inputSize: 1, hiddenSize: Hidden, dataType: RnnDataType.Float32), seed);
+            _rnn = new RnnLayer<float>(engine, new RnnDescriptor(cell, inputSize: 1, hiddenSize: Hidden, dataType: RnnDataType.Float32), seed);
+            _rnnWeights = Parameter<float>.Of(_rnn);
             var rng = new SeededRandom(seed + 1);
             _hidden = new Dense("hidden", Hidden, 16, ref rng);
             _output = new Dense("output", 16, 1, ref rng);
         }
 
-        public IReadOnlyList<Parameter<float>> Parameters => [_rnn.Weights, .. _hidden.Parameters, .. _output.Parameters];
+        public IReadOnlyList<Parameter<float>> Parameters => [_rnnWeights, .. _hidden.Parameters, .. _output.Parameters];
 
         /// <summary>Adam on shuffled mini-batches of windows, learning rate decaying along a cosine.</summary>
         public void Train(float[] series, int epochs, ulong seed, TextWriter log)
@@ -110,7 +112,9 @@ internal static class SineExample
                     adam.ZeroGrad();
                     // Forward: the RNN reads the window; its final hidden state hy [1, B, 32] feeds the dense head.
                     var xDesc = RnnDataDescriptor.Uniform(RnnDataLayout.BatchMajorUnpacked, Window, BatchSize, 1);
-                    var h = _rnn.Forward(xDesc, x, training: true).Hy;
+                    _rnn.Training = true;
+                    using var context = _rnn.Forward(xDesc, x);
+                    var h = context.Hy.ToArray();
                     var a = ExampleMath.Relu(_hidden.Forward(h, BatchSize));
                     var prediction = _output.Forward(a, BatchSize);
                     var dPrediction = new float[BatchSize];
@@ -119,9 +123,8 @@ internal static class SineExample
                     var da = _output.Backward(a, BatchSize, dPrediction);
                     ExampleMath.ReluBackward(a, da);
                     var dh = _hidden.Backward(h, BatchSize, da);
-                    _rnn.Backward(dy: default, dhy: dh);
-                    adam.Step();
-                    _rnn.Upload();
+                    _rnn.Backward(context, dy: default, dhy: dh);
+                    adam.Step(); // updates _rnn.Weights in place
                 }
                 log.WriteLine($"    epoch {epoch + 1}/{epochs}: training MSE {loss / (windows / BatchSize) * Scale * Scale:F5}");
             }
@@ -133,7 +136,9 @@ internal static class SineExample
             int n = series.Length - Window;
             var (x, _) = Batch(series, Enumerable.Range(0, n).ToArray());
             var xDesc = RnnDataDescriptor.Uniform(RnnDataLayout.BatchMajorUnpacked, Window, n, 1);
-            var h = _rnn.Forward(xDesc, x, training: false).Hy;
+            _rnn.Training = false;
+            float[] h;
+            using (var context = _rnn.Forward(xDesc, x)) h = context.Hy.ToArray();
             var prediction = _output.Forward(ExampleMath.Relu(_hidden.Forward(h, n)), n);
             for (int i = 0; i < n; i++) prediction[i] *= Scale;
             return prediction;
