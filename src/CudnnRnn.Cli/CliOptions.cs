@@ -80,6 +80,9 @@ internal static class Words
     /// <summary><c>--layout</c>.</summary>
     public static readonly IReadOnlyList<(string, RnnDataLayout)> Layouts =
         [("seq", RnnDataLayout.SeqMajorUnpacked), ("packed", RnnDataLayout.SeqMajorPacked), ("batch", RnnDataLayout.BatchMajorUnpacked)];
+    /// <summary><c>--precision</c>.</summary>
+    public static readonly IReadOnlyList<(string, Training.Precision)> Precisions =
+        [("fp32", Training.Precision.Fp32), ("fp16", Training.Precision.Fp16), ("bf16", Training.Precision.Bf16)];
     /// <summary><c>--cell</c>.</summary>
     public static readonly IReadOnlyList<(string, RnnMode)> Cells = [("rnn", RnnMode.RnnTanh), ("gru", RnnMode.Gru), ("lstm", RnnMode.Lstm)];
 

@@ -28,9 +28,10 @@ internal static class ExampleCommand
         var output = new Option<string>("--out") { Description = "Folder for the plots.", DefaultValueFactory = _ => "cudnnrnn-examples" };
         var seed = new Option<ulong>("--seed") { Description = "Seed of data, weights and batch order.", DefaultValueFactory = _ => 1UL };
         var epochs = new Option<int?>("--epochs") { Description = "Training epochs (default: the example's own)." };
+        var precision = Commands.TaggerCommand.PrecisionOption("(sine only)");
         var cmd = new Command("example", "Run a classic RNN tutorial experiment: " + string.Join("; ", Names.Select(p => $"{p.Key}: {p.Value}")) + ".")
         {
-            name, cell, output, seed, epochs,
+            name, cell, output, seed, epochs, precision,
         };
         var engine = EngineOptions.AddTo(cmd);
         cmd.SetAction(r =>
@@ -40,8 +41,14 @@ internal static class ExampleCommand
                 Console.Error.WriteLine("example: --epochs must be at least 1.");
                 return Cli.UsageError;
             }
+            if (precision.GetValue(r) != Training.Precision.Fp32 && r.GetValue(name) != "sine")
+            {
+                Console.Error.WriteLine("example: --precision fp16/bf16 is implemented by the sine example only.");
+                return Cli.UsageError;
+            }
             var options = new ExampleOptions
             {
+                Precision = precision.GetValue(r),
                 Cell = cell.GetValueOrNull(r),
                 OutputDirectory = r.GetValue(output)!,
                 Seed = r.GetValue(seed),

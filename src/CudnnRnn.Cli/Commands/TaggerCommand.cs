@@ -25,13 +25,10 @@ internal static class TaggerCommand
     public static readonly IReadOnlyList<(string, CharModel)> CharModels = [("cnn", CharModel.Cnn), ("lstm", CharModel.Lstm), ("none", CharModel.None)];
     /// <summary>The words of <c>--optimizer</c>.</summary>
     public static readonly IReadOnlyList<(string, OptimizerKind)> Optimizers = [("adam", OptimizerKind.Adam), ("sgd", OptimizerKind.Sgd)];
-    /// <summary>The words of <c>--precision</c>.</summary>
-    public static readonly IReadOnlyList<(string, Precision)> Precisions = [("fp32", Precision.Fp32), ("fp16", Precision.Fp16), ("bf16", Precision.Bf16)];
-
     /// <summary><c>--precision</c>: the RNNs in float32, or in 16 bits cast from float32 master weights.</summary>
     public static EnumOption<Precision> PrecisionOption(string what) => new("--precision",
         $"Precision of the RNNs {what}: fp32, or fp16/bf16 (mixed precision: 16-bit RNN cast from float32 master weights, the rest float32; fp16 with dynamic loss scaling).",
-        Precision.Fp32, Precisions);
+        Precision.Fp32, Words.Precisions);
 
     private static Option<int> ThreadsOption()
     {

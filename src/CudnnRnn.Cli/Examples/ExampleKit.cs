@@ -17,6 +17,8 @@ internal sealed record ExampleOptions
     public int? Epochs { get; init; }
     /// <summary>Where progress and results are printed.</summary>
     public TextWriter Log { get; init; } = Console.Out;
+    /// <summary>Precision of the RNN (fp16/bf16: mixed precision with float32 master weights; the sine example only).</summary>
+    public Precision Precision { get; init; } = Precision.Fp32;
 }
 
 /// <summary>A fully connected layer <c>y = x·Wᵀ + b</c> (PyTorch's <c>nn.Linear</c>) over the toolkit's <see cref="Linear"/>.</summary>

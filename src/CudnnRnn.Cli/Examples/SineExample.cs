@@ -42,7 +42,7 @@ internal static class SineExample
         foreach (var cell in cells)
         {
             var clock = Stopwatch.StartNew();
-            using var model = new Model(engine, cell, options.Seed);
+            using var model = new Model(engine, cell, options.Seed, options.Precision);
             model.Train(train, epochs, options.Seed, log);
             predictions[cell] = model.Predict(test);
             mse[cell] = ExampleMath.MeanSquaredError(predictions[cell], test.AsSpan(Window));
@@ -77,14 +77,16 @@ internal static class SineExample
     /// <summary>RNN → last hidden state → Dense(32→16) → ReLU → Dense(16→1).</summary>
     private sealed class Model : IDisposable
     {
-        private readonly RnnLayer<float> _rnn;
-        private readonly Parameter<float> _rnnWeights; // the layer's weights and gradients in engine memory, updated in place
+        private readonly ExampleRnn _rnn;               // fp32: an RnnLayer whose weights Adam updates in place; fp16/bf16: autocast
+        private readonly Parameter<float> _rnnWeights;  // the float32 weights (master copy with fp16/bf16)
         private readonly Dense _hidden, _output;
+        private readonly Precision _precision;
 
-        public Model(IRnnEngine engine, RnnMode cell, ulong seed)
+        public Model(IRnnEngine engine, RnnMode cell, ulong seed, Precision precision)
         {
-            _rnn = new RnnLayer<float>(engine, new RnnDescriptor(cell, inputSize: 1, hiddenSize: Hidden, dataType: RnnDataType.Float32), seed);
-            _rnnWeights = Parameter<float>.Of(_rnn);
+            _precision = precision;
+            _rnn = new ExampleRnn(engine, new RnnDescriptor(cell, inputSize: 1, hiddenSize: Hidden, dataType: RnnDataType.Float32), seed, precision);
+            _rnnWeights = _rnn.Weights;
             var rng = new SeededRandom(seed + 1);
             _hidden = new Dense("hidden", Hidden, 16, ref rng);
             _output = new Dense("output", 16, 1, ref rng);
@@ -99,6 +101,7 @@ internal static class SineExample
             var order = Enumerable.Range(0, windows).ToArray();
             var rng = new SeededRandom(seed + 2);
             var adam = new Adam<float>(Parameters, learningRate: 3e-3);
+            var scaler = GradScaler.For(_precision); // fp16: dynamic loss scaling (PyTorch's GradScaler); else scale 1, plain steps
             var schedule = new LearningRateSchedule.Cosine(MinFactor: 0.05);
             int steps = epochs * (windows / BatchSize), step = 0;
             for (int epoch = 0; epoch < epochs; epoch++)
@@ -112,21 +115,22 @@ internal static class SineExample
                     adam.ZeroGrad();
                     // Forward: the RNN reads the window; its final hidden state hy [1, B, 32] feeds the dense head.
                     var xDesc = RnnDataDescriptor.Uniform(RnnDataLayout.BatchMajorUnpacked, Window, BatchSize, 1);
-                    _rnn.Training = true;
-                    using var context = _rnn.Forward(xDesc, x);
-                    var h = context.Hy.ToArray();
+                    var h = _rnn.ForwardHy(xDesc, x, training: true);
                     var a = ExampleMath.Relu(_hidden.Forward(h, BatchSize));
                     var prediction = _output.Forward(a, BatchSize);
                     var dPrediction = new float[BatchSize];
                     loss += ExampleMath.MeanSquaredError(prediction, target, dPrediction);
+                    for (int i = 0; i < dPrediction.Length; i++) dPrediction[i] *= scaler.Scale; // backward of the scaled loss
                     // Backward, in reverse order; the gradient enters the RNN through dhy (dy is zero: y is unused).
                     var da = _output.Backward(a, BatchSize, dPrediction);
                     ExampleMath.ReluBackward(a, da);
                     var dh = _hidden.Backward(h, BatchSize, da);
-                    _rnn.Backward(context, dy: default, dhy: dh);
-                    adam.Step(); // updates _rnn.Weights in place
+                    _rnn.BackwardHy(dh);
+                    scaler.Step(adam); // unscales (fp16), skips a step with an Inf/NaN gradient, else updates the weights in place
+                    scaler.Update();
                 }
-                log.WriteLine($"    epoch {epoch + 1}/{epochs}: training MSE {loss / (windows / BatchSize) * Scale * Scale:F5}");
+                log.WriteLine($"    epoch {epoch + 1}/{epochs}: training MSE {loss / (windows / BatchSize) * Scale * Scale:F5}" +
+                              (scaler.IsEnabled ? $" (loss scale {scaler.Scale:R}, {scaler.SkippedSteps} step(s) skipped)" : ""));
             }
         }
 
@@ -136,9 +140,7 @@ internal static class SineExample
             int n = series.Length - Window;
             var (x, _) = Batch(series, Enumerable.Range(0, n).ToArray());
             var xDesc = RnnDataDescriptor.Uniform(RnnDataLayout.BatchMajorUnpacked, Window, n, 1);
-            _rnn.Training = false;
-            float[] h;
-            using (var context = _rnn.Forward(xDesc, x)) h = context.Hy.ToArray();
+            var h = _rnn.ForwardHy(xDesc, x, training: false);
             var prediction = _output.Forward(ExampleMath.Relu(_hidden.Forward(h, n)), n);
             for (int i = 0; i < n; i++) prediction[i] *= Scale;
             return prediction;
