@@ -17,8 +17,9 @@ public sealed class TaggerCommandTests : IDisposable
     [Fact]
     public void Train_options_parse_to_enums()
     {
-        var r = Root.Parse(["tagger", "train", "--train", "t", "--out", "m", "--char-model", "none", "--column", "XPOS", "--optimizer", "sgd"]);
+        var r = Root.Parse(["tagger", "train", "--train", "t", "--out", "m", "--char-model", "none", "--column", "XPOS", "--optimizer", "sgd", "--precision", "BF16"]);
         Assert.Empty(r.Errors);
+        Assert.Equal(Precision.Bf16, r.GetValue<Precision?>("--precision"));
         Assert.Equal(CharModel.None, r.GetValue<CharModel?>("--char-model"));
         Assert.Equal(TagColumn.Xpos, r.GetValue<TagColumn?>("--column"));
         Assert.Equal(OptimizerKind.Sgd, r.GetValue<OptimizerKind?>("--optimizer"));
@@ -32,6 +33,7 @@ public sealed class TaggerCommandTests : IDisposable
     [InlineData("--epochs 0", "--epochs must be positive.")]
     [InlineData("--time-limit 0", "--time-limit must be a positive number of minutes.")]
     [InlineData("--lr -0.1", "--lr must be positive.")]
+    [InlineData("--precision fp8", "--precision must be one of fp32, fp16, bf16; got 'fp8'.")]
     public void Bad_train_options_are_parse_errors(string option, string message)
     {
         var r = Root.Parse(["tagger", "train", "--train", "t", "--out", "m", .. option.Split(' ')]);
@@ -59,6 +61,13 @@ public sealed class TaggerCommandTests : IDisposable
         }
         Assert.Equal(0, Root.Parse(["tagger", "eval", "--model", model, "--data", conllu]).Invoke());
         Assert.Equal(0, Root.Parse(["tagger", "predict", "--model", model, "--data", conllu, "--threads", "2"]).Invoke());
+        // Mixed precision end to end: an fp16 run writes a float32 model file, which evaluates in bf16 too.
+        string model16 = Path.Combine(_dir, "out", "tiny16.safetensors");
+        Assert.Equal(0, Root.Parse(["tagger", "train", "--train", conllu, "--out", model16, "--epochs", "1", "--hidden", "8",
+            "--layers", "1", "--char-model", "lstm", "--threads", "1", "--precision", "fp16"]).Invoke());
+        Assert.All(SafeTensors.Read(model16).Tensors.Values, t => Assert.Equal("F32", t.DType));
+        Assert.Equal(0, Root.Parse(["tagger", "eval", "--model", model16, "--data", conllu, "--precision", "bf16"]).Invoke());
+        Assert.Equal(2, Root.Parse(["tagger", "train", "--train", conllu, "--out", model16, "--max-steps", "1", "--dtype", "float64", "--precision", "bf16"]).Invoke());
         // A user error is exit code 2 with a message, not a stack trace.
         Assert.Equal(2, Root.Parse(["tagger", "eval", "--model", Path.Combine(_dir, "missing.safetensors"), "--data", conllu]).Invoke());
     }
