@@ -38,6 +38,26 @@ internal static partial class InteropExample
         try
         {
             var devices = supported.GetCLDevices();
+            if (devices.Count == 0 && all.GetCLDevices().Count > 0)
+            {
+                // Try the refused device anyway, to report what exactly fails (accelerator, kernel compile or launch).
+                Accelerator? forced = null;
+                try
+                {
+                    forced = all.GetCLDevices()[0].CreateAccelerator(all);
+                    var outside = new IlgpuOutside(all, forced, OpenClEngine.CreateOver(forced.NativePtr, ((CLStream)forced.DefaultStream).CommandQueue), cpu: false);
+                    using (var probe = outside.Create([1f, 2f])) _ = outside.Read(probe);
+                    supported.Dispose();
+                    return outside;
+                }
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    forced?.Dispose();
+                    string seenDevice = all.GetCLDevices()[0] is CLDevice d0 ? $"'{d0.Name}' (OpenCL C {d0.CVersion}, generic address space: {d0.Capabilities.GenericAddressSpace})" : "?";
+                    throw new NotSupportedException($"ILGPU {typeof(Context).Assembly.GetName().Version} does not list {seenDevice} as supported, " +
+                        $"and using it anyway fails: {e.GetType().Name}: {e.Message.Split('\n')[0]}", e);
+                }
+            }
             if (devices.Count == 0)
             {
                 var seenDevices = new List<string>();
