@@ -72,20 +72,8 @@ internal static partial class InteropExample
         int passed = 0, failed = 0;
         void Check(string what, float[] expected, float[] got)
         {
-            int differ = 0, first = -1;
-            if (expected.Length == got.Length)
-                for (int i = 0; i < expected.Length; i++)
-                    if (BitConverter.SingleToInt32Bits(expected[i]) != BitConverter.SingleToInt32Bits(got[i]))
-                    {
-                        differ++;
-                        if (first < 0) first = i;
-                    }
-            bool ok = expected.Length == got.Length && differ == 0 && expected.Length > 0;
+            var (ok, detail) = CompareBitwise(expected, got);
             if (ok) passed++; else failed++;
-            string detail = expected.Length != got.Length ? $"{got.Length} values, expected {expected.Length}"
-                : expected.Length == 0 ? "no values"
-                : differ == 0 ? $"{expected.Length} values, bitwise equal to engine memory"
-                : $"{differ} of {expected.Length} values differ (first at [{first}]: {got[first].ToString("R", CultureInfo.InvariantCulture)} vs {expected[first].ToString("R", CultureInfo.InvariantCulture)})";
             log.WriteLine($"  {(ok ? "ok  " : "FAIL")} {what,-16} {detail}");
         }
 
@@ -112,6 +100,25 @@ internal static partial class InteropExample
 
         log.WriteLine($"interop: {passed} checks passed, {failed} failed");
         return failed == 0 ? 0 : 1;
+    }
+
+    /// <summary>Whether <paramref name="got"/> has exactly the bits of <paramref name="expected"/> (and is not empty), and one line saying so.</summary>
+    internal static (bool Ok, string Detail) CompareBitwise(float[] expected, float[] got)
+    {
+        int differ = 0, first = -1;
+        if (expected.Length == got.Length)
+            for (int i = 0; i < expected.Length; i++)
+                if (BitConverter.SingleToInt32Bits(expected[i]) != BitConverter.SingleToInt32Bits(got[i]))
+                {
+                    differ++;
+                    if (first < 0) first = i;
+                }
+        bool ok = expected.Length == got.Length && differ == 0 && expected.Length > 0;
+        string detail = expected.Length != got.Length ? $"{got.Length} values, expected {expected.Length}"
+            : expected.Length == 0 ? "no values"
+            : differ == 0 ? $"{expected.Length} values, bitwise equal to engine memory"
+            : $"{differ} of {expected.Length} values differ (first at [{first}]: {got[first].ToString("R", CultureInfo.InvariantCulture)} vs {expected[first].ToString("R", CultureInfo.InvariantCulture)})";
+        return (ok, detail);
     }
 
     private sealed record Inputs(float[] X, float[] Hx, float[] Cx, float[] W, float[] Dy, float[] Dhy, float[] Dcy);
