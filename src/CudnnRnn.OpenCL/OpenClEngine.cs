@@ -322,11 +322,16 @@ public sealed unsafe partial class OpenClEngine : IRnnEngine
 
     internal void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(IsDisposed, this);
 
-    /// <summary>Releases the programs, queue and context. Buffers and plans still alive keep their own memory objects
+    /// <summary>Waits for the queued work (clFinish), then releases the programs and the engine's references to the queue
+    /// and context (the caller's own, with <see cref="CreateOver"/>, are untouched). Buffers and plans still alive keep their own memory objects
     /// (OpenCL keeps the context alive for them) but can no longer run anything. Disposing twice is harmless.</summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        // Calls do not wait for the queue, so work may still be queued, including plan uploads whose host source is
+        // pinned memory of the plan: wait for it before the last reference to the queue goes (status ignored: nothing
+        // can be done about a device error while disposing).
+        _ = _api.Finish(_queue.DangerousGetHandle());
         lock (_programLock)
         {
             _program32?.Dispose();

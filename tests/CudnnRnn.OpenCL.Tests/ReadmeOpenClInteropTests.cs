@@ -31,6 +31,8 @@ public sealed unsafe class ReadmeOpenClInteropTests
         using (var x = engine.Wrap<float>(xMem, xDesc.ElementCount))               // retains xMem; checks context and size
         {
             // ... your kernels write xMem on `queue` ...
+            float fill = 0.5f;                                                      // (test only: stands in for your kernels)
+            Assert.Equal(0, cl.EnqueueFillBuffer(queue, xMem, &fill, sizeof(float), 0, (nuint)(xDesc.ElementCount * sizeof(float)), 0, null, null));
             long before = engine.SynchronizingCalls;                               // (test only; the layer's weight upload waited)
             using var context = lstm.Forward(xDesc, x);                            // enqueued after them on `queue`; no wait
             lstm.Backward(context, dhy: context.Hy);                              // still no host synchronisation
