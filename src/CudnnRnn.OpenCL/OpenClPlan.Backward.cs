@@ -34,7 +34,6 @@ internal sealed partial class OpenClPlan<T>
                 _scatterRows.Args().Int(_N).Int(_I).Mem(_slot.DangerousGetHandle()).Mem(dIn).Int(0).Mem(H(dx)).Run(_I, _N);
             }
         }
-        Finish();
     }
 
     private void BackwardDirection(int l, int d, bool accumulateDIn, nint w, nint res,
@@ -156,6 +155,5 @@ internal sealed partial class OpenClPlan<T>
                     Gemm(true, false, S, H_, N, res, checked((int)_reserveLayout.Projection(l, d)), S, res, auxOff, H_, dw, W(l, d, 8).MatrixOffset, H_, accumulate: true);
             }
         }
-        Finish();
     }
 }

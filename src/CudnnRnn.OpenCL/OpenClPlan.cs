@@ -14,8 +14,9 @@ namespace CudnnRnn.OpenCL;
 /// The batch schedule and the memory layouts come from <see cref="RnnSchedule"/>, as in CpuPlan: the reserve space has
 /// the same layout on both engines, and an inference forward works in the same compact layout
 /// (<see cref="RnnSchedule.Inference"/>). Every buffer is allocated when the plan is created (the inference buffer on
-/// the first inference forward); no call allocates. Each call ends with clFinish, so
-/// errors surface in the call that caused them. A plan serves every set of lengths of its shape: the index tables are
+/// the first inference forward); no call allocates. Calls enqueue their work and return without waiting (no
+/// host synchronisation: <see cref="OpenClEngine.SynchronizingCalls"/>); errors the device reports while running surface
+/// at the next synchronising call (a read, <see cref="OpenClEngine.Synchronize"/>). A plan serves every set of lengths of its shape: the index tables are
 /// re-uploaded (non-blocking writes) when a call's lengths differ from the previous call's (OpenClPlan.Lengths.cs). Element offsets are 32-bit in the kernels; a plan whose reserve or
 /// workspace would exceed 2^31 elements is refused at creation.
 /// </remarks>
@@ -224,7 +225,6 @@ internal sealed partial class OpenClPlan<T> : RnnPlan<T> where T : unmanaged, IF
         // The last layer's output; padded positions get the padding fill.
         if (YDesc.IsUnpacked) ((OpenClBuffer<T>)y).EnqueueFill(T.CreateChecked(YDesc.PaddingFill));
         _scatterRows.Args().Int(_N).Int(_O).Mem(_slot.DangerousGetHandle()).Mem(res).Int(Out(layout, _L - 1)).Mem(H(y)).Run(_O, _N);
-        Finish();
     }
 
     /// <summary>Input of layer l: packed x, or the previous layer's output (dropout-masked in training).</summary>
