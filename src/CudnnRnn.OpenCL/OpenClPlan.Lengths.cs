@@ -65,6 +65,9 @@ internal sealed partial class OpenClPlan<T>
         _writesPending = false;
     }
 
+    /// <summary>Ends a call made of Enqueue* methods (the 16-bit plan's): waits for the queue, as every call does.</summary>
+    internal void FinishCall() => Finish();
+
     /// <summary>Only after a call that failed before its clFinish: wait before the host tables are written again.</summary>
     private void WaitForTableWrites()
     {

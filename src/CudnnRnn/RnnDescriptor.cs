@@ -217,7 +217,8 @@ public sealed class RnnDescriptor : IEquatable<RnnDescriptor>
     public static RnnDataType DataTypeOf<T>() =>
         typeof(T) == typeof(float) ? RnnDataType.Float32
         : typeof(T) == typeof(double) ? RnnDataType.Float64
-        : throw new NotSupportedException($"Element type {typeof(T)} is not supported; expected float or double.");
+        : typeof(T) == typeof(Half) ? RnnDataType.Float16
+        : throw new NotSupportedException($"Element type {typeof(T)} is not supported; expected float, double or Half.");
 
     /// <summary>A copy with other dropout settings (the layer object switches dropout for evaluation this way).</summary>
     public RnnDescriptor WithDropout(double dropout, ulong seed) =>
