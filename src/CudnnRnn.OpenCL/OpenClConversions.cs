@@ -13,13 +13,14 @@ internal sealed class OpenClConversions : IDisposable
     private readonly ClKernel _toFloat, _fromFloat;
 
     /// <summary>Whether <typeparamref name="T"/> is stored in 16 bits and computed in float on this engine.</summary>
-    public static bool Is16Bit<T>() => typeof(T) == typeof(Half);
+    public static bool Is16Bit<T>() => typeof(T) == typeof(Half) || typeof(T) == typeof(BFloat16);
 
     public OpenClConversions(OpenClEngine engine, RnnDataType type)
     {
         var (to, from) = type switch
         {
             RnnDataType.Float16 => ("half_to_float", "float_to_half"),
+            RnnDataType.BFloat16 => ("bf16_to_float", "float_to_bf16"),
             _ => throw new ArgumentOutOfRangeException(nameof(type), type, "Expected Float16 or BFloat16."),
         };
         // The conversion kernels live in the float program, which the 16-bit plan's float plan builds anyway.

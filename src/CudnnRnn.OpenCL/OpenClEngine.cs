@@ -168,8 +168,7 @@ public sealed unsafe class OpenClEngine : IRnnEngine
             RnnDataType.Float64 => $"the OpenCL device '{Device.Name}' does not support double precision (no cl_khr_fp64)" +
                                    (_float64Disabled && Device.SupportsFloat64 ? " [disabled for testing]" : ""),
             // 16-bit storage with float arithmetic (OpenClPlan16): the conversions use core OpenCL C 1.2 only.
-            RnnDataType.Float16 => null,
-            RnnDataType.BFloat16 => $"16-bit storage ({dataType}) is not implemented on the OpenCL engine yet",
+            RnnDataType.Float16 or RnnDataType.BFloat16 => null,
             _ => $"unknown data type {dataType}",
         };
         return reason is null;

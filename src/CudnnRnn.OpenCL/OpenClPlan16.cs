@@ -3,7 +3,7 @@ using System.Numerics;
 namespace CudnnRnn.OpenCL;
 
 /// <summary>
-/// A plan over 16-bit buffers (<see cref="Half"/>; bfloat16) with float arithmetic, cuDNN's math precision FLOAT and the
+/// A plan over 16-bit buffers (<see cref="Half"/>, <see cref="BFloat16"/>) with float arithmetic, cuDNN's math precision FLOAT and the
 /// CPU engine's 16-bit contract: each call converts its 16-bit inputs and the weights to float once (exactly), runs the
 /// float plan's kernels on float scratch buffers this plan keeps, and rounds each output to 16 bits once (round to
 /// nearest even). Backward weights with <see cref="WeightGradMode.Add"/> converts dW to float, adds in float and rounds

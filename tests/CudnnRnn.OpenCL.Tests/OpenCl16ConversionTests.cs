@@ -3,7 +3,8 @@ using Xunit;
 namespace CudnnRnn.OpenCL.Tests;
 
 /// <summary>
-/// The device conversion kernels of the 16-bit plans against .NET's conversions, bit for bit: every one of the 65,536
+/// The device conversion kernels of the 16-bit plans against .NET's conversions (System.Half, CudnnRnn.BFloat16), bit
+/// for bit: every one of the 65,536
 /// 16-bit patterns to float, and back from float on every float a 16-bit value maps to, every exact tie between two
 /// neighbours and its two float neighbours (round to nearest even is decided there), the overflow boundary, and a fixed
 /// sample of random float bit patterns (subnormals, NaN payloads, huge values).
@@ -26,6 +27,27 @@ public sealed class OpenCl16ConversionTests
         var floats = HalfProbeFloats();
         var actual = FromFloat(RnnDataType.Float16, floats);
         AssertBitwise(floats, actual, i => BitConverter.HalfToUInt16Bits((Half)floats[i]), "float_to_half");
+    }
+
+    /// <summary>Every bfloat16 pattern to float, exactly as the BFloat16 struct does it.</summary>
+    [Fact]
+    public void BFloat16_ToFloat_AllPatterns_MatchDotNet()
+    {
+        var bits = AllPatterns();
+        var actual = ToFloat<BFloat16>(RnnDataType.BFloat16, bits);
+        AssertBitwise(bits, actual, i => (float)BFloat16.FromBits(bits[i]), "bf16_to_float");
+    }
+
+    /// <summary>Floats to bfloat16 with round to nearest even, NaN kept, exactly as (BFloat16)float does it.</summary>
+    [Fact]
+    public void BFloat16_FromFloat_EdgeAndRandomFloats_MatchDotNet()
+    {
+        var floats = BFloat16ProbeFloats();
+        var actual = FromFloat<BFloat16>(RnnDataType.BFloat16, floats);
+        AssertBitwise(floats, actual, i => BFloat16.ToBits((BFloat16)floats[i]), "float_to_bf16");
+        // NaN whose payload sits only in the discarded bits stays NaN (truncation alone would give infinity).
+        int lowNaN = Array.FindIndex(floats, f => BitConverter.SingleToUInt32Bits(f) == 0x7F800001u);
+        Assert.True(BFloat16.IsNaN(BFloat16.FromBits(actual[lowNaN])), $"0x7F800001 became 0x{actual[lowNaN]:X4}");
     }
 
     /// <summary>The bitwise checker rejects one flipped bit (it is the only judge of the kernels above).</summary>
@@ -67,30 +89,55 @@ public sealed class OpenCl16ConversionTests
         return [.. list];
     }
 
-    internal static float[] ToFloat(RnnDataType type, ushort[] bits)
+    /// <summary>Floats that decide float → bfloat16 rounding: every bfloat16 value, every exact tie between neighbours and
+    /// its float neighbours, the overflow boundary, NaN payloads in the kept and in the discarded bits, random patterns.</summary>
+    internal static float[] BFloat16ProbeFloats()
+    {
+        var list = new List<float>();
+        for (uint i = 0; i < 65536; i++)
+        {
+            uint b = i << 16;
+            list.Add(BitConverter.UInt32BitsToSingle(b));
+            if ((b & 0x7F800000u) == 0x7F800000u) continue; // Inf / NaN: no neighbour above
+            // The tie with the next value away from zero is b + 0x8000 (exact in float); its float neighbours decide.
+            foreach (uint d in new uint[] { 0x8000u, 0x7FFFu, 0x8001u, 0x0001u, 0xFFFFu })
+                list.Add(BitConverter.UInt32BitsToSingle(b + d));
+        }
+        foreach (uint bits in new uint[] { 0x7F7F8000u, 0x7F7F7FFFu, 0xFF7F8000u, 0x7F800001u, 0xFF800001u, 0x7FC00000u, 0x7FBFFFFFu, 0x00000001u, 0x80008000u })
+            list.Add(BitConverter.UInt32BitsToSingle(bits));
+        var rng = new Random(20261129);
+        for (int i = 0; i < 1 << 20; i++) list.Add(BitConverter.UInt32BitsToSingle((uint)rng.NextInt64(0, 1L << 32)));
+        return [.. list];
+    }
+
+    internal static float[] ToFloat(RnnDataType type, ushort[] bits) => ToFloat<Half>(type, bits);
+
+    internal static ushort[] FromFloat(RnnDataType type, float[] floats) => FromFloat<Half>(type, floats);
+
+    internal static float[] ToFloat<T16>(RnnDataType type, ushort[] bits) where T16 : unmanaged, System.Numerics.IFloatingPointIeee754<T16>
     {
         var engine = SharedOpenCl.Require();
         using var convert = new OpenClConversions(engine, type);
-        using var src = engine.AllocateBuffer<Half>(bits.Length);
+        using var src = engine.AllocateBuffer<T16>(bits.Length);
         using var dst = engine.AllocateBuffer<float>(bits.Length);
         dst.Fill(float.NaN);
-        src.CopyFrom(bits.Select(BitConverter.UInt16BitsToHalf).ToArray());
+        src.CopyFrom(System.Runtime.InteropServices.MemoryMarshal.Cast<ushort, T16>(bits));
         convert.ToFloat(src.Handle, dst.Handle, bits.Length);
         engine.Synchronize();
         return dst.ToArray();
     }
 
-    internal static ushort[] FromFloat(RnnDataType type, float[] floats)
+    internal static ushort[] FromFloat<T16>(RnnDataType type, float[] floats) where T16 : unmanaged, System.Numerics.IFloatingPointIeee754<T16>
     {
         var engine = SharedOpenCl.Require();
         using var convert = new OpenClConversions(engine, type);
         using var src = engine.AllocateBuffer<float>(floats.Length);
-        using var dst = engine.AllocateBuffer<Half>(floats.Length);
-        dst.Fill(Half.NaN);
+        using var dst = engine.AllocateBuffer<T16>(floats.Length);
+        dst.Fill(T16.NaN);
         src.CopyFrom(floats);
         convert.FromFloat(src.Handle, dst.Handle, floats.Length);
         engine.Synchronize();
-        return dst.ToArray().Select(BitConverter.HalfToUInt16Bits).ToArray();
+        return System.Runtime.InteropServices.MemoryMarshal.Cast<T16, ushort>(dst.ToArray()).ToArray();
     }
 
     /// <summary>Asserts actual[i] has exactly the bits of expected(i) for every i; reports the first few mismatches.</summary>

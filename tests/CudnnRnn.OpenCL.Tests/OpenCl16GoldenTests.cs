@@ -21,12 +21,20 @@ public sealed class OpenCl16GoldenTests
     [MemberData(nameof(GoldenCases))]
     public void Golden_Float16(string file, RnnDataLayout layout) => AssertGolden<Half>(file, layout);
 
+    [Theory]
+    [MemberData(nameof(GoldenCases))]
+    public void Golden_BFloat16(string file, RnnDataLayout layout) => AssertGolden<BFloat16>(file, layout);
+
     /// <summary>
     /// The checker rejects a result two 16-bit ulps away from the right one on the largest element of y (p00, where the
     /// float32 part of the tolerance is far below the storage rounding): the tolerance is tight at the storage's unit.
     /// </summary>
     [Fact]
     public void Checker_RejectsTwoUlpsOnOneElement_Float16() => AssertCheckerRejectsCorruption<Half>();
+
+    /// <summary>As for Float16, with bfloat16's ulp.</summary>
+    [Fact]
+    public void Checker_RejectsTwoUlpsOnOneElement_BFloat16() => AssertCheckerRejectsCorruption<BFloat16>();
 
     internal static void AssertGolden<T16>(string file, RnnDataLayout layout) where T16 : unmanaged, IFloatingPointIeee754<T16>
     {

@@ -19,6 +19,10 @@ public sealed class OpenCl16ParityTests
     [MemberData(nameof(Seeds))]
     public void Parity_Float16_AgainstFloat64OfRoundedInputs(int seed) => AssertParity<Half>(seed);
 
+    [Theory]
+    [MemberData(nameof(Seeds))]
+    public void Parity_BFloat16_AgainstFloat64OfRoundedInputs(int seed) => AssertParity<BFloat16>(seed);
+
     internal static void AssertParity<T16>(int seed) where T16 : unmanaged, IFloatingPointIeee754<T16>
     {
         var engine = SharedOpenCl.Require();
