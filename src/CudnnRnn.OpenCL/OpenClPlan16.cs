@@ -56,7 +56,18 @@ internal sealed class OpenClPlan16<T> : RnnPlan<T> where T : unmanaged, IFloatin
 
     private static OpenClBuffer<float> Storage(RnnReserve<T> reserve) => ((OpenClReserve16<T>)reserve.Storage).Float;
 
-    private static nint H(RnnBuffer<T> b) => ((OpenClBuffer<T>)b).Handle;
+    /// <summary>The cl_mem of a 16-bit argument. A reserve's storage (float, see <see cref="OpenClReserve16{T}"/>) passed as
+    /// data is refused (each call checks its buffers with <see cref="Check"/> before it enqueues anything).</summary>
+    private static nint H(RnnBuffer<T> b) => b is OpenClBuffer<T> ob ? ob.Handle
+        : throw new ArgumentException($"{b} is not a buffer of {typeof(T).Name} values (a reserve space's storage holds float32 " +
+            "activations); pass buffers from engine.Allocate.", nameof(b));
+
+    private static void Check(RnnBuffer<T>? a, RnnBuffer<T>? b, RnnBuffer<T>? c, RnnBuffer<T>? d, RnnBuffer<T>? e,
+        RnnBuffer<T>? f = null, RnnBuffer<T>? g = null, RnnBuffer<T>? h = null, RnnBuffer<T>? i = null, RnnBuffer<T>? j = null)
+    {
+        foreach (var buffer in (ReadOnlySpan<RnnBuffer<T>?>)[a, b, c, d, e, f, g, h, i, j])
+            if (buffer is not null) H(buffer);
+    }
 
     /// <summary>The float scratch for a buffer, allocated on first use (null for an absent buffer).</summary>
     private OpenClBuffer<float>? Scratch(RnnBuffer<T>? b, ref OpenClBuffer<float>? scratch, long capacity)
@@ -82,6 +93,7 @@ internal sealed class OpenClPlan16<T> : RnnPlan<T> where T : unmanaged, IFloatin
     protected override void ForwardCore(RnnForwardMode mode, RnnDataDescriptor xDesc, RnnBuffer<T> x, RnnBuffer<T> y, RnnBuffer<T>? hx, RnnBuffer<T>? hy,
         RnnBuffer<T>? cx, RnnBuffer<T>? cy, RnnBuffer<T> weights, RnnReserve<T>? reserve)
     {
+        Check(x, y, hx, hy, cx, cy, weights);
         var x32 = In(x, ref _x, _xCap)!;
         var hx32 = In(hx, ref _hx, HiddenStateElements);
         var cx32 = In(cx, ref _cx, CellStateElements);
@@ -101,6 +113,7 @@ internal sealed class OpenClPlan16<T> : RnnPlan<T> where T : unmanaged, IFloatin
         RnnBuffer<T>? dhx, RnnBuffer<T>? cx, RnnBuffer<T>? dcy, RnnBuffer<T>? dcx, RnnBuffer<T> weights, RnnReserve<T> reserve)
     {
         // y is not read: the float kernels take the forward's outputs from the (float) reserve.
+        Check(dy, dx, hx, dhy, dhx, cx, dcy, dcx, weights);
         var dy32 = In(dy, ref _dy, _yCap)!;
         var hx32 = In(hx, ref _hx, HiddenStateElements);
         var dhy32 = In(dhy, ref _dhy, HiddenStateElements);
@@ -120,6 +133,7 @@ internal sealed class OpenClPlan16<T> : RnnPlan<T> where T : unmanaged, IFloatin
     protected override void BackwardWeightsCore(RnnDataDescriptor xDesc, RnnBuffer<T> x, RnnBuffer<T>? hx, RnnBuffer<T> y, RnnBuffer<T> dweights, RnnReserve<T> reserve)
     {
         // Add mode: dW goes to float, the gradients are added in float, and the sum is rounded once.
+        Check(x, hx, dweights, null, null);
         var x32 = In(x, ref _x, _xCap)!;
         var hx32 = In(hx, ref _hx, HiddenStateElements);
         var dw32 = In(dweights, ref _dw, WeightLayout.TotalElements)!;
