@@ -37,6 +37,23 @@ public sealed class GoldenCase
     /// <summary>PyTorch parameter names in file order.</summary>
     public IReadOnlyList<string> ParameterNames { get; }
 
+    /// <summary>The tensors a run reads: x, hx, cx, dy, dhy, dcy and every PyTorch parameter (the rest are results).</summary>
+    public bool IsInput(string tensorName) =>
+        tensorName is "x" or "hx" or "cx" or "dy" or "dhy" or "dcy" || ParameterNames.Contains(tensorName);
+
+    /// <summary>
+    /// A copy whose inputs (<see cref="IsInput"/>) are mapped element-wise by <paramref name="round"/> (e.g. rounded to a
+    /// 16-bit type and back), results unchanged: the float64 reference of the rounded inputs is then computed from it.
+    /// </summary>
+    public GoldenCase WithRoundedInputs(Func<double, double> round)
+    {
+        ArgumentNullException.ThrowIfNull(round);
+        var tensors = new Dictionary<string, GoldenTensor>();
+        foreach (var (name, t) in Tensors)
+            tensors[name] = IsInput(name) ? t with { Data = Array.ConvertAll(t.Data, v => round(v)) } : t;
+        return new GoldenCase(Name, Rnn, SeqLengths, MaxSeqLength, tensors, ParameterNames);
+    }
+
     /// <summary>A tensor by name; throws <see cref="FormatException"/> naming the case when it is missing.</summary>
     public GoldenTensor Get(string name) =>
         Tensors.TryGetValue(name, out var t) ? t : throw new FormatException($"Golden case '{Name}' has no tensor '{name}'.");

@@ -48,7 +48,7 @@ public static class GoldenVerifier
     }
 
     /// <summary>Runs the three calls and returns every output in the golden layout (seq-major, golden batch order).</summary>
-    private static List<(string, double[])> RunNetwork<T>(IRnnEngine engine, RnnDescriptor rnn, RnnDataDescriptor xDesc, SequenceIo io, GoldenCase g)
+    internal static List<(string, double[])> RunNetwork<T>(IRnnEngine engine, RnnDescriptor rnn, RnnDataDescriptor xDesc, SequenceIo io, GoldenCase g)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         using var plan = engine.CreatePlan<T>(rnn, xDesc);

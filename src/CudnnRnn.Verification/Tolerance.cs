@@ -39,8 +39,12 @@ public sealed record TensorComparison(string Name, string Group, double MaxAbs, 
     /// <summary>Worst error relative to the scale (max |a−e| / max |e|).</summary>
     public double RelativeToScale => Scale > 0 ? MaxAbs / Scale : MaxAbs;
 
-    /// <summary>Compares <paramref name="actual"/> with <paramref name="expected"/> under <c>|a−e| ≤ rtol·(|e| + scale)</c>; NaN never passes.</summary>
-    public static TensorComparison Compare(string name, string group, ReadOnlySpan<double> actual, ReadOnlySpan<double> expected, double rtol)
+    /// <summary>
+    /// Compares <paramref name="actual"/> with <paramref name="expected"/> under <c>|a−e| ≤ rtol·(|e| + scale) + atol</c>
+    /// (<paramref name="atol"/>: an absolute floor, e.g. half the subnormal spacing of a 16-bit storage type); NaN and
+    /// infinite errors never pass.
+    /// </summary>
+    public static TensorComparison Compare(string name, string group, ReadOnlySpan<double> actual, ReadOnlySpan<double> expected, double rtol, double atol = 0)
     {
         if (actual.Length != expected.Length)
             throw new ArgumentException($"'{name}': {actual.Length} values to compare with {expected.Length}.", nameof(actual));
@@ -52,7 +56,7 @@ public sealed record TensorComparison(string Name, string Group, double MaxAbs, 
         for (int i = 0; i < actual.Length; i++)
         {
             double err = Math.Abs(actual[i] - expected[i]);
-            double tol = rtol * (Math.Abs(expected[i]) + scale);
+            double tol = rtol * (Math.Abs(expected[i]) + scale) + atol;
             if (double.IsNaN(err)) err = double.PositiveInfinity;
             if (err > tol) passed = false;
             maxAbs = Math.Max(maxAbs, err);

@@ -34,6 +34,22 @@ public abstract class EngineConformance
     [MemberData(nameof(GoldenCases))]
     public void Golden_Float32(string file, RnnDataLayout layout) => RunGolden<float>(file, layout);
 
+    /// <summary>Every golden case, Float16 storage (inputs and weights rounded from float64; see <see cref="RunGolden16{T}"/>).</summary>
+    [Theory]
+    [MemberData(nameof(GoldenCases))]
+    public void Golden_Float16(string file, RnnDataLayout layout) => RunGolden16<Half>(file, layout);
+
+    /// <summary>Every golden case, BFloat16 storage.</summary>
+    [Theory]
+    [MemberData(nameof(GoldenCases))]
+    public void Golden_BFloat16(string file, RnnDataLayout layout) => RunGolden16<BFloat16>(file, layout);
+
+    /// <summary>
+    /// Whether the engine keeps intermediates (layer outputs, states between steps) in 16 bits, which widens the derived
+    /// 16-bit tolerances (<see cref="HalfPrecision.Tolerances"/>). The CPU engine computes in float and rounds only its outputs.
+    /// </summary>
+    protected virtual bool RoundsIntermediatesTo16Bit => false;
+
     /// <summary>
     /// Whether the engine draws the CPU engine's dropout masks (CPU, OpenCL). cuDNN draws its own from its RNG, so its
     /// parity runs the same configurations without dropout (the masks cannot agree; everything else must).
@@ -53,6 +69,16 @@ public abstract class EngineConformance
     [MemberData(nameof(ParitySeeds))]
     public void Parity_Float32(int seed) => RunParity<float>(seed);
 
+    /// <summary>The engine against the CPU 16-bit reference, Float16.</summary>
+    [Theory]
+    [MemberData(nameof(ParitySeeds))]
+    public void Parity_Float16(int seed) => RunParity<Half>(seed);
+
+    /// <summary>The engine against the CPU 16-bit reference, BFloat16.</summary>
+    [Theory]
+    [MemberData(nameof(ParitySeeds))]
+    public void Parity_BFloat16(int seed) => RunParity<BFloat16>(seed);
+
     private void RunParity<T>(int seed) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
         using var engine = RequireEngine();
@@ -60,7 +86,7 @@ public abstract class EngineConformance
             Assert.Skip($"{engine.Name} does not support {typeof(T).Name} here: {why}");
         var (rnn, xDesc) = RandomConfigurations.Get(seed, RnnDescriptor.DataTypeOf<T>());
         if (!SharesCpuDropoutMasks && rnn.Dropout > 0) rnn = rnn.WithDropout(0, rnn.DropoutSeed);
-        EngineParity.AssertMatchesCpu<T>(engine, rnn, xDesc, seed, TestContext.Current.TestOutputHelper);
+        EngineParity.AssertMatchesCpu<T>(engine, rnn, xDesc, seed, TestContext.Current.TestOutputHelper, RoundsIntermediatesTo16Bit);
     }
 
     /// <summary>Runs one case and asserts every tensor.</summary>
@@ -74,6 +100,25 @@ public abstract class EngineConformance
         var failed = result.Tensors.Where(t => !t.Passed).ToList();
         Assert.True(failed.Count == 0,
             $"{file} [{typeof(T).Name}, {layout}] on {engine.Name}: " + string.Join("; ", failed.Select(f => f.ToString())));
+    }
+
+    /// <summary>
+    /// Runs one case in a 16-bit type: asserts every tensor against the float64 CPU result of the rounded inputs
+    /// (derived tolerance) and reports the total error against the original golden.
+    /// </summary>
+    protected void RunGolden16<T>(string file, RnnDataLayout layout) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        using var engine = RequireEngine();
+        if (!engine.Supports(RnnDescriptor.DataTypeOf<T>(), out var why))
+            Assert.Skip($"{engine.Name} does not support {typeof(T).Name} here: {why}");
+        var golden = GoldenCase.Load(SharedData.Path("golden", file));
+        var result = HalfPrecision.RunGolden<T>(engine, golden, layout, RoundsIntermediatesTo16Bit);
+        var log = TestContext.Current.TestOutputHelper;
+        foreach (var t in Golden16Result.WorstPerGroup(result.VsRounded)) log?.WriteLine("vs rounded-input float64: " + t);
+        foreach (var t in Golden16Result.WorstPerGroup(result.VsGolden)) log?.WriteLine("vs original golden (reported): " + t);
+        var failed = result.VsRounded.Where(t => !t.Passed).ToList();
+        Assert.True(failed.Count == 0,
+            $"{file} [{typeof(T).Name}, {layout}] on {engine.Name} vs rounded-input float64: " + string.Join("; ", failed.Select(f => f.ToString())));
     }
 
     /// <summary>The engine, or a skip with the reason.</summary>

@@ -16,7 +16,12 @@ namespace CudnnRnn.Testing;
 public static class EngineParity
 {
     /// <summary>Runs both engines and asserts every tensor and the padding; the report goes to <paramref name="output"/>.</summary>
-    public static void AssertMatchesCpu<T>(IRnnEngine engine, RnnDescriptor rnn, RnnDataDescriptor xDesc, int seed, ITestOutputHelper? output = null)
+    /// <param name="engine">The engine under test.</param><param name="rnn">The network.</param><param name="xDesc">The data shape.</param>
+    /// <param name="seed">Seed of the data.</param><param name="output">Where the report goes.</param>
+    /// <param name="intermediateRounding">16-bit types only: the engine also stores intermediates in 16 bits (see
+    /// <see cref="HalfPrecision.ParityTolerances"/>); the CPU reference computes in float and rounds only its outputs.</param>
+    public static void AssertMatchesCpu<T>(IRnnEngine engine, RnnDescriptor rnn, RnnDataDescriptor xDesc, int seed, ITestOutputHelper? output = null,
+        bool intermediateRounding = false)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         output?.WriteLine($"{rnn} | {xDesc} on {engine.Name}");
@@ -52,16 +57,17 @@ public static class EngineParity
         // forward k = 4, gradients k = 8, weight gradients with K including the rows summed). Both sides are rounded
         // computations in the same precision with different summation orders and libm, so their difference is bounded by
         // the sum of the two bounds: 2 × rtol.
+        // 16-bit storage: float arithmetic on both sides, each output rounded once (HalfPrecision.ParityTolerances).
         double eps = Tolerance.Epsilon<T>();
         long n = xDesc.TotalSteps; int steps = xDesc.MaxSeqLength;
-        double fwd = 2 * Tolerance.Relative(rnn, steps, n, eps, backward: false);
-        double bwd = 2 * Tolerance.Relative(rnn, steps, n, eps, backward: true);
-        double wgt = 2 * Tolerance.Relative(rnn, steps, n, eps, backward: true, weightGradient: true);
+        var tol = rnn.DataType is RnnDataType.Float16 or RnnDataType.BFloat16
+            ? HalfPrecision.ParityTolerances(rnn, steps, n, rnn.DataType, intermediateRounding)
+            : new GroupTolerances(2 * Tolerance.Relative(rnn, steps, n, eps, backward: false),
+                2 * Tolerance.Relative(rnn, steps, n, eps, backward: true),
+                2 * Tolerance.Relative(rnn, steps, n, eps, backward: true, weightGradient: true), 0);
         foreach (var (name, e) in expected)
         {
-            double rtol = name.StartsWith("grad.", StringComparison.Ordinal) ? wgt
-                : name is "y" or "hy" or "cy" or "yInference" or "hyInference" ? fwd : bwd;
-            var cmp = TensorComparison.Compare(name, name, actual[name], e, rtol);
+            var cmp = TensorComparison.Compare(name, name, actual[name], e, tol.For(name), tol.Absolute);
             output?.WriteLine(cmp.ToString());
             if (!cmp.Passed) failures.Add(cmp.ToString());
         }

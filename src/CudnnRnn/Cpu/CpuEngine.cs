@@ -6,7 +6,8 @@ namespace CudnnRnn.Cpu;
 
 /// <summary>
 /// The managed CPU engine: the reference every other engine is verified against. float64 for gradient checks, float32
-/// for training. Results are bitwise identical from run to run, whatever the thread count.
+/// for training, and Half / BFloat16 storage with float arithmetic (each call widens the 16-bit inputs once, computes in
+/// float and rounds each output once). Results are bitwise identical from run to run, whatever the thread count.
 /// </summary>
 public sealed class CpuEngine : IRnnEngine
 {
@@ -52,8 +53,8 @@ public sealed class CpuEngine : IRnnEngine
     {
         reason = dataType switch
         {
-            RnnDataType.Float32 or RnnDataType.Float64 => null,
-            RnnDataType.Float16 or RnnDataType.BFloat16 => $"16-bit storage ({dataType}) is not implemented on the CPU engine yet",
+            // 16-bit storage with float arithmetic (CpuPlan16), cuDNN's contract for half data with math precision FLOAT.
+            RnnDataType.Float32 or RnnDataType.Float64 or RnnDataType.Float16 or RnnDataType.BFloat16 => null,
             _ => $"unknown data type {dataType}",
         };
         return reason is null;
@@ -96,7 +97,9 @@ public sealed class CpuEngine : IRnnEngine
             throw new NotSupportedException($"The CPU engine cannot run {typeof(T).Name} networks: {why}.");
         // Before any layout or workspace is built: every buffer is a managed array.
         RnnPlanLimits.ThrowIfBeyond(rnn, xDesc, Array.MaxLength, Name, "one managed array", includeReferenceReserve: true);
-        return new CpuPlan<T>(this, rnn, xDesc, RnnWeightLayout.Canonical(rnn));
+        return Storage16.Is16Bit<T>()
+            ? new CpuPlan16<T>(this, rnn, xDesc, RnnWeightLayout.Canonical(rnn))
+            : new CpuPlan<T>(this, rnn, xDesc, RnnWeightLayout.Canonical(rnn));
     }
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed != 0, this);
