@@ -1,6 +1,7 @@
 using System.Numerics;
 using CudnnRnn.Cpu;
 using CudnnRnn.Testing;
+using CudnnRnn.Verification;
 using Xunit;
 
 namespace CudnnRnn.OpenCL.Tests;
@@ -9,7 +10,9 @@ namespace CudnnRnn.OpenCL.Tests;
 /// The OpenCL engine's 16-bit plans on the random configurations (every mode, layouts, projection, clipping, bias modes,
 /// skip input, dropout, padding fill): an inference forward, two training forwards (the second with the next dropout
 /// masks), backward data, and backward weights adding onto a non-zero dW — against the CPU engine in float64 on the same
-/// 16-bit inputs. Padded positions of x and dy hold NaN and every output starts as NaN, as in EngineParity.
+/// 16-bit inputs, under a tolerance tighter than HalfPrecision's (<see cref="Check16"/>: the storage rounding relative to
+/// each element, not to the tensor's scale). The comparison with the CPU 16-bit reference runs in OpenClConformanceTests.
+/// Padded positions of x and dy hold NaN and every output starts as NaN, as in EngineParity.
 /// </summary>
 public sealed class OpenCl16ParityTests
 {
@@ -23,7 +26,30 @@ public sealed class OpenCl16ParityTests
     [MemberData(nameof(Seeds))]
     public void Parity_BFloat16_AgainstFloat64OfRoundedInputs(int seed) => AssertParity<BFloat16>(seed);
 
-    internal static void AssertParity<T16>(int seed) where T16 : unmanaged, IFloatingPointIeee754<T16>
+    /// <summary>The checker rejects one weight-gradient element two ulps off (seed 0, in both types).</summary>
+    [Fact]
+    public void Checker_RejectsTwoUlpsOnOneWeightGradient()
+    {
+        foreach (var run in new Action[] { () => AssertParity<Half>(0, Corrupt<Half>), () => AssertParity<BFloat16>(0, Corrupt<BFloat16>) })
+        {
+            var e = Assert.ThrowsAny<Xunit.Sdk.XunitException>(run);
+            Assert.Contains("grad.", e.Message);
+        }
+    }
+
+    /// <summary>Moves the largest |value| of the first weight gradient two ulps away from zero. It was within half an ulp
+    /// plus the float32 bound of the reference, so it ends at least 1.5 ulps ≥ 1.5·u·|e| off, beyond u·|e| + 2·rtol32·|e|
+    /// (rtol32 for these small shapes is far below u/4).</summary>
+    private static void Corrupt<T16>(Dictionary<string, double[]> actual) where T16 : unmanaged, IFloatingPointIeee754<T16>
+    {
+        var g = actual.First(kv => kv.Key.StartsWith("grad.", StringComparison.Ordinal)).Value;
+        int i = Array.IndexOf(g, g.MaxBy(Math.Abs));
+        var v = T16.CreateChecked(g[i]);
+        for (int k = 0; k < 2; k++) v = T16.IsNegative(v) ? T16.BitDecrement(v) : T16.BitIncrement(v);
+        g[i] = double.CreateChecked(v);
+    }
+
+    internal static void AssertParity<T16>(int seed, Action<Dictionary<string, double[]>>? alter = null) where T16 : unmanaged, IFloatingPointIeee754<T16>
     {
         var engine = SharedOpenCl.Require();
         var (rnn, xDesc) = RandomConfigurations.Get(seed, RnnDescriptor.DataTypeOf<T16>());
@@ -34,6 +60,7 @@ public sealed class OpenCl16ParityTests
         using var cpu = CpuEngine.Create();
         var expected = data.Run<double, T16>(cpu, rnn.WithDataType(RnnDataType.Float64), xDesc);
         var actual = data.Run<T16, T16>(engine, rnn, xDesc);
+        alter?.Invoke(actual);
 
         var yDesc = xDesc.WithVectorSize(rnn.OutputSize);
         var failures = new List<string>();
@@ -44,14 +71,15 @@ public sealed class OpenCl16ParityTests
 
         // One 16-bit rounding of each output (the reference is float64 on the same 16-bit inputs, dW0 included), plus
         // float32 arithmetic bounded by Tolerance.Relative with float32's epsilon.
-        double u = Storage16.UnitRoundoff<T16>(), tiny = Storage16.Tiny<T16>(), eps32 = CudnnRnn.Verification.Tolerance.Epsilon<float>();
+        var dt = RnnDescriptor.DataTypeOf<T16>();
+        double u = HalfPrecision.UnitRoundoff(dt), tiny = HalfPrecision.SubnormalHalfSpacing(dt), eps32 = Tolerance.Epsilon<float>();
         long n = xDesc.TotalSteps;
         int steps = xDesc.MaxSeqLength;
         foreach (var (name, e) in expected)
         {
             bool weight = name.StartsWith("grad.", StringComparison.Ordinal);
             bool backward = weight || name is "dx" or "dhx" or "dcx";
-            double rtol32 = CudnnRnn.Verification.Tolerance.Relative(rnn, steps, n, eps32, backward, weight);
+            double rtol32 = Tolerance.Relative(rnn, steps, n, eps32, backward, weight);
             var c = Check16.Compare(name, actual[name], e, u, tiny, roundings: 1, rtol32);
             output?.WriteLine(c.ToString());
             if (!c.Passed) failures.Add(c.ToString());
