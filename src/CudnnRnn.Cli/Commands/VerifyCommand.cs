@@ -56,6 +56,11 @@ internal static class VerifyCommand
             catch (FormatException e) { Console.Error.WriteLine($"verify: {e.Message}"); return Cli.UsageError; }
             foreach (var layout in layouts)
             {
+                if (dt is RnnDataType.Float16 or RnnDataType.BFloat16)
+                {
+                    if (Verify16(engine, golden, layout, dt, records)) passed++; else failed++;
+                    continue;
+                }
                 GoldenResult result;
                 try
                 {
@@ -80,11 +85,46 @@ internal static class VerifyCommand
                 });
             }
         }
-        Console.WriteLine("(per group: max |ours - expected| / that divided by max |expected|)");
+        Console.WriteLine(dt is RnnDataType.Float16 or RnnDataType.BFloat16
+            ? "(per group: max |ours - expected| / that divided by max |expected|; PASS/FAIL is against the float64 result of the rounded inputs, within the tolerance derived from the storage unit roundoff)"
+            : "(per group: max |ours - expected| / that divided by max |expected|)");
         if (jsonPath is not null)
             File.WriteAllText(jsonPath, JsonSerializer.Serialize(records, new JsonSerializerOptions { WriteIndented = true }));
         Console.WriteLine($"{passed} passed, {failed} failed");
         return failed == 0 ? 0 : 1;
+    }
+
+    /// <summary>
+    /// One case in a 16-bit type: inputs and weights rounded from the float64 values; the worst error per tensor group
+    /// against the CPU float64 result of those rounded inputs (asserted, HalfPrecision's derived tolerance) and against
+    /// the original golden (reported).
+    /// </summary>
+    private static bool Verify16(IRnnEngine engine, GoldenCase golden, RnnDataLayout layout, RnnDataType dt, List<object> records)
+    {
+        string dtype = Words.Of(dt);
+        Golden16Result result;
+        try
+        {
+            result = dt == RnnDataType.Float16 ? HalfPrecision.RunGolden<Half>(engine, golden, layout) : HalfPrecision.RunGolden<BFloat16>(engine, golden, layout);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            Console.WriteLine($"FAIL {golden.Name,-40} {LayoutName(layout),-6} {e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}");
+            records.Add(new { @case = golden.Name, engine = engine.Name, dtype, layout = LayoutName(layout), passed = false, error = e.Message });
+            return false;
+        }
+        static string Groups(IEnumerable<TensorComparison> list) =>
+            string.Join("  ", Golden16Result.WorstPerGroup(list).Select(t => $"{t.Group} {t.MaxAbs:E1}/{t.RelativeToScale:E1}"));
+        Console.WriteLine($"{(result.Passed ? "PASS" : "FAIL")} {golden.Name,-40} {LayoutName(layout),-6} vs rounded-input f64: {Groups(result.VsRounded)}");
+        Console.WriteLine($"     {"",-40} {"",-6} vs original golden:   {Groups(result.VsGolden)}");
+        foreach (var t in result.VsRounded.Where(t => !t.Passed)) Console.WriteLine($"     {t}");
+        records.Add(new
+        {
+            @case = golden.Name, engine = engine.Name, dtype, layout = LayoutName(layout), passed = result.Passed,
+            vsRounded = result.VsRounded.Select(t => new { name = t.Name, group = t.Group, maxAbs = t.MaxAbs, scale = t.Scale, rtol = t.Rtol, passed = t.Passed }),
+            vsGolden = result.VsGolden.Select(t => new { name = t.Name, group = t.Group, maxAbs = t.MaxAbs, scale = t.Scale }),
+        });
+        return result.Passed;
     }
 
     private static string LayoutName(RnnDataLayout l) => l switch
