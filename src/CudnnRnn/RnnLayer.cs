@@ -94,6 +94,28 @@ public sealed class RnnLayer<T> : IDisposable where T : unmanaged, IFloatingPoin
         Weights.CopyFrom(ws);
     }
 
+    /// <summary>
+    /// Sets one PyTorch parameter from float32 values (row-major, PyTorch shape), rounded to <typeparamref name="T"/>
+    /// (nearest, ties to even). A finite value that overflows T (|x| &gt; 65504 for Half after rounding) throws
+    /// <see cref="ArgumentOutOfRangeException"/> naming the parameter, element, value and limit; nothing is changed then.
+    /// </summary>
+    public void ImportPyTorchFromFloat32(string name, ReadOnlySpan<float> values)
+    {
+        ThrowIfDisposed();
+        var ws = Weights.ToArray();
+        WeightLayout.ImportPyTorchFromFloat32<T>(ws, name, values);
+        Weights.CopyFrom(ws);
+    }
+
+    /// <summary>Reads one PyTorch parameter as float32 (exact for Half and BFloat16; rounded for double).</summary>
+    public float[] ExportPyTorchToFloat32(string name)
+    {
+        ThrowIfDisposed();
+        var v = new float[WeightLayout.GetPyTorchParameter(name).Count];
+        WeightLayout.ExportPyTorchToFloat32<T>(Weights.ToArray(), name, v);
+        return v;
+    }
+
     /// <summary>Reads one PyTorch parameter.</summary>
     public T[] ExportPyTorch(string name)
     {

@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Collections.Immutable;
 
 namespace CudnnRnn;
@@ -255,6 +256,44 @@ public sealed class RnnWeightLayout
         foreach (var (wsOff, valOff, len) in Blocks(kind, pl))
             weightSpace.Slice(checked((int)wsOff), checked((int)len)).CopyTo(destination.Slice(checked((int)valOff), checked((int)len)));
     }
+
+    /// <summary>
+    /// Copies a PyTorch parameter given as float32 (a checkpoint's usual type) into a weight space of
+    /// <typeparamref name="T"/>, rounding each value to nearest, ties to even. A finite value that would become infinite
+    /// (|x| beyond the largest finite T after rounding: 65504 for Half) throws <see cref="ArgumentOutOfRangeException"/>
+    /// naming the parameter, the element index, the value and the limit; nothing is written then. NaN and ±Infinity in
+    /// <paramref name="values"/> are kept as they are.
+    /// </summary>
+    public void ImportPyTorchFromFloat32<T>(Span<T> weightSpace, string name, ReadOnlySpan<float> values) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        CheckCount(name, values.Length, nameof(values));
+        var converted = new T[values.Length];
+        for (int i = 0; i < values.Length; i++)
+        {
+            T v = T.CreateChecked(values[i]);
+            if (float.IsFinite(values[i]) && !T.IsFinite(v))
+                throw new ArgumentOutOfRangeException(nameof(values), values[i],
+                    $"Parameter '{name}', element {i}: {values[i]:R} overflows {typeof(T).Name} (largest finite value {LargestFinite<T>():R}); " +
+                    "it would become Infinity. Rescale the parameter or keep this layer in float32.");
+            converted[i] = v;
+        }
+        ImportPyTorch<T>(weightSpace, name, converted);
+    }
+
+    /// <summary>Copies a PyTorch parameter out of a weight space of <typeparamref name="T"/> as float32 (exact for Half and BFloat16).</summary>
+    public void ExportPyTorchToFloat32<T>(ReadOnlySpan<T> weightSpace, string name, Span<float> destination) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        CheckCount(name, destination.Length, nameof(destination));
+        var values = new T[destination.Length];
+        ExportPyTorch<T>(weightSpace, name, values);
+        for (int i = 0; i < values.Length; i++) destination[i] = float.CreateChecked(values[i]);
+    }
+
+    private static double LargestFinite<T>() where T : IFloatingPointIeee754<T> =>
+        typeof(T) == typeof(Half) ? (double)Half.MaxValue
+        : typeof(T) == typeof(BFloat16) ? (double)BFloat16.MaxValue
+        : typeof(T) == typeof(float) ? float.MaxValue
+        : double.MaxValue;
 
     private void CheckCount(string name, int length, string argument)
     {

@@ -203,3 +203,49 @@ public sealed class HalfPrecisionCpuTests
             Assert.Equal(layer32.ExportPyTorchGradient(p.Name).Select(v => (BFloat16)v), layer.ExportPyTorchGradient(p.Name));
     }
 }
+
+public sealed class HalfPrecisionImportTests
+{
+    [Fact]
+    public void ImportFromFloat32_RoundsToNearestEven_AndExportIsExact()
+    {
+        using var e = CpuEngine.Create();
+        using var layer = new RnnLayer<Half>(e, new RnnDescriptor(RnnMode.RnnTanh, 2, 2, dataType: RnnDataType.Float16));
+        // 1 + 2^-11 is the fp16 halfway point between 1 and 1 + 2^-10: ties to even gives 1; just above goes up.
+        float tie = 1f + MathF.Pow(2, -11), above = BitConverter.UInt32BitsToSingle(BitConverter.SingleToUInt32Bits(tie) + 1);
+        layer.ImportPyTorchFromFloat32("bias_ih_l0", [tie, above]);
+        Assert.Equal([1f, 1f + MathF.Pow(2, -10)], layer.ExportPyTorchToFloat32("bias_ih_l0"));
+        Assert.Equal([(Half)1f, (Half)(1f + MathF.Pow(2, -10))], layer.ExportPyTorch("bias_ih_l0"));
+
+        using var bl = new RnnLayer<BFloat16>(e, new RnnDescriptor(RnnMode.RnnTanh, 2, 2, dataType: RnnDataType.BFloat16));
+        bl.ImportPyTorchFromFloat32("bias_hh_l0", [float.NaN, 1e38f]);
+        var back = bl.ExportPyTorchToFloat32("bias_hh_l0");
+        Assert.True(float.IsNaN(back[0]));
+        Assert.Equal((float)(BFloat16)1e38f, back[1]);
+    }
+
+    [Fact]
+    public void ImportFromFloat32_RefusesAnFp16Overflow_NamingParameterIndexValueAndLimit()
+    {
+        using var e = CpuEngine.Create();
+        using var layer = new RnnLayer<Half>(e, new RnnDescriptor(RnnMode.RnnTanh, 2, 3, dataType: RnnDataType.Float16));
+        var before = layer.Weights.ToArray();
+        // 65519.99 rounds to 65504 (the largest finite fp16); 65520 is the halfway point to 65536 and rounds to Infinity.
+        layer.ImportPyTorchFromFloat32("weight_ih_l0", [0, 0, 0, 0, 65519.99f, -65504f]);
+        Assert.Equal((Half)65504f, layer.ExportPyTorch("weight_ih_l0")[4]);
+        before = layer.Weights.ToArray();
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => layer.ImportPyTorchFromFloat32("weight_hh_l0", [0, 0, 0, 0, 0, 0, 0, -65520f, 0]));
+        Assert.Equal("values", ex.ParamName);
+        Assert.Contains("'weight_hh_l0'", ex.Message);
+        Assert.Contains("element 7", ex.Message);
+        Assert.Contains("-65520", ex.Message);
+        Assert.Contains("65504", ex.Message);
+        Assert.Equal(before, layer.Weights.ToArray()); // nothing written
+        // bfloat16 has float32's range but a smaller largest finite value: float.MaxValue overflows it.
+        using var bl = new RnnLayer<BFloat16>(e, new RnnDescriptor(RnnMode.RnnTanh, 2, 2, dataType: RnnDataType.BFloat16));
+        Assert.Throws<ArgumentOutOfRangeException>(() => bl.ImportPyTorchFromFloat32("bias_ih_l0", [1, float.MaxValue]));
+        // An infinity that was already there is not an overflow of the conversion.
+        layer.ImportPyTorchFromFloat32("bias_ih_l0", [float.PositiveInfinity, 0, 0]);
+        Assert.True(Half.IsPositiveInfinity(layer.ExportPyTorch("bias_ih_l0")[0]));
+    }
+}
