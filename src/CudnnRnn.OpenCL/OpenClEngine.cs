@@ -178,7 +178,8 @@ public sealed unsafe partial class OpenClEngine : IRnnEngine
             RnnDataType.Float64 when SupportsFloat64 => null,
             RnnDataType.Float64 => $"the OpenCL device '{Device.Name}' does not support double precision (no cl_khr_fp64)" +
                                    (_float64Disabled && Device.SupportsFloat64 ? " [disabled for testing]" : ""),
-            RnnDataType.Float16 or RnnDataType.BFloat16 => $"16-bit storage ({dataType}) is not implemented on the OpenCL engine yet",
+            // 16-bit storage with float arithmetic (OpenClPlan16): the conversions use core OpenCL C 1.2 only.
+            RnnDataType.Float16 or RnnDataType.BFloat16 => null,
             _ => $"unknown data type {dataType}",
         };
         return reason is null;
@@ -211,7 +212,8 @@ public sealed unsafe partial class OpenClEngine : IRnnEngine
         // any buffer beyond 2^31 - 1 elements (64-bit indices would slow every kernel for shapes no PoCL device can hold).
         RnnPlanLimits.ThrowIfBeyond(rnn, xDesc, int.MaxValue, EngineName, "its kernels index buffers with 32-bit ints",
             includeReferenceReserve: true);
-        return new OpenClPlan<T>(this, rnn, xDesc, RnnWeightLayout.Canonical(rnn));
+        return OpenClConversions.Is16Bit<T>() ? new OpenClPlan16<T>(this, rnn, xDesc, RnnWeightLayout.Canonical(rnn))
+            : new OpenClPlan<T>(this, rnn, xDesc, RnnWeightLayout.Canonical(rnn));
     }
 
     // ---------------------------------------------------------------- internals used by buffers and plans

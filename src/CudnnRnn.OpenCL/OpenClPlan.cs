@@ -203,11 +203,22 @@ internal sealed partial class OpenClPlan<T> : RnnPlan<T> where T : unmanaged, IF
     protected override void ForwardCore(RnnForwardMode mode, RnnDataDescriptor xDesc, RnnBuffer<T> x, RnnBuffer<T> y, RnnBuffer<T>? hx, RnnBuffer<T>? hy,
         RnnBuffer<T>? cx, RnnBuffer<T>? cy, RnnBuffer<T> weights, RnnReserve<T>? reserve)
     {
+        EnqueueForward(mode, xDesc, x, y, hx, hy, cx, cy, weights, reserve?.Storage, reserve?.DropoutCounter ?? 0);
+    }
+
+    /// <summary>
+    /// The forward's kernels, enqueued without waiting (the 16-bit plan, OpenClPlan16, enqueues its conversions around
+    /// them on the same in-order queue; calls never wait for the queue). Arguments are validated by the caller; data buffers may be
+    /// longer than the call needs (only the call's rows are read and written).
+    /// </summary>
+    internal void EnqueueForward(RnnForwardMode mode, RnnDataDescriptor xDesc, RnnBuffer<T> x, RnnBuffer<T> y, RnnBuffer<T>? hx, RnnBuffer<T>? hy,
+        RnnBuffer<T>? cx, RnnBuffer<T>? cy, RnnBuffer<T> weights, RnnBuffer<T>? reserveStorage, ulong dropoutCounter)
+    {
         UseLengths(xDesc);
         // Training fills the reserve; inference works in its own compact layout (RnnSchedule.Inference).
         bool training = mode == RnnForwardMode.Training;
         var layout = _sched.Layout(training);
-        nint res = training ? H(reserve!.Storage) : (_inferenceBuffer ??= Workspace(_sched.InferenceCapacity)).Handle;
+        nint res = training ? H(reserveStorage!) : (_inferenceBuffer ??= Workspace(_sched.InferenceCapacity)).Handle;
         nint w = H(weights);
         _gatherRows.Args().Int(_N).Int(_I).Mem(_slot.DangerousGetHandle()).Mem(H(x)).Mem(_xPacked.Handle).Int(0).Run(_I, _N);
 
@@ -218,7 +229,7 @@ internal sealed partial class OpenClPlan<T> : RnnPlan<T> where T : unmanaged, IF
                 ForwardDirection(l, d, layout, input, inOff, w, res, hx, hy, cx, cy);
             if (training && Rnn.Dropout > 0 && l + 1 < _L)
                 _dropout.Args().Int(_N * _O).Mem(res).Int(Out(layout, l)).Mem(res).Int(checked((int)layout.Dropped(l + 1)))
-                    .Value(Rnn.DropoutSeed).Value(reserve!.DropoutCounter).Int(l + 1).Value(_dropThreshold).Value(_dropScale)
+                    .Value(Rnn.DropoutSeed).Value(dropoutCounter).Int(l + 1).Value(_dropThreshold).Value(_dropScale)
                     .Run(_N * _O);
         }
 
