@@ -398,3 +398,48 @@ __kernel void gru_rec_grads(int N, int H, __global const real* res, int gOff, in
     if (c >= GH || r >= N) return;
     gr[r * GH + c] = c < 2 * H ? res[gOff + r * GH + c] : res[auxOff + r * H + (c - 2 * H)];
 }
+
+// ------------------------------------------------------------------------------------------------ 16-bit storage
+// The 16-bit plans (OpenClPlan16) keep float workspaces and convert at the call's boundaries: inputs and weights to float
+// once per call, outputs to 16 bits once, round-to-nearest-even. Every kernel here is float-only OpenCL C 1.2 (no
+// cl_khr_fp16: vload_half / vstore_half_rte are core functions that only read and write half as storage; bfloat16 is
+// plain bit arithmetic on ushort), so they are built into every program whatever REAL is.
+
+// binary16 -> float: exact (every half is a float; the specification forbids flushing half subnormals here).
+__kernel void half_to_float(int n, __global const half* src, __global float* dst)
+{
+    int i = get_global_id(0);
+    if (i < n) dst[i] = vload_half(i, src);
+}
+
+// float -> binary16, round to nearest even (overflow to infinity, as IEEE 754 and System.Half do). A NaN keeps its sign
+// and the upper 10 bits of its payload, quieted (what System.Half does; vstore_half leaves NaN payloads to the
+// implementation, and PoCL returns one canonical NaN).
+__kernel void float_to_half(int n, __global const float* src, __global ushort* dst)
+{
+    int i = get_global_id(0);
+    if (i >= n) return;
+    float f = src[i];
+    uint u = as_uint(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) dst[i] = (ushort)(((u >> 16) & 0x8000u) | 0x7e00u | ((u >> 13) & 0x03ffu));
+    else vstore_half_rte(f, i, (__global half*)dst);
+}
+
+// bfloat16 -> float: the upper half of a float's bits (exact).
+__kernel void bf16_to_float(int n, __global const ushort* src, __global float* dst)
+{
+    int i = get_global_id(0);
+    if (i < n) dst[i] = as_float((uint)src[i] << 16);
+}
+
+// float -> bfloat16, round to nearest even on the bits (a carry into the exponent rounds up to the next binade or to
+// infinity, as it should). NaN stays NaN: its sign and upper payload are kept and the quiet bit is set, so a NaN whose
+// payload sits only in the low 16 bits does not become infinity.
+__kernel void float_to_bf16(int n, __global const float* src, __global ushort* dst)
+{
+    int i = get_global_id(0);
+    if (i >= n) return;
+    uint u = as_uint(src[i]);
+    if ((u & 0x7fffffffu) > 0x7f800000u) dst[i] = (ushort)((u >> 16) | 0x0040u);
+    else dst[i] = (ushort)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}

@@ -25,8 +25,16 @@ public sealed unsafe partial class OpenClEngine : IRnnEngine
     private int _disposed;
 
     private OpenClEngine(CL api, OpenClDeviceInfo device, bool disableFloat64)
+        : this(api, device, disableFloat64, CreateContextAndQueue(api, device), borrowed: false)
+    {
+    }
+
+    private OpenClEngine(CL api, OpenClDeviceInfo device, bool disableFloat64, (SafeClContext Context, SafeClCommandQueue Queue) objects, bool borrowed)
     {
         _api = api;
+        _context = objects.Context;
+        _queue = objects.Queue;
+        IsBorrowed = borrowed;
         Device = device;
         _float64Disabled = disableFloat64;
         // GEMM tile edge. GPUs: the classic 16 x 16 work-group. CPU devices (PoCL, Intel CPU runtime) run a work-group as
@@ -36,22 +44,25 @@ public sealed unsafe partial class OpenClEngine : IRnnEngine
             : device.MaxWorkGroupSize >= 256 ? 16 : device.MaxWorkGroupSize >= 64 ? 8 : 4;
         LinearGroup = device.MaxWorkGroupSize >= 128 ? 128 : (int)Math.Max(1, device.MaxWorkGroupSize);
         PlaneGroup = device.MaxWorkGroupSize >= 128 ? (32, 4) : (LinearGroup, 1);
+    }
 
+    private static (SafeClContext, SafeClCommandQueue) CreateContextAndQueue(CL api, OpenClDeviceInfo device)
+    {
         int err;
         nint* props = stackalloc nint[3] { 0x1084 /* CL_CONTEXT_PLATFORM */, device.PlatformId, 0 };
         nint dev = device.DeviceId;
         nint ctx = api.CreateContext(props, 1, &dev, null, null, &err);
         OpenClException.ThrowIfFailed(err, "clCreateContext");
-        _context = SafeClHandle.Own<SafeClContext>(ctx);
+        var context = SafeClHandle.Own<SafeClContext>(ctx);
         try
         {
             nint q = api.CreateCommandQueue(ctx, dev, CommandQueueProperties.None, &err);
             OpenClException.ThrowIfFailed(err, "clCreateCommandQueue");
-            _queue = SafeClHandle.Own<SafeClCommandQueue>(q);
+            return (context, SafeClHandle.Own<SafeClCommandQueue>(q));
         }
         catch
         {
-            _context.Dispose();
+            context.Dispose();
             throw;
         }
     }
@@ -167,7 +178,8 @@ public sealed unsafe partial class OpenClEngine : IRnnEngine
             RnnDataType.Float64 when SupportsFloat64 => null,
             RnnDataType.Float64 => $"the OpenCL device '{Device.Name}' does not support double precision (no cl_khr_fp64)" +
                                    (_float64Disabled && Device.SupportsFloat64 ? " [disabled for testing]" : ""),
-            RnnDataType.Float16 or RnnDataType.BFloat16 => $"16-bit storage ({dataType}) is not implemented on the OpenCL engine yet",
+            // 16-bit storage with float arithmetic (OpenClPlan16): the conversions use core OpenCL C 1.2 only.
+            RnnDataType.Float16 or RnnDataType.BFloat16 => null,
             _ => $"unknown data type {dataType}",
         };
         return reason is null;
@@ -200,7 +212,8 @@ public sealed unsafe partial class OpenClEngine : IRnnEngine
         // any buffer beyond 2^31 - 1 elements (64-bit indices would slow every kernel for shapes no PoCL device can hold).
         RnnPlanLimits.ThrowIfBeyond(rnn, xDesc, int.MaxValue, EngineName, "its kernels index buffers with 32-bit ints",
             includeReferenceReserve: true);
-        return new OpenClPlan<T>(this, rnn, xDesc, RnnWeightLayout.Canonical(rnn));
+        return OpenClConversions.Is16Bit<T>() ? new OpenClPlan16<T>(this, rnn, xDesc, RnnWeightLayout.Canonical(rnn))
+            : new OpenClPlan<T>(this, rnn, xDesc, RnnWeightLayout.Canonical(rnn));
     }
 
     // ---------------------------------------------------------------- internals used by buffers and plans
@@ -227,14 +240,22 @@ public sealed unsafe partial class OpenClEngine : IRnnEngine
         return SafeClHandle.Own<SafeClMem>(mem);
     }
 
-    /// <summary>Waits for the queue (clFinish). Plan calls already end with it; this is for callers that time work.</summary>
+    /// <summary>
+    /// Waits for the queue (clFinish). Plan calls only enqueue work and return; call this (or read a buffer, which waits
+    /// for the queue) before using results outside the queue, and to see errors the device reported while running.
+    /// </summary>
     public void Synchronize()
     {
         ThrowIfDisposed();
         Finish();
     }
 
-    internal void Finish() => OpenClException.ThrowIfFailed(_api.Finish(Queue));
+    internal void Finish()
+    {
+        long covered = BeginSynchronizingCall();
+        OpenClException.ThrowIfFailed(_api.Finish(Queue));
+        EndSynchronizingCall(covered);
+    }
 
     /// <summary>The RNN kernel program for an element type, built on first use and cached.</summary>
     internal SafeClProgram GetProgram<T>() where T : unmanaged, IFloatingPointIeee754<T>
@@ -303,11 +324,16 @@ public sealed unsafe partial class OpenClEngine : IRnnEngine
 
     internal void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(IsDisposed, this);
 
-    /// <summary>Releases the programs, queue and context. Buffers and plans still alive keep their own memory objects
+    /// <summary>Waits for the queued work (clFinish), then releases the programs and the engine's references to the queue
+    /// and context (the caller's own, with <see cref="CreateOver"/>, are untouched). Buffers and plans still alive keep their own memory objects
     /// (OpenCL keeps the context alive for them) but can no longer run anything. Disposing twice is harmless.</summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        // Calls do not wait for the queue, so work may still be queued, including plan uploads whose host source is
+        // pinned memory of the plan: wait for it before the last reference to the queue goes (status ignored: nothing
+        // can be done about a device error while disposing).
+        _ = _api.Finish(_queue.DangerousGetHandle());
         lock (_programLock)
         {
             _program32?.Dispose();

@@ -8,8 +8,16 @@ internal sealed partial class OpenClPlan<T>
     protected override void BackwardDataCore(RnnDataDescriptor xDesc, RnnBuffer<T> y, RnnBuffer<T> dy, RnnBuffer<T> dx, RnnBuffer<T>? hx, RnnBuffer<T>? dhy,
         RnnBuffer<T>? dhx, RnnBuffer<T>? cx, RnnBuffer<T>? dcy, RnnBuffer<T>? dcx, RnnBuffer<T> weights, RnnReserve<T> reserve)
     {
+        EnqueueBackwardData(xDesc, dy, dx, hx, dhy, dhx, cx, dcy, dcx, weights, reserve.Storage, reserve.DropoutCounter);
+    }
+
+    /// <summary>Backward data's kernels, enqueued without waiting (see <see cref="EnqueueForward"/>). y is not an argument:
+    /// the kernels read the forward's outputs from the reserve.</summary>
+    internal void EnqueueBackwardData(RnnDataDescriptor xDesc, RnnBuffer<T> dy, RnnBuffer<T> dx, RnnBuffer<T>? hx, RnnBuffer<T>? dhy,
+        RnnBuffer<T>? dhx, RnnBuffer<T>? cx, RnnBuffer<T>? dcy, RnnBuffer<T>? dcx, RnnBuffer<T> weights, RnnBuffer<T> reserveStorage, ulong dropoutCounter)
+    {
         UseLengths(xDesc);
-        nint res = H(reserve.Storage);
+        nint res = H(reserveStorage);
         nint w = H(weights);
         nint dOut = _dOut.Handle, dIn = _dIn.Handle;
         _gatherRows.Args().Int(_N).Int(_O).Mem(_slot.DangerousGetHandle()).Mem(H(dy)).Mem(dOut).Int(0).Run(_O, _N);
@@ -23,7 +31,7 @@ internal sealed partial class OpenClPlan<T>
                 int count = _N * _O;
                 if (Rnn.Dropout > 0)
                     _dropout.Args().Int(count).Mem(dIn).Int(0).Mem(dOut).Int(0)
-                        .Value(Rnn.DropoutSeed).Value(reserve.DropoutCounter).Int(l).Value(_dropThreshold).Value(_dropScale)
+                        .Value(Rnn.DropoutSeed).Value(dropoutCounter).Int(l).Value(_dropThreshold).Value(_dropScale)
                         .Run(count);
                 else
                     _copy.Args().Int(count).Mem(dIn).Int(0).Mem(dOut).Int(0).Run(count);
@@ -34,7 +42,6 @@ internal sealed partial class OpenClPlan<T>
                 _scatterRows.Args().Int(_N).Int(_I).Mem(_slot.DangerousGetHandle()).Mem(dIn).Int(0).Mem(H(dx)).Run(_I, _N);
             }
         }
-        Finish();
     }
 
     private void BackwardDirection(int l, int d, bool accumulateDIn, nint w, nint res,
@@ -116,8 +123,14 @@ internal sealed partial class OpenClPlan<T>
 
     protected override void BackwardWeightsCore(RnnDataDescriptor xDesc, RnnBuffer<T> x, RnnBuffer<T>? hx, RnnBuffer<T> y, RnnBuffer<T> dweights, RnnReserve<T> reserve)
     {
+        EnqueueBackwardWeights(xDesc, x, hx, dweights, reserve.Storage);
+    }
+
+    /// <summary>Backward weights' kernels (always accumulating), enqueued without waiting (see <see cref="EnqueueForward"/>).</summary>
+    internal void EnqueueBackwardWeights(RnnDataDescriptor xDesc, RnnBuffer<T> x, RnnBuffer<T>? hx, RnnBuffer<T> dweights, RnnBuffer<T> reserveStorage)
+    {
         UseLengths(xDesc);
-        nint res = H(reserve.Storage);
+        nint res = H(reserveStorage);
         nint dw = H(dweights);
         _gatherRows.Args().Int(_N).Int(_I).Mem(_slot.DangerousGetHandle()).Mem(H(x)).Mem(_xPacked.Handle).Int(0).Run(_I, _N);
         int N = _N, GH = _GH, H_ = _H, S = _S, O = _O;
@@ -156,6 +169,5 @@ internal sealed partial class OpenClPlan<T>
                     Gemm(true, false, S, H_, N, res, checked((int)_reserveLayout.Projection(l, d)), S, res, auxOff, H_, dw, W(l, d, 8).MatrixOffset, H_, accumulate: true);
             }
         }
-        Finish();
     }
 }

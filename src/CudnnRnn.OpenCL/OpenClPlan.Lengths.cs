@@ -3,14 +3,16 @@ namespace CudnnRnn.OpenCL;
 // Lengths per call: the schedule is re-set for each call's lengths (no allocation), and the index tables the kernels read
 // (row slots, batch order, previous rows per direction) are re-uploaded when the lengths change. The uploads are
 // non-blocking clEnqueueWriteBuffer calls on the plan's in-order queue, so the kernels of the call see them; their host
-// source is a set of pinned arrays the plan owns, which are not written again before the writes have completed: every
-// call ends with clFinish, and a call that failed before its clFinish leaves a flag that makes the next upload wait.
+// source is a set of pinned arrays the plan owns, which are not written again before the writes have completed. Calls do
+// not wait for the queue: the plan takes a ticket from the engine after the uploads, and the next change of lengths waits
+// (clFinish) only when no synchronising call of the engine has covered that ticket since (a read of the results has).
 internal sealed partial class OpenClPlan<T>
 {
     private int _N;                               // packed rows of the current call's lengths
     private readonly HostTables _hostTables;
     private bool _tablesUploaded;                 // the device tables hold the schedule's current lengths
     private bool _writesPending;                  // table writes enqueued and not yet known to be complete
+    private long _uploadTicket;                   // the engine's ticket of the last of them
 
     /// <summary>Pinned host copies of the index tables (the source of the non-blocking writes), sized for the shape.</summary>
     private sealed class HostTables(int maxRows, int batch, int directions)
@@ -56,20 +58,16 @@ internal sealed partial class OpenClPlan<T>
         fixed (int* p = pinnedSource)   // the array lives on the pinned heap: the address stays valid after this block
             OpenClException.ThrowIfFailed(_engine.Api.EnqueueWriteBuffer(_engine.Queue, mem.DangerousGetHandle(), false,
                 0, (nuint)((long)count * sizeof(int)), p, 0, null, null));
+        _uploadTicket = _engine.TakeTicket();
+        _engine.CountHostTransfer();
     }
 
-    /// <summary>The end of every call: wait for the queue, which also completes the table writes.</summary>
-    private void Finish()
-    {
-        _engine.Finish();
-        _writesPending = false;
-    }
-
-    /// <summary>Only after a call that failed before its clFinish: wait before the host tables are written again.</summary>
+    /// <summary>Before the host tables are written again (or freed): wait for their last upload, unless a synchronising
+    /// call of the engine since then already has.</summary>
     private void WaitForTableWrites()
     {
         if (!_writesPending || _engine.IsDisposed) return;
-        _engine.Finish();
+        if (!_engine.IsComplete(_uploadTicket)) _engine.Finish();
         _writesPending = false;
     }
 }

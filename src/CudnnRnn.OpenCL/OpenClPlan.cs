@@ -14,8 +14,9 @@ namespace CudnnRnn.OpenCL;
 /// The batch schedule and the memory layouts come from <see cref="RnnSchedule"/>, as in CpuPlan: the reserve space has
 /// the same layout on both engines, and an inference forward works in the same compact layout
 /// (<see cref="RnnSchedule.Inference"/>). Every buffer is allocated when the plan is created (the inference buffer on
-/// the first inference forward); no call allocates. Each call ends with clFinish, so
-/// errors surface in the call that caused them. A plan serves every set of lengths of its shape: the index tables are
+/// the first inference forward); no call allocates. Calls enqueue their work and return without waiting (no
+/// host synchronisation: <see cref="OpenClEngine.SynchronizingCalls"/>); errors the device reports while running surface
+/// at the next synchronising call (a read, <see cref="OpenClEngine.Synchronize"/>). A plan serves every set of lengths of its shape: the index tables are
 /// re-uploaded (non-blocking writes) when a call's lengths differ from the previous call's (OpenClPlan.Lengths.cs). Element offsets are 32-bit in the kernels; a plan whose reserve or
 /// workspace would exceed 2^31 elements is refused at creation.
 /// </remarks>
@@ -202,11 +203,22 @@ internal sealed partial class OpenClPlan<T> : RnnPlan<T> where T : unmanaged, IF
     protected override void ForwardCore(RnnForwardMode mode, RnnDataDescriptor xDesc, RnnBuffer<T> x, RnnBuffer<T> y, RnnBuffer<T>? hx, RnnBuffer<T>? hy,
         RnnBuffer<T>? cx, RnnBuffer<T>? cy, RnnBuffer<T> weights, RnnReserve<T>? reserve)
     {
+        EnqueueForward(mode, xDesc, x, y, hx, hy, cx, cy, weights, reserve?.Storage, reserve?.DropoutCounter ?? 0);
+    }
+
+    /// <summary>
+    /// The forward's kernels, enqueued without waiting (the 16-bit plan, OpenClPlan16, enqueues its conversions around
+    /// them on the same in-order queue; calls never wait for the queue). Arguments are validated by the caller; data buffers may be
+    /// longer than the call needs (only the call's rows are read and written).
+    /// </summary>
+    internal void EnqueueForward(RnnForwardMode mode, RnnDataDescriptor xDesc, RnnBuffer<T> x, RnnBuffer<T> y, RnnBuffer<T>? hx, RnnBuffer<T>? hy,
+        RnnBuffer<T>? cx, RnnBuffer<T>? cy, RnnBuffer<T> weights, RnnBuffer<T>? reserveStorage, ulong dropoutCounter)
+    {
         UseLengths(xDesc);
         // Training fills the reserve; inference works in its own compact layout (RnnSchedule.Inference).
         bool training = mode == RnnForwardMode.Training;
         var layout = _sched.Layout(training);
-        nint res = training ? H(reserve!.Storage) : (_inferenceBuffer ??= Workspace(_sched.InferenceCapacity)).Handle;
+        nint res = training ? H(reserveStorage!) : (_inferenceBuffer ??= Workspace(_sched.InferenceCapacity)).Handle;
         nint w = H(weights);
         _gatherRows.Args().Int(_N).Int(_I).Mem(_slot.DangerousGetHandle()).Mem(H(x)).Mem(_xPacked.Handle).Int(0).Run(_I, _N);
 
@@ -217,14 +229,13 @@ internal sealed partial class OpenClPlan<T> : RnnPlan<T> where T : unmanaged, IF
                 ForwardDirection(l, d, layout, input, inOff, w, res, hx, hy, cx, cy);
             if (training && Rnn.Dropout > 0 && l + 1 < _L)
                 _dropout.Args().Int(_N * _O).Mem(res).Int(Out(layout, l)).Mem(res).Int(checked((int)layout.Dropped(l + 1)))
-                    .Value(Rnn.DropoutSeed).Value(reserve!.DropoutCounter).Int(l + 1).Value(_dropThreshold).Value(_dropScale)
+                    .Value(Rnn.DropoutSeed).Value(dropoutCounter).Int(l + 1).Value(_dropThreshold).Value(_dropScale)
                     .Run(_N * _O);
         }
 
         // The last layer's output; padded positions get the padding fill.
         if (YDesc.IsUnpacked) ((OpenClBuffer<T>)y).EnqueueFill(T.CreateChecked(YDesc.PaddingFill));
         _scatterRows.Args().Int(_N).Int(_O).Mem(_slot.DangerousGetHandle()).Mem(res).Int(Out(layout, _L - 1)).Mem(H(y)).Run(_O, _N);
-        Finish();
     }
 
     /// <summary>Input of layer l: packed x, or the previous layer's output (dropout-masked in training).</summary>

@@ -121,7 +121,7 @@ internal static unsafe class OpenClRuntime
         return new OpenClDeviceListing(any, any ? null : "OpenCL platforms exist but none has a device.", platforms);
     }
 
-    private static OpenClDeviceInfo Describe(CL api, nint platform, string platformName, string platformVersion, int pi, nint device, int di)
+    internal static OpenClDeviceInfo Describe(CL api, nint platform, string platformName, string platformVersion, int pi, nint device, int di)
     {
         var type = (DeviceType)DeviceValue<ulong>(api, device, DeviceInfo.Type);
         string typeName = type.HasFlag(DeviceType.Gpu) ? "GPU" : type.HasFlag(DeviceType.Cpu) ? "CPU"

@@ -35,7 +35,7 @@ public interface IParameterStorage<T> where T : unmanaged, IFloatingPointIeee754
 }
 
 /// <summary>
-/// Host arrays, optionally with CPU-engine views of them (<see cref="CpuEngine.Wrap{T}"/>) so that RNN layers read the
+/// Host arrays, optionally with CPU-engine views of them (<see cref="CpuEngine.Wrap{T}(T[])"/>) so that RNN layers read the
 /// same memory in place.
 /// </summary>
 internal sealed class HostParameterStorage<T>(T[] value, T[] gradient, CpuBuffer<T>? valueView = null, CpuBuffer<T>? gradientView = null)

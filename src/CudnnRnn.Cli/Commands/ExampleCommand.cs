@@ -17,6 +17,8 @@ internal static class ExampleCommand
         ["airline"] = "2-layer LSTM forecasting monthly airline passengers 1949-1960 (RMSE in passengers)",
         ["classify"] = "many-to-one classification from h_n, unidirectional vs bidirectional (accuracy)",
         ["shapes"] = "shapes of output, h_n, c_n for a bidirectional 2-layer GRU/LSTM, and which output element equals h_n",
+        ["interop"] = "memory made outside the engine (pinned/native host memory, the example's own OpenCL context and cl_mem, " +
+                      "ILGPU buffers with --ilgpu) through forward and backward without a copy, compared bitwise with engine memory",
     };
 
     public static Command Create()
@@ -29,9 +31,10 @@ internal static class ExampleCommand
         var seed = new Option<ulong>("--seed") { Description = "Seed of data, weights and batch order.", DefaultValueFactory = _ => 1UL };
         var epochs = new Option<int?>("--epochs") { Description = "Training epochs (default: the example's own)." };
         var precision = Commands.TaggerCommand.PrecisionOption("(sine only)");
+        var ilgpu = new Option<bool>("--ilgpu") { Description = "interop only: ILGPU (its CPU accelerator with --engine cpu, its OpenCL accelerator with --engine opencl) owns the memory and runs kernels around ours." };
         var cmd = new Command("example", "Run a classic RNN tutorial experiment: " + string.Join("; ", Names.Select(p => $"{p.Key}: {p.Value}")) + ".")
         {
-            name, cell, output, seed, epochs, precision,
+            name, cell, output, seed, epochs, precision, ilgpu,
         };
         var engine = EngineOptions.AddTo(cmd);
         cmd.SetAction(r =>
@@ -54,6 +57,18 @@ internal static class ExampleCommand
                 Seed = r.GetValue(seed),
                 Epochs = r.GetValue(epochs),
             };
+            string which = r.GetValue(name)!;
+            if (r.GetValue(ilgpu) && which != "interop")
+            {
+                Console.Error.WriteLine("example: --ilgpu belongs to the interop example.");
+                return Cli.UsageError;
+            }
+            if (which == "interop")
+            {
+                // The interop example makes its own context, queue and memory, and creates the engine over them.
+                var choice = engine.GetValue(r);
+                return InteropExample.Run(choice.Kind, choice.Device, r.GetValue(ilgpu), options);
+            }
             IRnnEngine e;
             try { e = engine.GetValue(r).Create(); }
             catch (RnnEngineUnavailableException ex)
@@ -80,6 +95,7 @@ internal static class ExampleCommand
             case "airline": AirlineExample.Run(engine, options); return 0;
             case "classify": ClassifyExample.Run(engine, options); return 0;
             case "shapes": return ShapesExample.Run(engine, options).Checks.All(c => c.Holds) ? 0 : 1;
+            case "interop": throw new ArgumentException("The interop example creates its own engine: call InteropExample.Run.", nameof(name));
             default: throw new ArgumentException($"Unknown example '{name}'; expected one of {string.Join(", ", Names.Keys)}.", nameof(name));
         }
     }

@@ -9,7 +9,7 @@ namespace CudnnRnn.Cpu;
 /// for training, and Half / BFloat16 storage with float arithmetic (each call widens the 16-bit inputs once, computes in
 /// float and rounds each output once). Results are bitwise identical from run to run, whatever the thread count.
 /// </summary>
-public sealed class CpuEngine : IRnnEngine
+public sealed unsafe class CpuEngine : IRnnEngine
 {
     private int _disposed;
 
@@ -69,19 +69,61 @@ public sealed class CpuEngine : IRnnEngine
             throw new ArgumentOutOfRangeException(nameof(length), length, $"Expected 0..{Array.MaxLength} elements.");
         var array = Pool.Rent<T>(length);
         array.AsSpan(0, (int)length).Clear();
-        return new CpuBuffer<T>(this, array, length, Pool);
+        return new CpuBuffer<T>(this, array, length, array, Pool);
     }
 
     /// <summary>Reused memory for buffers, reserves and plan workspaces.</summary>
     internal CpuArrayPool Pool { get; } = new();
 
-    /// <summary>Wraps an existing array as a buffer of this engine, without copying.</summary>
+    /// <summary>
+    /// Wraps an existing array as a buffer of this engine, without copying (a non-owning view: disposing it leaves the
+    /// array alone). Changes made to the array directly are invisible to <see cref="RnnBuffer{T}.Version"/>: call
+    /// <see cref="RnnBuffer{T}.MarkModified"/> after them.
+    /// </summary>
     public CpuBuffer<T> Wrap<T>(T[] array) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(array);
         RnnDescriptor.DataTypeOf<T>();
-        return new CpuBuffer<T>(this, array, array.LongLength, pool: null);
+        return new CpuBuffer<T>(this, array, array.LongLength, pooled: null, pool: null);
+    }
+
+    /// <summary>
+    /// Wraps <paramref name="memory"/> (a slice of an array, a <see cref="System.Buffers.MemoryManager{T}"/>'s memory, ...)
+    /// as a buffer of this engine, without copying. A non-owning view: the caller keeps the memory alive while the view
+    /// (or a forward context holding it) is used, and disposing the view never frees it. Views of one memory are seen as
+    /// aliases by <see cref="RnnBuffer{T}.SharesMemoryWith"/>, so a plan refuses an output overlapping an input.
+    /// </summary>
+    public CpuBuffer<T> Wrap<T>(Memory<T> memory) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ThrowIfDisposed();
+        RnnDescriptor.DataTypeOf<T>();
+        return new CpuBuffer<T>(this, memory, memory.Length, pooled: null, pool: null);
+    }
+
+    /// <summary>
+    /// Wraps <paramref name="length"/> elements of native or pinned memory at <paramref name="pointer"/> (memory from
+    /// <c>NativeMemory.Alloc</c>, a pinned array, another library's host buffer) as a buffer of this engine, without
+    /// copying. A non-owning view: the caller keeps the memory allocated, mapped and (for managed memory) pinned while
+    /// the view, or a forward context holding it, is used; disposing the view never frees it.
+    /// </summary>
+    /// <exception cref="ArgumentNullException"><paramref name="pointer"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="length"/> is negative, beyond what the CPU engine
+    /// addresses (<see cref="Array.MaxLength"/> elements), or the range would wrap past the end of the address space.</exception>
+    public CpuBuffer<T> Wrap<T>(T* pointer, long length) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ThrowIfDisposed();
+        RnnDescriptor.DataTypeOf<T>();
+        if (pointer is null) throw new ArgumentNullException(nameof(pointer), "Expected the address of the caller's memory, not null.");
+        if (length < 0 || length > Array.MaxLength)
+            throw new ArgumentOutOfRangeException(nameof(length), length,
+                $"Expected 0..{Array.MaxLength} elements (the CPU engine addresses a buffer with int offsets).");
+        ulong bytes = (ulong)length * (ulong)sizeof(T);   // ≤ 2^31 · 8: no overflow in 64 bits
+        if (bytes > (ulong)(nuint.MaxValue - (nuint)pointer))
+            throw new ArgumentOutOfRangeException(nameof(length), length,
+                $"{length} elements of {sizeof(T)} bytes from 0x{(nuint)pointer:X} wrap past the end of the address space.");
+        var memory = new Cpu.PointerMemory<T>(pointer, (int)length).Memory;
+        return new CpuBuffer<T>(this, memory, length, pooled: null, pool: null);
     }
 
     /// <inheritdoc/>

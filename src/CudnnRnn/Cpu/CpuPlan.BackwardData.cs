@@ -8,15 +8,15 @@ internal sealed partial class CpuPlan<T>
         RnnBuffer<T>? dhx, RnnBuffer<T>? cx, RnnBuffer<T>? dcy, RnnBuffer<T>? dcx, RnnBuffer<T> weights, RnnReserve<T> reserve)
     {
         UseLengths(xDesc);   // the lengths of the reserve's forward (RnnPlan checked)
-        T[] resArr = ((CpuBuffer<T>)reserve.Storage).Array;
-        Span<T> res = resArr;
-        T[] w = ((CpuBuffer<T>)weights).Array;
+        Memory<T> resArr = ((CpuBuffer<T>)reserve.Storage).Memory;
+        Span<T> res = resArr.Span;
+        Memory<T> w = ((CpuBuffer<T>)weights).Memory;
         Span<T> dOut = _dOut.AsSpan(0, _rows * _output);
         var job = _directionJob;
         // Dense: the last layer reads dy in place; deeper layers' output gradients go through _dOut.
         if (!_dense) GatherRows(S(dy), _output, dOut);
-        job.Backward = true; job.Res = resArr; job.W = w; job.DOut = _dense ? ((CpuBuffer<T>)dy).Array : _dOut;
-        job.Hx = Arr(hx); job.Dhy = Arr(dhy); job.Dhx = Arr(dhx); job.Cx = Arr(cx); job.Dcy = Arr(dcy); job.Dcx = Arr(dcx);
+        job.Backward = true; job.Res = resArr; job.W = w; job.DOut = _dense ? ((CpuBuffer<T>)dy).Memory : _dOut;
+        job.Hx = Mem(hx); job.Dhy = Mem(dhy); job.Dhx = Mem(dhx); job.Cx = Mem(cx); job.Dcy = Mem(dcy); job.Dcx = Mem(dcx);
 
         for (int l = _layers - 1; l >= 0; l--)
         {
@@ -26,7 +26,7 @@ internal sealed partial class CpuPlan<T>
             job.Layer = l;
             job.Run();
             job.DOut = _dOut;
-            for (int d = 0; d < _dirs; d++) InputGradient(l, d, dIn, accumulateDIn: d > 0, w, res);
+            for (int d = 0; d < _dirs; d++) InputGradient(l, d, dIn, accumulateDIn: d > 0, w.Span, res);
             if (l > 0)
             {
                 dIn.CopyTo(dOut);

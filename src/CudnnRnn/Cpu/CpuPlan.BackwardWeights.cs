@@ -10,7 +10,7 @@ internal sealed partial class CpuPlan<T>
         Span<T> res = S(reserve.Storage);
         Span<T> dw = S(dweights);
         ReadOnlySpan<T> hxs = SOpt(hx);
-        T[] x0 = LayerZeroInput(x);
+        ReadOnlySpan<T> x0 = LayerZeroInput(x).Span;
         var layout = _reserveLayout;
         int N = _rows, GH = _gh, H = _hidden, S_ = _state;
 

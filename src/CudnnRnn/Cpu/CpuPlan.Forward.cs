@@ -11,15 +11,16 @@ internal sealed partial class CpuPlan<T>
         // the plan's scratch.
         bool training = mode == RnnForwardMode.Training;
         var layout = _sched.Layout(training);
-        T[] resArr = training ? ((CpuBuffer<T>)reserve!.Storage).Array : InferenceScratch();
-        Span<T> res = resArr;
-        T[] w = ((CpuBuffer<T>)weights).Array;
+        Memory<T> resArr = training ? ((CpuBuffer<T>)reserve!.Storage).Memory : InferenceScratch();
+        Span<T> res = resArr.Span;
+        Memory<T> w = ((CpuBuffer<T>)weights).Memory;
         var job = _directionJob;
         job.X = LayerZeroInput(x);
         // Dense inference: the last layer writes y directly (training keeps it in the reserve for the backward pass).
-        job.Y = _dense && !training ? ((CpuBuffer<T>)y).Array : null;
+        job.HasY = _dense && !training;
+        job.Y = job.HasY ? ((CpuBuffer<T>)y).Memory : default;
         job.Backward = false; job.Training = training; job.Res = resArr; job.W = w;
-        job.Hx = Arr(hx); job.Hy = Arr(hy); job.Cx = Arr(cx); job.Cy = Arr(cy);
+        job.Hx = Mem(hx); job.Hy = Mem(hy); job.Cx = Mem(cx); job.Cy = Mem(cy);
         for (int l = 0; l < _layers; l++)
         {
             job.Layer = l;
@@ -30,7 +31,7 @@ internal sealed partial class CpuPlan<T>
         }
 
         // Scatter the last layer's output; padded positions get the padding fill.
-        if (job.Y is null)
+        if (!job.HasY)
         {
             Span<T> ys = S(y);
             if (YDesc.IsUnpacked && !_dense) ys.Fill(T.CreateChecked(YDesc.PaddingFill));

@@ -37,17 +37,19 @@ internal sealed partial class CpuPlan<T>
     {
         public bool Backward, Training;
         public int Layer;
-        public T[]? Res, W, DOut, Hx, Hy, Cx, Cy, Dhy, Dhx, Dcy, Dcx;
+        public Memory<T> Res, W, DOut, Hx, Hy, Cx, Cy, Dhy, Dhx, Dcy, Dcx;
         /// <summary>Layer 0's input rows (x itself when dense, else the gathered copy).</summary>
-        public T[]? X;
+        public Memory<T> X;
         /// <summary>When set, the last layer writes its output here (y, dense inference) instead of the reserve.</summary>
-        public T[]? Y;
+        public Memory<T> Y;
+        /// <summary>Whether <see cref="Y"/> is set (a default Memory is also what an empty y would be).</summary>
+        public bool HasY;
 
         protected override void RunTile(int d)
         {
-            if (Backward) plan.BackwardDirection(Layer, d, DOut, W, Res, Hx, Dhy, Dhx, Cx, Dcy, Dcx);
-            else plan.ForwardDirection(Layer, d, Training, plan.LayerInput(Layer, X!, Res!, Training), W, Res,
-                Layer == plan._layers - 1 && Y is not null ? Y.AsSpan(0, plan._rows * plan._output) : default, Hx, Hy, Cx, Cy);
+            if (Backward) plan.BackwardDirection(Layer, d, DOut.Span, W.Span, Res.Span, Hx.Span, Dhy.Span, Dhx.Span, Cx.Span, Dcy.Span, Dcx.Span);
+            else plan.ForwardDirection(Layer, d, Training, plan.LayerInput(Layer, X.Span, Res.Span, Training), W.Span, Res.Span,
+                Layer == plan._layers - 1 && HasY ? Y.Span[..(plan._rows * plan._output)] : default, Hx.Span, Hy.Span, Cx.Span, Cy.Span);
         }
 
         public void Run()
@@ -56,7 +58,11 @@ internal sealed partial class CpuPlan<T>
             for (int d = 0; d < plan._dirs; d++) RunTile(d);
         }
 
-        public void Clear() => Res = W = DOut = Hx = Hy = Cx = Cy = Dhy = Dhx = Dcy = Dcx = X = Y = null;
+        public void Clear()
+        {
+            Res = W = DOut = Hx = Hy = Cx = Cy = Dhy = Dhx = Dcy = Dcx = X = Y = default;
+            HasY = false;
+        }
     }
 
     public override long WorkspaceBytes =>

@@ -131,7 +131,7 @@ internal sealed partial class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloa
 
     private static Span<T> S(RnnBuffer<T> b) => ((CpuBuffer<T>)b).Span;
     private static Span<T> SOpt(RnnBuffer<T>? b) => b is null ? default : ((CpuBuffer<T>)b).Span;
-    private static T[]? Arr(RnnBuffer<T>? b) => b is null ? null : ((CpuBuffer<T>)b).Array;
+    private static Memory<T> Mem(RnnBuffer<T>? b) => b is null ? default : ((CpuBuffer<T>)b).Memory;
 
     /// <summary>A region of the reserve or inference buffer (offsets fit in int: the constructor checked the length).</summary>
     private static Span<T> Region(Span<T> buffer, long offset, long length) => buffer.Slice(checked((int)offset), checked((int)length));
@@ -144,17 +144,17 @@ internal sealed partial class CpuPlan<T> : RnnPlan<T> where T : unmanaged, IFloa
     private RnnWeightEntry W(int l, int d, int id) => WeightLayout[l * _dirs + d, id];
 
     /// <summary>Layer 0's input rows: x itself when dense, else x gathered into packed row order.</summary>
-    private T[] LayerZeroInput(RnnBuffer<T> x)
+    private Memory<T> LayerZeroInput(RnnBuffer<T> x)
     {
-        if (_dense) return ((CpuBuffer<T>)x).Array;
+        if (_dense) return ((CpuBuffer<T>)x).Memory;
         GatherRows(S(x), _input, _xPacked);
         return _xPacked;
     }
 
     /// <summary>Input of layer l: packed x, or the previous layer's output (dropout-masked in training).</summary>
-    private ReadOnlySpan<T> LayerInput(int l, T[] x, Span<T> res, bool training)
+    private ReadOnlySpan<T> LayerInput(int l, ReadOnlySpan<T> x, Span<T> res, bool training)
     {
-        if (l == 0) return x.AsSpan(0, _rows * _input);
+        if (l == 0) return x[..(_rows * _input)];
         var layout = _sched.Layout(training);
         return Region(res, layout.Input(l), layout.OutputLength);
     }

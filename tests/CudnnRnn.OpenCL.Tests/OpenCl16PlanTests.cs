@@ -1,0 +1,173 @@
+using System.Runtime.InteropServices;
+using Xunit;
+
+namespace CudnnRnn.OpenCL.Tests;
+
+/// <summary>The 16-bit plans' contract besides their numbers: capability, element types, the float reserve, no
+/// allocation after the first call, and the equivalence with the float plan on values exact in 16 bits.</summary>
+public sealed class OpenCl16PlanTests
+{
+    private static readonly RnnDataDescriptor X = new(RnnDataLayout.SeqMajorUnpacked, 4, 3, 3, [4, 2, 3]);
+
+    private static RnnDescriptor Lstm(RnnDataType t) => new(RnnMode.Lstm, 3, 5, 2, RnnDirection.Bidirectional, dataType: t);
+
+    [Fact]
+    public void Supports_16BitStorage_OnEveryDeviceTheEngineOpens()
+    {
+        var engine = SharedOpenCl.Require();
+        Assert.True(engine.Supports(RnnDataType.Float16, out var r16), r16);
+        Assert.True(engine.Supports(RnnDataType.BFloat16, out var rbf), rbf);
+        Assert.Null(r16);
+        Assert.Null(rbf);
+    }
+
+    [Fact]
+    public void ElementTypeOtherThanTheDescriptors_IsRefused()
+    {
+        var engine = SharedOpenCl.Require();
+        var e = Assert.Throws<ArgumentException>(() => engine.CreatePlan<Half>(Lstm(RnnDataType.BFloat16), X));
+        Assert.Equal("rnn", e.ParamName);
+        Assert.Contains("Half", e.Message);
+        Assert.Contains("BFloat16", e.Message);
+        e = Assert.Throws<ArgumentException>(() => engine.CreatePlan<BFloat16>(Lstm(RnnDataType.Float32), X));
+        Assert.Contains("Float32", e.Message);
+        // A floating-point type that is neither of the four: refused by name, before anything is allocated.
+        var n = Assert.Throws<NotSupportedException>(() => engine.Allocate<NFloat>(4));
+        Assert.Contains("NFloat", n.Message);
+        Assert.Throws<NotSupportedException>(() => engine.CreatePlan<NFloat>(Lstm(RnnDataType.Float32), X));
+    }
+
+    [Fact]
+    public void Reserve_IsFloat_AndNotReadableAs16Bit()
+    {
+        var engine = SharedOpenCl.Require();
+        using var p16 = engine.CreatePlan<Half>(Lstm(RnnDataType.Float16), X);
+        using var p32 = engine.CreatePlan<float>(Lstm(RnnDataType.Float32), X);
+        Assert.Equal(p32.ReserveBytes, p16.ReserveBytes);
+        using var reserve = p16.CreateReserve();
+        Assert.Equal(p16.ReserveBytes, reserve.Bytes);
+        var e = Assert.Throws<NotSupportedException>(() => reserve.Storage.ToArray());
+        Assert.Contains("float32", e.Message);
+        Assert.Throws<NotSupportedException>(() => reserve.Storage.Write(0, new Half[1]));
+        reserve.Dispose();
+        reserve.Dispose(); // harmless
+        Assert.True(reserve.IsDisposed);
+    }
+
+    [Fact]
+    public void AfterTheFirstCalls_NoCallAllocates_AndTheWorkspaceStaysPut()
+    {
+        var engine = SharedOpenCl.Require();
+        var rnn = Lstm(RnnDataType.BFloat16);
+        var packed = new RnnDataDescriptor(RnnDataLayout.SeqMajorPacked, 4, 3, 3, [4, 3, 2]);
+        var other = new RnnDataDescriptor(RnnDataLayout.SeqMajorPacked, 4, 3, 3, [4, 4, 1]);
+        using var plan = engine.CreatePlan<BFloat16>(rnn, packed);
+        using var x = engine.Allocate<BFloat16>(packed.ElementCount);
+        using var x2 = engine.Allocate<BFloat16>(other.ElementCount);
+        using var y = engine.Allocate<BFloat16>(packed.ElementCount / 3 * rnn.OutputSize);
+        using var y2 = engine.Allocate<BFloat16>(other.ElementCount / 3 * rnn.OutputSize);
+        using var dx = engine.Allocate<BFloat16>(packed.ElementCount);
+        using var dx2 = engine.Allocate<BFloat16>(other.ElementCount);
+        using var h = engine.Allocate<BFloat16>(plan.HiddenStateElements);
+        using var hy = engine.Allocate<BFloat16>(plan.HiddenStateElements);
+        using var c = engine.Allocate<BFloat16>(plan.CellStateElements);
+        using var w = engine.Allocate<BFloat16>(plan.WeightLayout.TotalElements);
+        using var dw = engine.Allocate<BFloat16>(plan.WeightLayout.TotalElements);
+        using var r = plan.CreateReserve();
+        x.Fill((BFloat16)0.25f);
+        x2.Fill((BFloat16)0.5f);
+        w.Fill((BFloat16)0.125f);
+        void Step(RnnDataDescriptor d, RnnBuffer<BFloat16> xs, RnnBuffer<BFloat16> ys, RnnBuffer<BFloat16> dxs)
+        {
+            plan.Forward(RnnForwardMode.Inference, d, xs, ys, h, hy, c, null, w, null);
+            plan.Forward(RnnForwardMode.Training, d, xs, ys, h, hy, c, null, w, r);
+            plan.BackwardData(d, ys, ys, dxs, h, hy, null, c, null, null, w, r);
+            plan.BackwardWeights(WeightGradMode.Add, d, xs, h, ys, dw, r);
+        }
+        Step(packed, x, y, dx);
+        long workspace = plan.WorkspaceBytes;
+        Step(other, x2, y2, dx2);
+        Step(packed, x, y, dx);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 3; i++)
+        {
+            Step(other, x2, y2, dx2);
+            Step(packed, x, y, dx);
+        }
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(0, allocated);
+        Assert.Equal(workspace, plan.WorkspaceBytes);
+        Assert.True(BFloat16.IsFinite(y.ToArray()[0]));
+    }
+
+    /// <summary>
+    /// On inputs and weights that are exact in both 16-bit types, a 16-bit plan computes exactly what the float plan
+    /// computes and rounds each output once: its results are bit for bit the float plan's results rounded to 16 bits
+    /// (the same kernels run on the same float values; only the conversions differ).
+    /// </summary>
+    [Fact]
+    public void SixteenBitResults_AreTheFloatPlansResultsRoundedOnce()
+    {
+        var engine = SharedOpenCl.Require();
+        AssertRoundedFloat<Half>(engine, v => (float)(Half)v);
+        AssertRoundedFloat<BFloat16>(engine, v => (float)(BFloat16)v);
+    }
+
+    private static void AssertRoundedFloat<T16>(OpenClEngine engine, Func<float, float> round16)
+        where T16 : unmanaged, System.Numerics.IFloatingPointIeee754<T16>
+    {
+        var rnn = new RnnDescriptor(RnnMode.Gru, 3, 4, 2, RnnDirection.Bidirectional, dataType: RnnDataType.Float32);
+        var rng = new Random(5);
+        // Multiples of 1/64 in [-1, 1]: exact in float, binary16 and bfloat16.
+        float[] Draw(long n) => Enumerable.Range(0, (int)n).Select(_ => rng.Next(-64, 65) / 64f).ToArray();
+        var layout = RnnWeightLayout.Canonical(rnn);
+        var w = Draw(layout.TotalElements);
+        var x = Draw(X.ElementCount);
+        var hx = Draw((long)rnn.PseudoLayerCount * X.Batch * rnn.StateSize);
+        var dy = Draw(X.ElementCount / rnn.InputSize * rnn.OutputSize);
+        var dw0 = Draw(layout.TotalElements);
+        var f = Testing.Pass<float>.Run(engine, rnn, X, w, x, hx, null, dy, hx, null,
+            new Testing.PassOptions<float> { InitialDw = dw0 });
+        T16[] C(float[] a) => a.Select(T16.CreateChecked).ToArray();
+        var h = Testing.Pass<T16>.Run(engine, rnn.WithDataType(RnnDescriptor.DataTypeOf<T16>()), X, C(w), C(x), C(hx), null, C(dy), C(hx), null,
+            new Testing.PassOptions<T16> { InitialDw = C(dw0) });
+        foreach (var (name, a32, a16) in new[] { ("y", f.Y, h.Y), ("hy", f.Hy, h.Hy), ("dx", f.Dx, h.Dx), ("dhx", f.Dhx, h.Dhx), ("dw", f.Dw, h.Dw) })
+            for (int i = 0; i < a32.Length; i++)
+            {
+                float expected = round16(a32[i]), actual = float.CreateChecked(a16[i]);
+                Assert.True(expected.Equals(actual), $"{typeof(T16).Name} {name}[{i}]: {actual:R}, expected round({a32[i]:R}) = {expected:R}");
+            }
+    }
+
+    /// <summary>
+    /// RnnLayer on the OpenCL engine in 16-bit storage trains a step exactly as the float layer on the same engine does,
+    /// each output and gradient rounded once: the same kernels run on the same float values.
+    /// </summary>
+    [Fact]
+    public void Layer_TrainsAStepIn16Bit_AndMatchesTheFloatLayerRoundedOnce()
+    {
+        var engine = SharedOpenCl.Require();
+        AssertLayer<Half>(engine, RnnDataType.Float16, v => (Half)v);
+        AssertLayer<BFloat16>(engine, RnnDataType.BFloat16, v => (BFloat16)v);
+    }
+
+    private static void AssertLayer<T16>(OpenClEngine engine, RnnDataType dt, Func<float, T16> round)
+        where T16 : unmanaged, System.Numerics.IFloatingPointIeee754<T16>
+    {
+        var rnn = new RnnDescriptor(RnnMode.Lstm, 4, 6, dataType: dt);
+        using var layer = new RnnLayer<T16>(engine, rnn, seed: 3);
+        using var layer32 = new RnnLayer<float>(engine, rnn.WithDataType(RnnDataType.Float32), seed: 3);
+        foreach (var p in layer.Parameters) layer32.ImportPyTorch(p.Name, layer.ExportPyTorch(p.Name).Select(float.CreateChecked).ToArray());
+        var xDesc = new RnnDataDescriptor(RnnDataLayout.BatchMajorUnpacked, 3, 2, 4, [3, 1]);
+        var x = Enumerable.Range(0, 24).Select(i => round(MathF.Sin(i))).ToArray();
+        using var ctx = layer.Forward(xDesc, x);
+        using var ctx32 = layer32.Forward(xDesc, x.Select(float.CreateChecked).ToArray());
+        var dy = Enumerable.Range(0, 36).Select(i => round(MathF.Cos(i))).ToArray();
+        var g = layer.Backward(ctx, dy);
+        var g32 = layer32.Backward(ctx32, dy.Select(float.CreateChecked).ToArray());
+        Assert.Equal(ctx32.Y.ToArray().Select(round), ctx.Y.ToArray());
+        Assert.Equal(g32.Dx.Select(round), g.Dx);
+        foreach (var p in layer.Parameters)
+            Assert.Equal(layer32.ExportPyTorchGradient(p.Name).Select(round), layer.ExportPyTorchGradient(p.Name));
+    }
+}
