@@ -11,7 +11,7 @@ namespace CudnnRnn.Training;
 public sealed partial class TaggerWorker<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly Tagger<T> _m;
-    private readonly RnnLayer<T> _rnn;
+    private readonly StackedRnn<T> _rnn;
     private readonly RnnLayer<T>? _charRnn;
     private readonly T[][] _grads;
     private readonly int _iWord, _iChar = -1, _iCharRnn = -1, _iConvW = -1, _iConvB = -1, _iShape = -1, _iRnn, _iOutW, _iOutB;
@@ -48,7 +48,7 @@ public sealed partial class TaggerWorker<T> : IDisposable where T : unmanaged, I
         _iRnn = Index(model.RnnWeights);
         _iOutW = Index(model.OutputWeight);
         _iOutB = Index(model.OutputBias);
-        _rnn = new RnnLayer<T>(model.Engine, model.RnnDescriptor);
+        _rnn = new StackedRnn<T>(model.Engine, model.RnnDescriptor);
         if (model.CharRnnDescriptor is not null) _charRnn = new RnnLayer<T>(model.Engine, model.CharRnnDescriptor);
     }
 
@@ -73,7 +73,7 @@ public sealed partial class TaggerWorker<T> : IDisposable where T : unmanaged, I
     private void SyncWeights()
     {
         if (_syncedVersion == _m.WeightsVersion) return;
-        _rnn.Weights.CopyFrom(_m.RnnWeights.Value);
+        _rnn.LoadWeights(_m.RnnWeights.Value);
         _charRnn?.Weights.CopyFrom(_m.CharRnnWeights!.Value);
         _syncedVersion = _m.WeightsVersion;
     }
@@ -123,9 +123,8 @@ public sealed partial class TaggerWorker<T> : IDisposable where T : unmanaged, I
         Linear.Backward<T>(y.AsSpan(0, n * O), n, O, _m.OutputWeight.Value, dLogits, K, dY, _grads[_iOutW], _grads[_iOutB]);
         Dropout.Backward<T>(dY, _yMask);
 
-        var dx = _rnn.Backward(_rnnContext!, dY).Dx;
-        DisposeContexts(rnn: true);
-        AddRnnGradients(_rnn, _grads[_iRnn]);
+        var dx = _rnn.Backward(dY);
+        _rnn.AddGradientsTo(_grads[_iRnn]);
         var dxs = dx.AsSpan(0, n * I);
         Dropout.Backward<T>(dxs, _xMask);
 
@@ -353,19 +352,16 @@ public sealed partial class TaggerWorker<T> : IDisposable where T : unmanaged, I
         // share a shape (one plan), whatever their exact lengths.
         int maxLen = (_lengths[0] + 7) / 8 * 8;
         var desc = new RnnDataDescriptor(RnnDataLayout.SeqMajorPacked, maxLen, _batch, _m.Hyper.InputSize, _lengths.AsSpan(0, _batch));
-        _rnn.Training = training;
-        DisposeContexts(rnn: true);
-        _rnnContext = _rnn.Forward(desc, _x.AsSpan(0, _n * _m.Hyper.InputSize));
-        return _rnnContext.Y.ToArray();
+        // Between layers: dropout keyed by (step, sentence, layer), as the other dropout (SampleKeys).
+        return _rnn.Forward(desc, _x.AsSpan(0, _n * _m.Hyper.InputSize), training, _m.Hyper.Dropout, _stepSeed, _order, _lengths.AsSpan(0, _batch), _stepOff);
     }
 
-    // The forward contexts of the step in progress (the word RNN's and the char LSTM's); disposed after their backward
-    // or at the next forward, which returns their memory to the layers' pools.
-    private RnnForwardContext<T>? _rnnContext, _charContext;
+    // The forward context of the char LSTM's step in progress (the word RNN's live in _rnn); disposed after its backward
+    // or at the next forward, which returns their memory to the layer's pools.
+    private RnnForwardContext<T>? _charContext;
 
-    private void DisposeContexts(bool rnn = false, bool chars = false)
+    private void DisposeContexts(bool chars = false)
     {
-        if (rnn) { _rnnContext?.Dispose(); _rnnContext = null; }
         if (chars) { _charContext?.Dispose(); _charContext = null; }
     }
 
@@ -376,7 +372,7 @@ public sealed partial class TaggerWorker<T> : IDisposable where T : unmanaged, I
     {
         if (_disposed) return;
         _disposed = true;
-        DisposeContexts(rnn: true, chars: true);
+        DisposeContexts(chars: true);
         _rnn.Dispose();
         _charRnn?.Dispose();
     }
