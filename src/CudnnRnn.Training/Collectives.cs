@@ -26,6 +26,16 @@ public interface ICollectiveCommunicator
     int LocalRank { get; }
     /// <summary>Combines <paramref name="values"/> over all ranks in place (float or double).</summary>
     void AllReduce<T>(Span<T> values, ReduceOperation operation) where T : unmanaged, IFloatingPointIeee754<T>;
+    /// <summary>
+    /// Prepares a reusable all-reduce of <paramref name="values"/> (in place, float or double) that can be started and
+    /// completed later (<see cref="IPendingAllReduce.Start"/>, <see cref="IPendingAllReduce.Wait"/>), so a reduction can
+    /// run while the caller computes (DDP's overlap of the all-reduce with backward). The memory stays pinned until the
+    /// returned object is disposed. This default runs the blocking <see cref="AllReduce{T}"/> inside Start; MPI overrides
+    /// it with <c>MPI_Iallreduce</c>. The result equals <see cref="AllReduce{T}"/>'s up to the library's algorithm choice
+    /// (bitwise for 2 ranks: a + b = b + a).
+    /// </summary>
+    IPendingAllReduce CreateAllReduce<T>(Memory<T> values, ReduceOperation operation) where T : unmanaged, IFloatingPointIeee754<T> =>
+        new BlockingAllReduce<T>(this, values, operation);
     /// <summary>Copies <paramref name="root"/>'s <paramref name="values"/> to every rank, in place (float or double).</summary>
     void Broadcast<T>(Span<T> values, int root) where T : unmanaged, IFloatingPointIeee754<T>;
     /// <summary>Waits until every rank arrives.</summary>
@@ -62,4 +72,25 @@ public sealed class SingleProcessCommunicator : ICollectiveCommunicator
         Console.Error.WriteLine(message);
         Environment.Exit(errorCode == 0 ? 1 : errorCode);
     }
+}
+
+/// <summary>A reusable all-reduce over fixed memory (see <see cref="ICollectiveCommunicator.CreateAllReduce{T}"/>).</summary>
+public interface IPendingAllReduce : IDisposable
+{
+    /// <summary>Starts the reduction of the memory's current contents; do not touch the memory until <see cref="Wait"/>.</summary>
+    void Start();
+    /// <summary>True when the started reduction has completed (also lets the library progress); false while it runs.</summary>
+    bool Test();
+    /// <summary>Blocks until the started reduction completes and the memory holds the result (averaged if asked).</summary>
+    void Wait();
+}
+
+/// <summary>The default <see cref="IPendingAllReduce"/>: the blocking all-reduce, run by <see cref="Start"/>.</summary>
+internal sealed class BlockingAllReduce<T>(ICollectiveCommunicator comm, Memory<T> values, ReduceOperation operation) : IPendingAllReduce
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public void Start() => comm.AllReduce(values.Span, operation);
+    public bool Test() => true;
+    public void Wait() { }
+    public void Dispose() { }
 }

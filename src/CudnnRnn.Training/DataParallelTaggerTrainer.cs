@@ -88,7 +88,7 @@ public sealed class DataParallelTaggerTrainer<T> where T : unmanaged, IFloatingP
             OptimizerKind.Sgd => new Sgd<T>(ps, o.LearningRate, o.Momentum),
             _ => throw new ArgumentOutOfRangeException(nameof(Options), o.Optimizer, "Expected Adam or Sgd."),
         };
-        var sync = new GradientSynchronizer<T>(ps, _comm, Parallel.BucketBytes);
+        using var sync = new GradientSynchronizer<T>(ps, _comm, Parallel.BucketBytes, Parallel.OverlapAllReduce);
         bool root = _comm.Rank == 0;
         var state = new TrainingCheckpoint { Fingerprint = Fingerprint };
         T[][]? best = null;
@@ -218,6 +218,8 @@ public sealed class DataParallelTaggerTrainer<T> where T : unmanaged, IFloatingP
         // (n = 1, 2, 4: multiplying and dividing by a power of two is exact).
         double scale = (double)n / batchTokens;
         foreach (var w in workers) w.ZeroGrad();
+        // Overlap (DDP's backward hooks): with one worker its gradients are the rank's, final as it announces them.
+        workers[0].GradientReady = k == 1 && sync.Overlaps ? sync.GradientReadyCallback : null;
         double local = 0;
         if (k > 0)
         {

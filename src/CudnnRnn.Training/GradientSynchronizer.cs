@@ -9,8 +9,12 @@ namespace CudnnRnn.Training;
 /// about <see cref="DefaultBucketBytes"/>, filled in reverse parameter order as PyTorch's DistributedDataParallel does.
 /// A parameter at least a bucket large (the RNN's flat weight-gradient space) is its own bucket and is reduced in place;
 /// smaller ones are packed into a preallocated staging buffer, so a step allocates nothing.
+/// With <c>overlap</c>, a bucket's all-reduce starts (non-blocking, <see cref="ICollectiveCommunicator.CreateAllReduce{T}"/>)
+/// as soon as <see cref="GradientReady"/> has been called for all its parameters, as DDP's backward hooks do, and
+/// <see cref="AllReduceGradients"/> starts the rest and waits; the buckets and the reduction are the same, so the result
+/// is that of the blocking path (bitwise for 2 ranks).
 /// </summary>
-public sealed class GradientSynchronizer<T> where T : unmanaged, IFloatingPointIeee754<T>
+public sealed class GradientSynchronizer<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>PyTorch DDP's default bucket cap: 25 MiB.</summary>
     public const long DefaultBucketBytes = 25L << 20;
@@ -20,9 +24,13 @@ public sealed class GradientSynchronizer<T> where T : unmanaged, IFloatingPointI
     private readonly int[][] _buckets;
     private readonly T[][] _staging;
     private readonly Stopwatch _clock = new();
+    private readonly IPendingAllReduce[]? _pending;
+    private readonly bool[] _ready;
+    private int _started;
 
-    /// <summary>Plans the buckets.</summary>
-    public GradientSynchronizer(IReadOnlyList<Parameter<T>> parameters, ICollectiveCommunicator communicator, long bucketBytes = DefaultBucketBytes)
+    /// <summary>Plans the buckets; with <paramref name="overlap"/>, prepares one non-blocking all-reduce per bucket.</summary>
+    public GradientSynchronizer(IReadOnlyList<Parameter<T>> parameters, ICollectiveCommunicator communicator, long bucketBytes = DefaultBucketBytes,
+        bool overlap = false)
     {
         ArgumentNullException.ThrowIfNull(parameters);
         ArgumentNullException.ThrowIfNull(communicator);
@@ -48,6 +56,83 @@ public sealed class GradientSynchronizer<T> where T : unmanaged, IFloatingPointI
         if (current.Count > 0) buckets.Add([.. current]);
         _buckets = [.. buckets];
         _staging = _buckets.Select(b => b.Length == 1 ? [] : new T[b.Sum(i => (long)parameters[i].Count)]).ToArray();
+        _ready = new bool[parameters.Count];
+        if (overlap && communicator.WorldSize > 1)
+            _pending = _buckets.Select((b, k) => communicator.CreateAllReduce<T>(b.Length == 1 ? parameters[b[0]].Grad : _staging[k], ReduceOperation.Average)).ToArray();
+    }
+
+    /// <summary>True when buckets are reduced while backward runs (see <see cref="GradientReady"/>).</summary>
+    public bool Overlaps => _pending is not null;
+
+    /// <summary>
+    /// Tells the synchronizer that parameter <paramref name="index"/>'s gradient is final for this step. With overlap,
+    /// every bucket whose parameters are all final is started, in bucket order, and running ones are polled (MPI
+    /// progresses them only inside calls); without overlap it does nothing.
+    /// </summary>
+    public void GradientReady(int index)
+    {
+        if (_pending is null) return;
+        _clock.Start();
+        try
+        {
+            _ready[index] = true;
+            while (_started < _buckets.Length && AllReady(_buckets[_started])) StartBucket(_started++);
+            for (int b = 0; b < _started; b++) _pending[b].Test();
+        }
+        finally { _clock.Stop(); }
+    }
+
+    private bool AllReady(int[] bucket)
+    {
+        foreach (int i in bucket) if (!_ready[i]) return false;
+        return true;
+    }
+
+    /// <summary><see cref="GradientReady"/> as a delegate created once (for <see cref="TaggerWorker{T}.GradientReady"/>, no allocation per step).</summary>
+    public Action<int> GradientReadyCallback => _callback ??= GradientReady;
+
+    private Action<int>? _callback;
+
+    private void StartBucket(int b)
+    {
+        var bucket = _buckets[b];
+        if (bucket.Length > 1)
+        {
+            var staging = _staging[b].AsSpan();
+            int off = 0;
+            foreach (int i in bucket)
+            {
+                _ps[i].Grad.CopyTo(staging[off..]);
+                off += _ps[i].Count;
+            }
+        }
+        _pending![b].Start();
+    }
+
+    private void FinishOverlapped()
+    {
+        while (_started < _buckets.Length) StartBucket(_started++);
+        for (int b = 0; b < _buckets.Length; b++)
+        {
+            _pending![b].Wait();
+            var bucket = _buckets[b];
+            if (bucket.Length == 1) continue;
+            int off = 0;
+            foreach (int i in bucket)
+            {
+                _staging[b].AsSpan(off, _ps[i].Count).CopyTo(_ps[i].Grad);
+                off += _ps[i].Count;
+            }
+        }
+        Array.Clear(_ready);
+        _started = 0;
+    }
+
+    /// <summary>Waits for running reductions and releases the pinned memory.</summary>
+    public void Dispose()
+    {
+        if (_pending is null) return;
+        foreach (var p in _pending) p.Dispose();
     }
 
     /// <summary>The buckets: parameter indices in the order they are reduced (reverse parameter order).</summary>
@@ -72,6 +157,12 @@ public sealed class GradientSynchronizer<T> where T : unmanaged, IFloatingPointI
         _clock.Start();
         try
         {
+            if (_pending is not null)
+            {
+                FinishOverlapped();
+                AllReduceCount++;
+                return;
+            }
             for (int b = 0; b < _buckets.Length; b++)
             {
                 var bucket = _buckets[b];

@@ -64,6 +64,14 @@ public sealed partial class TaggerWorker<T> : IDisposable where T : unmanaged, I
     /// <summary>RNN plans this worker's layers have created (one per data shape, not per batch; see RnnLayer.PlansCreated).</summary>
     public long PlansCreated => _rnn.PlansCreated + (_charRnn?.PlansCreated ?? 0);
 
+    /// <summary>
+    /// Called during <see cref="TrainStep"/> with a parameter's index as soon as its gradient in <see cref="Gradients"/>
+    /// is final for the step (the output layer's before the RNN backward, the RNN's before the embeddings'), so a
+    /// data-parallel trainer can start reducing it while backward goes on; parameters not announced are final when
+    /// TrainStep returns. Only meaningful when this worker's gradients are the step's whole gradient (one worker).
+    /// </summary>
+    public Action<int>? GradientReady { get; set; }
+
     /// <summary>Sets this worker's gradients to zero.</summary>
     public void ZeroGrad()
     {
@@ -121,10 +129,12 @@ public sealed partial class TaggerWorker<T> : IDisposable where T : unmanaged, I
         Grow(ref _dY, (long)n * O);
         var dY = _dY.AsSpan(0, n * O);
         Linear.Backward<T>(y.AsSpan(0, n * O), n, O, _m.OutputWeight.Value, dLogits, K, dY, _grads[_iOutW], _grads[_iOutB]);
+        if (GradientReady is { } ready) { ready(_iOutB); ready(_iOutW); }
         Dropout.Backward<T>(dY, _yMask);
 
         var dx = _rnn.Backward(dY);
         _rnn.AddGradientsTo(_grads[_iRnn]);
+        GradientReady?.Invoke(_iRnn);
         var dxs = dx.AsSpan(0, n * I);
         Dropout.Backward<T>(dxs, _xMask);
 

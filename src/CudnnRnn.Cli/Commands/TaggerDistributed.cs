@@ -21,12 +21,14 @@ internal sealed class TaggerDistributed
     private readonly Option<int> _checkpointEvery = new("--checkpoint-every") { Description = "Write OUT.ckpt every N optimizer steps (atomically; rank 0)." };
     private readonly Option<bool> _resume = new("--resume") { Description = "Continue from OUT.ckpt (same settings; any number of ranks)." };
     private readonly Option<long> _maxSteps = new("--max-steps") { Description = "Stop after N optimizer steps in total (counting steps before a resume)." };
+    private readonly Option<bool> _overlap = new("--overlap-allreduce") { Description = "Start each gradient bucket's all-reduce while backward still runs (DDP overlap; needs --threads 1 and several buckets, see --bucket-mb)." };
+    private readonly Option<double> _bucketMb = new("--bucket-mb") { Description = "Gradient bucket size in MiB (PyTorch DDP's 25 by default).", DefaultValueFactory = _ => 25 };
     private readonly Option<string> _dtype = new("--dtype") { Description = "Precision of the parameters and the computation: float32 or float64.", DefaultValueFactory = _ => "float32" };
 
     /// <summary>Adds the options to <paramref name="cmd"/>.</summary>
     public void AddTo(Command cmd)
     {
-        foreach (var o in new Option[] { _distributed, _checkpointEvery, _resume, _maxSteps, _dtype }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { _distributed, _checkpointEvery, _resume, _maxSteps, _overlap, _bucketMb, _dtype }) cmd.Options.Add(o);
     }
 
     /// <summary>True when any of these options asks for the data-parallel flow.</summary>
@@ -43,6 +45,8 @@ internal sealed class TaggerDistributed
         long maxSteps = r.GetValue(_maxSteps);
         if (every < 0) throw new UsageException("--checkpoint-every must not be negative.");
         if (maxSteps < 0) throw new UsageException("--max-steps must not be negative.");
+        double bucketMb = r.GetValue(_bucketMb);
+        if (!(bucketMb > 0 && bucketMb <= 1 << 20)) throw new UsageException($"--bucket-mb must be in (0, {1 << 20}], not {bucketMb}.");
         bool resume = r.GetValue(_resume);
         string ckpt = modelPath + ".ckpt";
         if (resume && !File.Exists(ckpt)) throw new UsageException($"--resume: no checkpoint at {ckpt}.");
@@ -62,6 +66,7 @@ internal sealed class TaggerDistributed
             {
                 Communicator = comm, MaxSteps = maxSteps, CheckpointEvery = every, CheckpointPath = ckpt, Resume = resume,
                 BeforeStep = FaultInjection(comm.Rank),
+                OverlapAllReduce = r.GetValue(_overlap), BucketBytes = Math.Max(1, (long)(bucketMb * (1 << 20))),
             };
             var o = options with { Threads = threads };
             var result = dtype == "float64"
