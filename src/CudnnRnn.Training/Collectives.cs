@@ -94,3 +94,40 @@ internal sealed class BlockingAllReduce<T>(ICollectiveCommunicator comm, Memory<
     public void Wait() { }
     public void Dispose() { }
 }
+
+/// <summary>
+/// Collectives over engine (device) buffers, e.g. NCCL on the cuda engine. <see cref="GradientSynchronizer{T}"/> sends a
+/// device-resident gradient here when <see cref="Accepts{T}"/> says so and through the host communicator otherwise
+/// (<see cref="CollectiveRouting"/>).
+/// </summary>
+public interface IDeviceCollectiveCommunicator
+{
+    /// <summary>True when <paramref name="buffer"/> lives where this communicator reduces (e.g. a CUDA buffer on its GPU).</summary>
+    bool Accepts<T>(RnnBuffer<T> buffer) where T : unmanaged, IFloatingPointIeee754<T>;
+    /// <summary>Combines <paramref name="buffer"/> over all ranks in place.</summary>
+    void AllReduce<T>(RnnBuffer<T> buffer, ReduceOperation operation) where T : unmanaged, IFloatingPointIeee754<T>;
+}
+
+/// <summary>Which communicator reduces a gradient.</summary>
+public enum CollectiveRoute
+{
+    /// <summary>The host communicator (MPI), on a host copy when the gradient lives on a device.</summary>
+    Host,
+    /// <summary>The device communicator (NCCL), in place on the device.</summary>
+    Device,
+}
+
+/// <summary>The choice between the device and the host communicator (PyTorch DDP: NCCL for GPU tensors, a CPU backend otherwise).</summary>
+public static class CollectiveRouting
+{
+    /// <summary>
+    /// <see cref="CollectiveRoute.Device"/> when a device communicator exists and accepts <paramref name="gradient"/>
+    /// (a buffer of its GPU); otherwise <see cref="CollectiveRoute.Host"/>: host arrays, buffers of another engine or
+    /// device, or no device communicator (no NCCL, or not the cuda engine).
+    /// </summary>
+    public static CollectiveRoute Select<T>(RnnBuffer<T> gradient, IDeviceCollectiveCommunicator? device) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(gradient);
+        return device is not null && device.Accepts(gradient) ? CollectiveRoute.Device : CollectiveRoute.Host;
+    }
+}

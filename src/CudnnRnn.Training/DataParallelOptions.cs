@@ -21,6 +21,11 @@ public sealed record DataParallelOptions
     /// default: on a 2-core machine it did not pay (README, "Data-parallel training").
     /// </summary>
     public bool OverlapAllReduce { get; init; }
+    /// <summary>
+    /// Device collectives (NCCL on the cuda engine) for gradients that live in engine memory; host gradients always use
+    /// <see cref="Communicator"/>. Null: everything through <see cref="Communicator"/>.
+    /// </summary>
+    public IDeviceCollectiveCommunicator? DeviceCommunicator { get; init; }
     /// <summary>Called with the step number before each optimizer step (fault-injection tests use it).</summary>
     public Action<long>? BeforeStep { get; init; }
 }

@@ -88,7 +88,7 @@ public sealed class DataParallelTaggerTrainer<T> where T : unmanaged, IFloatingP
             OptimizerKind.Sgd => new Sgd<T>(ps, o.LearningRate, o.Momentum),
             _ => throw new ArgumentOutOfRangeException(nameof(Options), o.Optimizer, "Expected Adam or Sgd."),
         };
-        using var sync = new GradientSynchronizer<T>(ps, _comm, Parallel.BucketBytes, Parallel.OverlapAllReduce);
+        using var sync = new GradientSynchronizer<T>(ps, _comm, Parallel.BucketBytes, Parallel.OverlapAllReduce) { DeviceCommunicator = Parallel.DeviceCommunicator };
         bool root = _comm.Rank == 0;
         var state = new TrainingCheckpoint { Fingerprint = Fingerprint };
         T[][]? best = null;

@@ -128,6 +128,45 @@ public sealed class GradientSynchronizer<T> : IDisposable where T : unmanaged, I
         _started = 0;
     }
 
+    /// <summary>The device communicator (NCCL) for <see cref="AllReduceDeviceGradients"/>, or null (everything through the host one).</summary>
+    public IDeviceCollectiveCommunicator? DeviceCommunicator { get; init; }
+
+    private T[] _hostCopy = [];
+
+    /// <summary>
+    /// Averages gradients that live in engine memory (<see cref="RnnBuffer{T}"/>): each goes to
+    /// <see cref="DeviceCommunicator"/> when it accepts it (NCCL, in place on the GPU), otherwise through a host copy
+    /// and the host communicator (MPI). Returns how many went each way. Every rank must pass the same list.
+    /// </summary>
+    public (int Device, int Host) AllReduceDeviceGradients(IReadOnlyList<RnnBuffer<T>> gradients)
+    {
+        ArgumentNullException.ThrowIfNull(gradients);
+        int device = 0, host = 0;
+        if (_comm.WorldSize == 1) return (0, 0);
+        _clock.Start();
+        try
+        {
+            foreach (var g in gradients)
+            {
+                if (CollectiveRouting.Select(g, DeviceCommunicator) == CollectiveRoute.Device)
+                {
+                    DeviceCommunicator!.AllReduce(g, ReduceOperation.Average);
+                    device++;
+                    continue;
+                }
+                int n = checked((int)g.Length);
+                if (_hostCopy.Length < n) _hostCopy = new T[n];
+                var span = _hostCopy.AsSpan(0, n);
+                g.CopyTo(span);
+                _comm.AllReduce(span, ReduceOperation.Average);
+                g.CopyFrom(span);
+                host++;
+            }
+        }
+        finally { _clock.Stop(); }
+        return (device, host);
+    }
+
     /// <summary>Waits for running reductions and releases the pinned memory.</summary>
     public void Dispose()
     {
