@@ -11,7 +11,7 @@ namespace CudnnRnn.Training;
 public sealed partial class TaggerWorker<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly Tagger<T> _m;
-    private readonly RnnLayer<T> _rnn;
+    private readonly StackedRnn<T> _rnn;
     private readonly RnnLayer<T>? _charRnn;
     private readonly T[][] _grads;
     private readonly int _iWord, _iChar = -1, _iCharRnn = -1, _iConvW = -1, _iConvB = -1, _iShape = -1, _iRnn, _iOutW, _iOutB;
@@ -49,7 +49,7 @@ public sealed partial class TaggerWorker<T> : IDisposable where T : unmanaged, I
         _iOutW = Index(model.OutputWeight);
         _iOutB = Index(model.OutputBias);
         _layersWriteMasterGradients = !model.RnnWeights.HasHostArrays;
-        _rnn = new RnnLayer<T>(model.Engine, model.RnnDescriptor, model.RnnWeights.ValueBuffer!, MasterGradient(model.RnnWeights, ownGradients));
+        _rnn = new StackedRnn<T>(model.Engine, model.RnnDescriptor, model.RnnWeights, MasterGradient(model.RnnWeights, ownGradients));
         if (model.CharRnnDescriptor is not null)
             _charRnn = new RnnLayer<T>(model.Engine, model.CharRnnDescriptor, model.CharRnnWeights!.ValueBuffer!, MasterGradient(model.CharRnnWeights, ownGradients));
     }
@@ -65,6 +65,14 @@ public sealed partial class TaggerWorker<T> : IDisposable where T : unmanaged, I
 
     /// <summary>RNN plans this worker's layers have created (one per data shape, not per batch; see RnnLayer.PlansCreated).</summary>
     public long PlansCreated => _rnn.PlansCreated + (_charRnn?.PlansCreated ?? 0);
+
+    /// <summary>
+    /// Called during <see cref="TrainStep"/> with a parameter's index as soon as its gradient in <see cref="Gradients"/>
+    /// is final for the step (the output layer's before the RNN backward, the RNN's before the embeddings'), so a
+    /// data-parallel trainer can start reducing it while backward goes on; parameters not announced are final when
+    /// TrainStep returns. Only meaningful when this worker's gradients are the step's whole gradient (one worker).
+    /// </summary>
+    public Action<int>? GradientReady { get; set; }
 
     /// <summary>Sets this worker's gradients to zero.</summary>
     public void ZeroGrad()
@@ -131,11 +139,12 @@ public sealed partial class TaggerWorker<T> : IDisposable where T : unmanaged, I
         Grow(ref _dY, (long)n * O);
         var dY = _dY.AsSpan(0, n * O);
         Linear.Backward<T>(y.AsSpan(0, n * O), n, O, _m.OutputWeight.Value, dLogits, K, dY, _grads[_iOutW], _grads[_iOutB]);
+        if (GradientReady is { } ready) { ready(_iOutB); ready(_iOutW); }
         Dropout.Backward<T>(dY, _yMask);
 
-        var dx = _rnn.Backward(_rnnContext!, dY).Dx;
-        DisposeContexts(rnn: true);
-        AddRnnGradients(_rnn, _grads[_iRnn]);
+        var dx = _rnn.Backward(dY);
+        if (!_layersWriteMasterGradients) _rnn.AddGradientsTo(_grads[_iRnn]); // else the backward accumulated into the master gradient
+        GradientReady?.Invoke(_iRnn);
         var dxs = dx.AsSpan(0, n * I);
         Dropout.Backward<T>(dxs, _xMask);
 
@@ -363,19 +372,16 @@ public sealed partial class TaggerWorker<T> : IDisposable where T : unmanaged, I
         // share a shape (one plan), whatever their exact lengths.
         int maxLen = (_lengths[0] + 7) / 8 * 8;
         var desc = new RnnDataDescriptor(RnnDataLayout.SeqMajorPacked, maxLen, _batch, _m.Hyper.InputSize, _lengths.AsSpan(0, _batch));
-        _rnn.Training = training;
-        DisposeContexts(rnn: true);
-        _rnnContext = _rnn.Forward(desc, _x.AsSpan(0, _n * _m.Hyper.InputSize));
-        return _rnnContext.Y.ToArray();
+        // Between layers: dropout keyed by (step, sentence, layer), as the other dropout (SampleKeys).
+        return _rnn.Forward(desc, _x.AsSpan(0, _n * _m.Hyper.InputSize), training, _m.Hyper.Dropout, _stepSeed, _order, _lengths.AsSpan(0, _batch), _stepOff);
     }
 
-    // The forward contexts of the step in progress (the word RNN's and the char LSTM's); disposed after their backward
-    // or at the next forward, which returns their memory to the layers' pools.
-    private RnnForwardContext<T>? _rnnContext, _charContext;
+    // The forward context of the char LSTM's step in progress (the word RNN's live in _rnn); disposed after its backward
+    // or at the next forward, which returns their memory to the layer's pools.
+    private RnnForwardContext<T>? _charContext;
 
-    private void DisposeContexts(bool rnn = false, bool chars = false)
+    private void DisposeContexts(bool chars = false)
     {
-        if (rnn) { _rnnContext?.Dispose(); _rnnContext = null; }
         if (chars) { _charContext?.Dispose(); _charContext = null; }
     }
 
@@ -386,7 +392,7 @@ public sealed partial class TaggerWorker<T> : IDisposable where T : unmanaged, I
     {
         if (_disposed) return;
         _disposed = true;
-        DisposeContexts(rnn: true, chars: true);
+        DisposeContexts(chars: true);
         _rnn.Dispose();
         _charRnn?.Dispose();
     }
