@@ -23,8 +23,15 @@ public sealed class ContractTests
         ["cudaEventElapsedTime"] = "the library times nothing with events (its events are created without timing)",
     };
 
-    /// <summary>Imports bound beyond the contract (api.json has no call that names a device), from cuda.h.</summary>
-    public static readonly IReadOnlySet<string> ExtrasOutsideContract = new HashSet<string> { "cuInit", "cuDeviceGet", "cuDeviceGetName" };
+    /// <summary>
+    /// Imports bound beyond the contract, from cuda.h (api.json has no driver calls): naming a device, and the context and
+    /// pointer calls that engines in the caller's current context and CudaEngine.Wrap need.
+    /// </summary>
+    public static readonly IReadOnlySet<string> ExtrasOutsideContract = new HashSet<string>
+    {
+        "cuInit", "cuDeviceGet", "cuDeviceGetName",
+        "cuCtxGetCurrent", "cuCtxSetCurrent", "cuCtxGetDevice", "cuStreamGetCtx", "cuPointerGetAttribute", "cuMemGetAddressRange_v2",
+    };
 
     /// <summary>
     /// CUDA runtime calls bound beyond api.json (the stream-ordered allocator, pinned host memory, cudaEventCreateWithFlags and cudaEventQuery; cudaEventRecord, cudaEventSynchronize and cudaEventDestroy are in api.json), with their prototypes
