@@ -356,7 +356,7 @@ public sealed partial class CudaEngine : IRnnEngine
         {
             return EnterDevice();
         }
-        catch (CudaDriverException)
+        catch (Exception e) when (e is CudaDriverException or DllNotFoundException or EntryPointNotFoundException)
         {
             return default;
         }

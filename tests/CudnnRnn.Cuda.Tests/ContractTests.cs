@@ -58,7 +58,18 @@ public sealed class ContractTests
     {
         [typeof(cudaDeviceAttr)] = new Dictionary<string, long>
         {
+            ["cudaDevAttrMultiProcessorCount"] = 16,
             ["cudaDevAttrComputeCapabilityMajor"] = 75, ["cudaDevAttrComputeCapabilityMinor"] = 76, ["cudaDevAttrMemoryPoolsSupported"] = 115,
+        },
+        // Driver extras (cuda.h), for the context and pointer calls of CudaDriver.Context.cs.
+        [typeof(CUpointer_attribute)] = new Dictionary<string, long>
+        {
+            ["CU_POINTER_ATTRIBUTE_CONTEXT"] = 1, ["CU_POINTER_ATTRIBUTE_MEMORY_TYPE"] = 2,
+            ["CU_POINTER_ATTRIBUTE_IS_MANAGED"] = 8, ["CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL"] = 9,
+        },
+        [typeof(CUmemorytype)] = new Dictionary<string, long>
+        {
+            ["CU_MEMORYTYPE_HOST"] = 1, ["CU_MEMORYTYPE_DEVICE"] = 2, ["CU_MEMORYTYPE_ARRAY"] = 3, ["CU_MEMORYTYPE_UNIFIED"] = 4,
         },
         [typeof(cudaMemPoolAttr)] = new Dictionary<string, long>
         {
