@@ -202,6 +202,7 @@ public sealed class RnnDescriptor : IEquatable<RnnDescriptor>
         RnnDataType.Float32 => typeof(float),
         RnnDataType.Float64 => typeof(double),
         RnnDataType.Float16 => typeof(Half),
+        RnnDataType.BFloat16 => typeof(BFloat16),
         _ => throw new NotSupportedException($"{DataType} has no .NET element type in this build."),
     };
 
@@ -217,7 +218,9 @@ public sealed class RnnDescriptor : IEquatable<RnnDescriptor>
     public static RnnDataType DataTypeOf<T>() =>
         typeof(T) == typeof(float) ? RnnDataType.Float32
         : typeof(T) == typeof(double) ? RnnDataType.Float64
-        : throw new NotSupportedException($"Element type {typeof(T)} is not supported; expected float or double.");
+        : typeof(T) == typeof(Half) ? RnnDataType.Float16
+        : typeof(T) == typeof(BFloat16) ? RnnDataType.BFloat16
+        : throw new NotSupportedException($"Element type {typeof(T)} is not supported; expected float, double, System.Half or CudnnRnn.BFloat16.");
 
     /// <summary>A copy with other dropout settings (the layer object switches dropout for evaluation this way).</summary>
     public RnnDescriptor WithDropout(double dropout, ulong seed) =>

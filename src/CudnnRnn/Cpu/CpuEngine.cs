@@ -92,6 +92,8 @@ public sealed class CpuEngine : IRnnEngine
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(rnn);
         ArgumentNullException.ThrowIfNull(xDesc);
+        if (!Supports(RnnDescriptor.DataTypeOf<T>(), out var why))
+            throw new NotSupportedException($"The CPU engine cannot run {typeof(T).Name} networks: {why}.");
         // Before any layout or workspace is built: every buffer is a managed array.
         RnnPlanLimits.ThrowIfBeyond(rnn, xDesc, Array.MaxLength, Name, "one managed array", includeReferenceReserve: true);
         return new CpuPlan<T>(this, rnn, xDesc, RnnWeightLayout.Canonical(rnn));
