@@ -101,6 +101,7 @@ public sealed partial class CudaEngine
             cudnn = SafeCudnnHandle.Create();
             CudnnException.ThrowIfFailed(Cudnn.cudnnSetStream(cudnn, engineStream));
             engine = new CudaEngine(device, cudnn, engineStream, probe, context, CudaLibraries.CudnnVersion);
+            engine.InitDeviceTraits();
             engine.InitMemoryPool();
             reason = "";
             return true;
@@ -216,7 +217,7 @@ public sealed partial class CudaEngine
     /// An engine object with no native state (invalid handles, no pool), for tests of the checks that must run before any
     /// native call; every native call through it fails. Never returned to users.
     /// </summary>
-    internal static CudaEngine CreateDetachedForTesting(nint context = 0) =>
+    internal static CudaEngine CreateDetachedForTesting(nint context = 0, CudnnVersionInfo? cudnn = null, CudaDeviceTraits device = default) =>
         new(0, new SafeCudnnHandle(), new SafeCudaStream(), new CudaProbeResult(false, "detached test engine", null, 0, 0, 0, 0, 0, 0, 0, null, "", ""),
-            context, new CudnnVersionInfo(9, 0, 0, 90000));
+            context, cudnn ?? new CudnnVersionInfo(9, 0, 0, 90000)) { DeviceTraits = device };
 }

@@ -98,6 +98,7 @@ public sealed partial class CudaEngine : IRnnEngine
             cudnn = SafeCudnnHandle.Create();
             CudnnException.ThrowIfFailed(Cudnn.cudnnSetStream(cudnn, stream));
             engine = new CudaEngine(device, cudnn, stream, probe, context: 0, CudaLibraries.CudnnVersion);
+            engine.InitDeviceTraits();
             engine.InitMemoryPool();
             reason = "";
             return true;
@@ -116,17 +117,30 @@ public sealed partial class CudaEngine : IRnnEngine
         TryCreate(out var engine, out string reason, device) ? engine : throw new RnnEngineUnavailableException(EngineName, reason);
 
     /// <inheritdoc/>
+    /// <remarks>
+    /// Float32, Float64 and Float16 always (Float16 with FLOAT math precision and tensor-op math,
+    /// <see cref="CudnnMapping.Math"/>); BFloat16 where the loaded cuDNN is 9.13 or newer and the device's compute
+    /// capability is 8.0 or newer (<see cref="CudnnMapping.BFloat16Unsupported"/> names what was found otherwise).
+    /// </remarks>
     public bool Supports(RnnDataType dataType, out string? reason)
     {
-        if (dataType is RnnDataType.Float32 or RnnDataType.Float64)
+        reason = dataType switch
         {
-            reason = null;
-            return true;
-        }
-        reason = dataType is RnnDataType.Float16 or RnnDataType.BFloat16
-            ? $"16-bit storage ({dataType}) is not implemented on the cuda engine yet"
-            : $"{dataType} is not a data type this engine knows.";
-        return false;
+            RnnDataType.Float32 or RnnDataType.Float64 or RnnDataType.Float16 => null,
+            RnnDataType.BFloat16 => CudnnMapping.BFloat16Unsupported(CudnnVersion, DeviceTraits),
+            _ => $"{dataType} is not a data type this engine knows.",
+        };
+        return reason is null;
+    }
+
+    /// <summary>Compute capability and multiprocessor count of the engine's device (zeros when they could not be read).</summary>
+    public CudaDeviceTraits DeviceTraits { get; private set; }
+
+    private void InitDeviceTraits()
+    {
+        int Attribute(cudaDeviceAttr a) => Cudart.cudaDeviceGetAttribute(out int v, a, Device) == cudaError_t.cudaSuccess ? v : 0;
+        DeviceTraits = new CudaDeviceTraits(Attribute(cudaDeviceAttr.cudaDevAttrComputeCapabilityMajor),
+            Attribute(cudaDeviceAttr.cudaDevAttrComputeCapabilityMinor), Attribute(cudaDeviceAttr.cudaDevAttrMultiProcessorCount));
     }
 
     /// <inheritdoc/>
@@ -232,6 +246,8 @@ public sealed partial class CudaEngine : IRnnEngine
             throw new ArgumentException($"The plan's element type is {typeof(T).Name} ({dt}), but the descriptor says {rnn.DataType}.", nameof(rnn));
         if (xDesc.VectorSize != rnn.InputSize)
             throw new ArgumentException($"xDesc.VectorSize is {xDesc.VectorSize}; expected the network's inputSize {rnn.InputSize}.", nameof(xDesc));
+        if (!Supports(dt, out string? unsupported))
+            throw new NotSupportedException($"The cuda engine cannot run {dt} on this machine: {unsupported}");
         RnnPlanLimits.ThrowIfBeyond(rnn, xDesc, RnnDataDescriptor.MaxElementCount, EngineName,
             "element counts × 8 bytes must fit a signed 64-bit byte offset", includeReferenceReserve: false);
         var layout = GetWeightLayout(rnn);

@@ -60,7 +60,7 @@ public sealed unsafe partial class CudaPlan<T> : RnnPlan<T> where T : unmanaged,
 
             // PADDED_IO_ENABLED for the unpacked layouts, DISABLED for packed (API.md §7.10). A persistent algorithm that
             // cuDNN refuses for this configuration (on this GPU) falls back to STANDARD here, before any call can fail.
-            Algorithm = engine.ForceStandardAlgorithm ? cudnnRNNAlgo_t.CUDNN_RNN_ALGO_STANDARD : CudnnMapping.Algorithm(rnn, xDesc);
+            Algorithm = engine.ForceStandardAlgorithm ? cudnnRNNAlgo_t.CUDNN_RNN_ALGO_STANDARD : CudnnMapping.Algorithm(rnn, xDesc, engine.DeviceTraits);
             nuint workTraining, workInference;
             try
             {
