@@ -75,7 +75,8 @@ internal sealed class EnumOption<T> where T : struct, Enum
 internal static class Words
 {
     /// <summary><c>--dtype</c>.</summary>
-    public static readonly IReadOnlyList<(string, RnnDataType)> DataTypes = [("float32", RnnDataType.Float32), ("float64", RnnDataType.Float64)];
+    public static readonly IReadOnlyList<(string, RnnDataType)> DataTypes =
+        [("float32", RnnDataType.Float32), ("float64", RnnDataType.Float64), ("float16", RnnDataType.Float16), ("bfloat16", RnnDataType.BFloat16)];
     /// <summary><c>--layout</c>.</summary>
     public static readonly IReadOnlyList<(string, RnnDataLayout)> Layouts =
         [("seq", RnnDataLayout.SeqMajorUnpacked), ("packed", RnnDataLayout.SeqMajorPacked), ("batch", RnnDataLayout.BatchMajorUnpacked)];

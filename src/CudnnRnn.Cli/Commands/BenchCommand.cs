@@ -61,6 +61,8 @@ internal static class BenchCommand
         var results = new List<BenchResult>();
         string device;
 
+        if (gemm && dataType is RnnDataType.Float16 or RnnDataType.BFloat16)
+            return Fail($"--gemm times the float32 and float64 GEMMs only; --dtype {dtype} is for the RNN engines.");
         if (gemm)
         {
             device = $"managed Gemm, {BenchJson.CpuModel()}";
@@ -88,16 +90,20 @@ internal static class BenchCommand
             }
             using (engine)
             {
-                var dt = f64 ? RnnDataType.Float64 : RnnDataType.Float32;
+                var dt = dataType;
                 if (!engine.Supports(dt, out string? reason)) return Fail($"The {engine.Name} engine cannot run {dtype}: {reason}");
                 device = engine.DeviceDescription;
                 Console.WriteLine($"cudnnrnn bench: {engine.Name} engine ({device}), {dtype}, {nThreads} thread(s), lengths {lengths}, layout {layoutName}, warmup {warmup}, >= {reps} timed reps, median");
                 Console.WriteLine($"{"shape",-5} {"fwd ms",9} {"fwd GF/s",9} {"train ms",9} {"train GF/s",10}   description (fwd GFLOP on actual lengths)");
                 foreach (var s in shapes)
                 {
-                    var (inf, train) = f64
-                        ? RnnBench.Run<double>(engine, s, varied, nThreads, warmup, reps, dataLayout)
-                        : RnnBench.Run<float>(engine, s, varied, nThreads, warmup, reps, dataLayout);
+                    var (inf, train) = dt switch
+                    {
+                        RnnDataType.Float64 => RnnBench.Run<double>(engine, s, varied, nThreads, warmup, reps, dataLayout),
+                        RnnDataType.Float16 => RnnBench.Run<Half>(engine, s, varied, nThreads, warmup, reps, dataLayout),
+                        RnnDataType.BFloat16 => RnnBench.Run<BFloat16>(engine, s, varied, nThreads, warmup, reps, dataLayout),
+                        _ => RnnBench.Run<float>(engine, s, varied, nThreads, warmup, reps, dataLayout),
+                    };
                     results.Add(inf);
                     results.Add(train);
                     Console.WriteLine($"{s.Id,-5} {inf.MedianMs,9:F2} {inf.Gflops,9:F1} {train.MedianMs,9:F2} {train.Gflops,10:F1}   {s.Description} ({inf.Flops / 1e9:F3})" +
