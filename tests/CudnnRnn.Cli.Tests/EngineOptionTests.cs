@@ -55,7 +55,7 @@ public sealed class EngineOptionTests
     [InlineData("example shapes --engine cuda --device first", "--device for the cuda engine is a CUDA device index (0, 1, ...); got 'first'.")]
     [InlineData("demo --engine gpu --device 1", "--engine must be one of cpu, cuda, opencl; got 'gpu'.")]
     [InlineData("verify x --layout diag", "--layout must be one of seq, packed, batch, all; got 'diag'.")]
-    [InlineData("bench --dtype float16", "--dtype must be one of float32, float64; got 'float16'.")]
+    [InlineData("bench --dtype float8", "--dtype must be one of float32, float64, float16, bfloat16; got 'float8'.")]
     [InlineData("bench --lengths random", "--lengths must be one of full, varied; got 'random'.")]
     [InlineData("example sine --cell lstm2", "--cell must be one of rnn, gru, lstm; got 'lstm2'.")]
     public void Bad_engine_choices_are_parse_errors_that_say_what_is_accepted(string args, string message)
@@ -65,6 +65,8 @@ public sealed class EngineOptionTests
     }
 
     [Theory]
+    [InlineData("bench --engine cuda --dtype float16")]
+    [InlineData("bench --engine cuda --dtype bfloat16")]
     [InlineData("checksums --engine cuda --device 1")]
     [InlineData("verify x --engine opencl --device 0:1")]
     [InlineData("tagger train --train t --out m --engine opencl --device pthread")]
