@@ -148,7 +148,7 @@ public sealed partial class CudaEngine : IRnnEngine
     {
         ThrowIfDisposed();
         ArgumentOutOfRangeException.ThrowIfNegative(length);
-        _ = RnnDescriptor.DataTypeOf<T>(); // float or double, else NotSupportedException naming the type
+        _ = RnnDescriptor.DataTypeOf<T>(); // float, double, Half or BFloat16, else NotSupportedException naming the type
         return new CudaBuffer<T>(this, length);
     }
 
