@@ -1,14 +1,15 @@
 // Provenance: CUDA driver API cuda.h (CUresult CUDAAPI cuInit / cuDeviceGet / cuDeviceGetName). OUTSIDE the shared
 // contract: api.json has no call that returns a device name, and this is the smallest stable one (cudaDeviceProp's
 // layout changes between CUDA versions). The prototypes are the long-stable cuda.h ones, not re-verified against a header
-// in ../shared; the contract test lists these three as the only deliberate extras. CUdevice is an int ordinal; CUresult
-// is a C enum (int), 0 = CUDA_SUCCESS. Used only for the device name, never required to run.
+// in ../shared; the contract test lists them, with the context and pointer calls of CudaDriver.Context.cs, as the only
+// deliberate extras. CUdevice is an int ordinal; CUresult is a C enum (int), 0 = CUDA_SUCCESS. The name is optional
+// (never required to run); engines created in the caller's current context need the driver library.
 
 using System.Runtime.InteropServices;
 
 namespace CudnnRnn.Interop;
 
-/// <summary>The three CUDA driver API calls used to name a device.</summary>
+/// <summary>The CUDA driver API calls this library makes: naming a device here, contexts and pointers in CudaDriver.Context.cs.</summary>
 public static unsafe partial class CudaDriver
 {
     static CudaDriver() => CudaLibraries.EnsureResolverRegistered();

@@ -55,6 +55,8 @@ public static unsafe partial class Cudart
 /// <summary><c>cudaDeviceAttr</c>: the members this library reads (explicit values from driver_types.h).</summary>
 public enum cudaDeviceAttr
 {
+    /// <summary>Number of multiprocessors on the device (PyTorch's persistent-RNN heuristic reads it).</summary>
+    cudaDevAttrMultiProcessorCount = 16,
     /// <summary>Compute capability major number.</summary>
     cudaDevAttrComputeCapabilityMajor = 75,
     /// <summary>Compute capability minor number.</summary>

@@ -75,8 +75,22 @@ public abstract class CudaSafeHandle : SafeHandle
     /// <summary>Creates an invalid (zero) handle that owns what is later stored in it.</summary>
     protected CudaSafeHandle(CudaHandleKind kind) : base(0, ownsHandle: true) => _kind = kind;
 
+    /// <summary>
+    /// A handle that does not own <paramref name="borrowed"/>: disposing it never destroys or frees the native object
+    /// (the caller's stream or memory), and it is not counted in <see cref="CudaHandleDiagnostics"/>.
+    /// </summary>
+    protected CudaSafeHandle(CudaHandleKind kind, nint borrowed) : base(0, ownsHandle: false)
+    {
+        _kind = kind;
+        IsBorrowed = true;
+        SetHandle(borrowed);
+    }
+
     /// <inheritdoc/>
     public override bool IsInvalid => handle == 0;
+
+    /// <summary>True for a handle made with the borrowing constructor (it frees nothing).</summary>
+    public bool IsBorrowed { get; private init; }
 
     /// <summary>Records a successful create; called by the factories once the handle is set.</summary>
     protected internal void MarkCreated()
@@ -286,6 +300,18 @@ public sealed class SafeCudaStream : CudaSafeHandle
         s.MarkCreated();
         return s;
     }
+
+    private SafeCudaStream(nint borrowed) : base(CudaHandleKind.Stream, borrowed) { }
+
+    /// <summary>
+    /// A non-owning handle for a stream someone else created (<c>cudaStream_t</c> / <c>CUstream</c>; 0 is the legacy
+    /// default stream, 2 <c>cudaStreamPerThread</c>): disposing it never destroys the stream, which must outlive every
+    /// use of this handle.
+    /// </summary>
+    public static SafeCudaStream Borrow(nint stream) => new(stream);
+
+    /// <summary>Whether this handle owns its stream (false for <see cref="Borrow"/>).</summary>
+    public bool OwnsStream => !IsBorrowed;
 
     /// <inheritdoc/>
     protected override bool ReleaseNative(nint value) => Cudart.cudaStreamDestroy(value) == cudaError_t.cudaSuccess;

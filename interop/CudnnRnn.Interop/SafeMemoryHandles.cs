@@ -17,6 +17,14 @@ public sealed class SafeCudaDeviceMemory : CudaSafeHandle
     /// <summary>An invalid (NULL) allocation.</summary>
     public SafeCudaDeviceMemory() : base(CudaHandleKind.DeviceMemory) { }
 
+    private SafeCudaDeviceMemory(nint borrowed, nuint bytes) : base(CudaHandleKind.DeviceMemory, borrowed) => ByteLength = bytes;
+
+    /// <summary>
+    /// A non-owning handle for <paramref name="bytes"/> of device memory someone else allocated: disposing it never frees
+    /// the memory, and it is not counted in <see cref="CudaHandleDiagnostics"/>. The caller checks the pointer first.
+    /// </summary>
+    public static SafeCudaDeviceMemory Borrow(nint devicePointer, nuint bytes) => new(devicePointer, bytes);
+
     /// <summary>Size in bytes.</summary>
     public nuint ByteLength { get; private set; }
 

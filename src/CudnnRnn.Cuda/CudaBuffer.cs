@@ -19,9 +19,9 @@ public sealed unsafe class CudaBuffer<T> : RnnBuffer<T> where T : unmanaged, IFl
         _engine = engine;
         nuint bytes = checked((nuint)length * (nuint)sizeof(T));
         _engineLease = engine.Lease();
+        using var scope = EnterOrRelease(engine, _engineLease);
         try
         {
-            engine.EnterDevice();
             Memory = engine.AllocateDevice(bytes);
         }
         catch
@@ -42,8 +42,46 @@ public sealed unsafe class CudaBuffer<T> : RnnBuffer<T> where T : unmanaged, IFl
         }
     }
 
-    /// <summary>The device memory (NULL for a zero-length buffer).</summary>
+    /// <summary>A non-owning view of device memory the caller allocated (<see cref="CudaEngine.Wrap{T}"/> checked it).</summary>
+    internal CudaBuffer(CudaEngine engine, nint devicePointer, long length, nuint bytes) : base(engine, length)
+    {
+        _engine = engine;
+        _engineLease = engine.Lease();
+        Memory = SafeCudaDeviceMemory.Borrow(devicePointer, bytes);
+        IsView = true;
+    }
+
+    private static CudaContextScope EnterOrRelease(CudaEngine engine, SafeHandleLease lease)
+    {
+        try
+        {
+            return engine.EnterDevice();
+        }
+        catch
+        {
+            lease.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The device memory (NULL for a zero-length buffer); borrowed, never freed, for a view.</summary>
     public SafeCudaDeviceMemory Memory { get; }
+
+    /// <summary>True for a view of memory the engine did not allocate (<see cref="CudaEngine.Wrap{T}"/>): disposing it frees nothing.</summary>
+    public bool IsView { get; }
+
+    /// <summary>
+    /// The device address of the first element, for handing this buffer to another CUDA library (valid while the buffer is
+    /// not disposed; order that library's work on the engine's stream, see <see cref="CudaEngine.StreamHandle"/>).
+    /// </summary>
+    public nint DevicePointer
+    {
+        get
+        {
+            ThrowIfDisposed();
+            return Memory.DangerousGetHandle();
+        }
+    }
 
     /// <summary>Size in bytes.</summary>
     public long ByteLength => Length * sizeof(T);
@@ -71,7 +109,7 @@ public sealed unsafe class CudaBuffer<T> : RnnBuffer<T> where T : unmanaged, IFl
         Memory.DangerousAddRef(ref added);
         try
         {
-            _engine.EnterDevice();
+            using var scope = _engine.EnterDevice();
             byte* device = (byte*)Memory.DangerousGetHandle() + offset * sizeof(T);
             nuint bytes = (nuint)count * (nuint)sizeof(T);
             // One call per direction, so the error message names the exact call that failed.
@@ -96,7 +134,7 @@ public sealed unsafe class CudaBuffer<T> : RnnBuffer<T> where T : unmanaged, IFl
         Memory.DangerousAddRef(ref added);
         try
         {
-            _engine.EnterDevice();
+            using var scope = _engine.EnterDevice();
             if (IsAllZeroBits(value))
             {
                 CudaException.ThrowIfFailed(Cudart.cudaMemsetAsync((void*)Memory.DangerousGetHandle(), 0, (nuint)ByteLength, _engine.Stream));
@@ -115,9 +153,22 @@ public sealed unsafe class CudaBuffer<T> : RnnBuffer<T> where T : unmanaged, IFl
         }
     }
 
-    private static bool IsAllZeroBits(T value) => sizeof(T) == 8
-        ? Unsafe.As<T, ulong>(ref value) == 0
-        : Unsafe.As<T, uint>(ref value) == 0;
+    private static bool IsAllZeroBits(T value) => sizeof(T) switch
+    {
+        8 => Unsafe.As<T, ulong>(ref value) == 0,
+        4 => Unsafe.As<T, uint>(ref value) == 0,
+        2 => Unsafe.As<T, ushort>(ref value) == 0,
+        _ => false,
+    };
+
+    /// <inheritdoc/>
+    /// <remarks>Two buffers share memory when their byte ranges overlap (a view may cover part of another buffer or view).</remarks>
+    protected override bool SharesMemoryCore(RnnBuffer<T> other) =>
+        other is CudaBuffer<T> o && RangesOverlap(Memory.DangerousGetHandle(), (ulong)ByteLength, o.Memory.DangerousGetHandle(), (ulong)o.ByteLength);
+
+    /// <summary>Whether [a, a+aBytes) and [b, b+bBytes) overlap (empty ranges overlap nothing).</summary>
+    internal static bool RangesOverlap(nint a, ulong aBytes, nint b, ulong bBytes) =>
+        aBytes != 0 && bBytes != 0 && (ulong)a < (ulong)b + bBytes && (ulong)b < (ulong)a + aBytes;
 
     /// <inheritdoc/>
     protected override void AcquireForCall()
@@ -136,7 +187,8 @@ public sealed unsafe class CudaBuffer<T> : RnnBuffer<T> where T : unmanaged, IFl
     /// </remarks>
     protected override void DisposeCore()
     {
-        Memory.Dispose();
+        using (_engine.TryEnterForRelease())
+            Memory.Dispose(); // a view's handle does not own the memory: nothing is freed
         _engineLease.Dispose();
     }
 }

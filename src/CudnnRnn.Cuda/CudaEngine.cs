@@ -29,13 +29,16 @@ public sealed partial class CudaEngine : IRnnEngine
     private readonly Lock _layoutLock = new();
     private int _disposed;
 
-    private CudaEngine(int device, SafeCudnnHandle cudnn, SafeCudaStream stream, CudaProbeResult probe)
+    private readonly nint _context;
+
+    private CudaEngine(int device, SafeCudnnHandle cudnn, SafeCudaStream stream, CudaProbeResult probe, nint context, CudnnVersionInfo version)
     {
         Device = device;
         _cudnn = cudnn;
         _stream = stream;
+        _context = context;
         ProbeInfo = probe;
-        CudnnVersion = CudaLibraries.CudnnVersion;
+        CudnnVersion = version;
     }
 
     /// <inheritdoc/>
@@ -94,7 +97,8 @@ public sealed partial class CudaEngine : IRnnEngine
             stream = SafeCudaStream.Create();
             cudnn = SafeCudnnHandle.Create();
             CudnnException.ThrowIfFailed(Cudnn.cudnnSetStream(cudnn, stream));
-            engine = new CudaEngine(device, cudnn, stream, probe);
+            engine = new CudaEngine(device, cudnn, stream, probe, context: 0, CudaLibraries.CudnnVersion);
+            engine.InitDeviceTraits();
             engine.InitMemoryPool();
             reason = "";
             return true;
@@ -112,115 +116,31 @@ public sealed partial class CudaEngine : IRnnEngine
     public static CudaEngine Create(int device = 0) =>
         TryCreate(out var engine, out string reason, device) ? engine : throw new RnnEngineUnavailableException(EngineName, reason);
 
-    /// <summary>
-    /// Checks, in order, the CUDA runtime library, the driver, the device, cuDNN and its RNN sub-library, and reports
-    /// versions and the device name. Never throws for a missing library or device.
-    /// </summary>
-    public static CudaProbeResult Probe(int device = 0)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegative(device);
-        string? cudnnVer = null, deviceName = null;
-        ulong raw = 0, cudnnCudart = 0, maxDev = 0;
-        int runtime = 0, driver = 0, count = 0;
-        CudaProbeResult Result(bool ok, string reason)
-        {
-            var (cudnnLib, cudartLib, _) = CudaLibraries.LoadedFrom;
-            return new(ok, reason, cudnnVer, raw, cudnnCudart, maxDev, runtime, driver, count, device, deviceName, cudnnLib, cudartLib);
-        }
-
-        try
-        {
-            if (!CudaLibraries.TryLoadCudart(out var cudartError))
-                return Result(false, cudartError!.Message);
-            var err = Cudart.cudaDriverGetVersion(out driver);
-            if (err != cudaError_t.cudaSuccess)
-                return Result(false, CudaException.Create(err, "cudaDriverGetVersion(out driver)").Message);
-            err = Cudart.cudaRuntimeGetVersion(out runtime);
-            if (err != cudaError_t.cudaSuccess)
-                return Result(false, CudaException.Create(err, "cudaRuntimeGetVersion(out runtime)").Message);
-            if (driver == 0)
-                return Result(false, "no NVIDIA driver is installed (cudaDriverGetVersion reports 0).");
-            err = Cudart.cudaGetDeviceCount(out count);
-            switch (err)
-            {
-                case cudaError_t.cudaSuccess:
-                    break;
-                case cudaError_t.cudaErrorInsufficientDriver:
-                    return Result(false, $"the NVIDIA driver (supports CUDA {CudaProbeResult.FormatCudaVersion(driver)}) is older than the CUDA runtime " +
-                                         $"{CudaProbeResult.FormatCudaVersion(runtime)} (cudaErrorInsufficientDriver, 35).");
-                case cudaError_t.cudaErrorNoDevice:
-                    return Result(false, "no CUDA-capable device was detected by the installed driver (cudaErrorNoDevice, 100).");
-                default:
-                    return Result(false, CudaException.Create(err, "cudaGetDeviceCount(out count)").Message);
-            }
-            if (count == 0)
-                return Result(false, "no CUDA-capable device (cudaGetDeviceCount reports 0).");
-            if (device >= count)
-                return Result(false, $"CUDA device {device} does not exist; {count} device(s) found.");
-            deviceName = CudaDriver.TryGetDeviceName(device);
-
-            if (!CudaLibraries.TryLoadCudnn(out var cudnnError))
-                return Result(false, cudnnError!.Message);
-            var v = CudaLibraries.CudnnVersion;
-            cudnnVer = v.ToString();
-            raw = v.Raw;
-            cudnnCudart = Cudnn.cudnnGetCudartVersion();
-            if (RuntimeMismatch(cudnnCudart, runtime) is { } mismatch)
-                return Result(false, mismatch);
-            if (v.Major < 8)
-                return Result(false, $"cuDNN {v} is too old: the v8 RNN API (cudnnRNNForward) needs cuDNN 8 or 9.");
-            if (v.Major >= 9)
-            {
-                maxDev = Cudnn.cudnnGetMaxDeviceVersion();
-                // cudnnAdvVersionCheck lives in the RNN sub-library: it fails here rather than at the first RNN call when
-                // libcudnn_adv / cudnn_adv64_9 cannot be loaded next to the shim (API.md §2.2, §10.5).
-                var st = Cudnn.cudnnAdvVersionCheck();
-                if (st != cudnnStatus_t.CUDNN_STATUS_SUCCESS)
-                    return Result(false, $"cuDNN's RNN sub-library is not usable: {CudnnException.Create((int)st, "cudnnAdvVersionCheck()").Message}");
-            }
-            else
-            {
-                var st = Cudnn.cudnnAdvInferVersionCheck();
-                if (st != cudnnStatus_t.CUDNN_STATUS_SUCCESS)
-                    return Result(false, $"cuDNN's RNN sub-library is not usable: {CudnnException.Create((int)st, "cudnnAdvInferVersionCheck()").Message}");
-            }
-            return Result(true, "");
-        }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or CudaException or CudnnException)
-        {
-            return Result(false, e.Message);
-        }
-    }
-
-    /// <summary>
-    /// Null when cuDNN was built for the loaded CUDA runtime's major version, else why not. cudnnGetCudartVersion is the
-    /// runtime version cuDNN was built with and cudaRuntimeGetVersion the loaded one, both 1000·major + 10·minor; CUDA
-    /// keeps binary compatibility within a major version only, so a cuDNN for CUDA 11 with a CUDA 12 runtime (or the
-    /// reverse) is refused here instead of failing in the first cuDNN call.
-    /// </summary>
-    internal static string? RuntimeMismatch(ulong cudnnBuiltFor, int loadedRuntime)
-    {
-        if (cudnnBuiltFor == 0 || loadedRuntime <= 0)
-            return $"cannot compare CUDA runtime versions: cudnnGetCudartVersion reports {cudnnBuiltFor}, cudaRuntimeGetVersion {loadedRuntime}.";
-        ulong builtMajor = cudnnBuiltFor / 1000, loadedMajor = (ulong)loadedRuntime / 1000;
-        if (builtMajor == loadedMajor) return null;
-        return $"cuDNN was built for CUDA runtime {builtMajor}.{cudnnBuiltFor % 1000 / 10} (cudnnGetCudartVersion = {cudnnBuiltFor}), but the loaded CUDA " +
-               $"runtime is {CudaProbeResult.FormatCudaVersion(loadedRuntime)} (cudaRuntimeGetVersion = {loadedRuntime}); the major versions must match. " +
-               "Install the cuDNN build for this CUDA major version, or point the library resolver at the matching runtime.";
-    }
-
     /// <inheritdoc/>
+    /// <remarks>
+    /// Float32, Float64 and Float16 always (Float16 with FLOAT math precision and tensor-op math,
+    /// <see cref="CudnnMapping.Math"/>); BFloat16 where the loaded cuDNN is 9.13 or newer and the device's compute
+    /// capability is 8.0 or newer (<see cref="CudnnMapping.BFloat16Unsupported"/> names what was found otherwise).
+    /// </remarks>
     public bool Supports(RnnDataType dataType, out string? reason)
     {
-        if (dataType is RnnDataType.Float32 or RnnDataType.Float64)
+        reason = dataType switch
         {
-            reason = null;
-            return true;
-        }
-        reason = dataType is RnnDataType.Float16 or RnnDataType.BFloat16
-            ? $"16-bit storage ({dataType}) is not implemented on the cuda engine yet"
-            : $"{dataType} is not a data type this engine knows.";
-        return false;
+            RnnDataType.Float32 or RnnDataType.Float64 or RnnDataType.Float16 => null,
+            RnnDataType.BFloat16 => CudnnMapping.BFloat16Unsupported(CudnnVersion, DeviceTraits),
+            _ => $"{dataType} is not a data type this engine knows.",
+        };
+        return reason is null;
+    }
+
+    /// <summary>Compute capability and multiprocessor count of the engine's device (zeros when they could not be read).</summary>
+    public CudaDeviceTraits DeviceTraits { get; private set; }
+
+    private void InitDeviceTraits()
+    {
+        int Attribute(cudaDeviceAttr a) => Cudart.cudaDeviceGetAttribute(out int v, a, Device) == cudaError_t.cudaSuccess ? v : 0;
+        DeviceTraits = new CudaDeviceTraits(Attribute(cudaDeviceAttr.cudaDevAttrComputeCapabilityMajor),
+            Attribute(cudaDeviceAttr.cudaDevAttrComputeCapabilityMinor), Attribute(cudaDeviceAttr.cudaDevAttrMultiProcessorCount));
     }
 
     /// <inheritdoc/>
@@ -228,7 +148,7 @@ public sealed partial class CudaEngine : IRnnEngine
     {
         ThrowIfDisposed();
         ArgumentOutOfRangeException.ThrowIfNegative(length);
-        _ = RnnDescriptor.DataTypeOf<T>(); // float or double, else NotSupportedException naming the type
+        _ = RnnDescriptor.DataTypeOf<T>(); // float, double, Half or BFloat16, else NotSupportedException naming the type
         return new CudaBuffer<T>(this, length);
     }
 
@@ -260,7 +180,7 @@ public sealed partial class CudaEngine : IRnnEngine
     {
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(rnn);
-        EnterDevice();
+        using var scope = EnterDevice();
         using var dropout = CreateDropoutDescriptor(0, 0, out _);
         using var desc = CreateRnnDescriptor(rnn, CudnnConstants.CUDNN_RNN_PADDED_IO_ENABLED, dropout);
         CudnnException.ThrowIfFailed(Cudnn.cudnnGetRNNWeightSpaceSize(_cudnn, desc, out nuint bytes));
@@ -326,6 +246,8 @@ public sealed partial class CudaEngine : IRnnEngine
             throw new ArgumentException($"The plan's element type is {typeof(T).Name} ({dt}), but the descriptor says {rnn.DataType}.", nameof(rnn));
         if (xDesc.VectorSize != rnn.InputSize)
             throw new ArgumentException($"xDesc.VectorSize is {xDesc.VectorSize}; expected the network's inputSize {rnn.InputSize}.", nameof(xDesc));
+        if (!Supports(dt, out string? unsupported))
+            throw new NotSupportedException($"The cuda engine cannot run {dt} on this machine: {unsupported}");
         RnnPlanLimits.ThrowIfBeyond(rnn, xDesc, RnnDataDescriptor.MaxElementCount, EngineName,
             "element counts × 8 bytes must fit a signed 64-bit byte offset", includeReferenceReserve: false);
         var layout = GetWeightLayout(rnn);
@@ -401,13 +323,24 @@ public sealed partial class CudaEngine : IRnnEngine
     public void Synchronize()
     {
         ObjectDisposedException.ThrowIf(IsDisposed, this);
-        EnterDevice();
+        using var scope = EnterDevice();
         CudaHandleDiagnostics.RecordSynchronizingCall();
         CudaException.ThrowIfFailed(Cudart.cudaStreamSynchronize(_stream));
     }
 
-    /// <summary>Makes the engine's device current on this thread (the CUDA runtime's current device is per thread).</summary>
-    internal void EnterDevice() => CudaException.ThrowIfFailed(Cudart.cudaSetDevice(Device));
+    /// <summary>
+    /// Makes the engine's device or context current on this thread for one engine call; dispose the result when the call
+    /// is done. An engine from <see cref="Create"/> sets its device (<c>cudaSetDevice</c>; the CUDA runtime's current
+    /// device is per thread) and restores nothing, as before. An engine from <see cref="CreateInCurrentContext"/> never
+    /// calls <c>cudaSetDevice</c>: it saves the thread's current context, makes its own current and restores the saved one
+    /// (<see cref="CudaContextScope"/>).
+    /// </summary>
+    internal CudaContextScope EnterDevice()
+    {
+        if (_context != 0) return CudaContextScope.Enter(DriverContextApi.Instance, _context);
+        CudaException.ThrowIfFailed(Cudart.cudaSetDevice(Device));
+        return default;
+    }
 
     /// <summary>
     /// A buffer or plan keeps the cuDNN handle and the stream alive with this lease until it is disposed or, if it is
@@ -421,9 +354,28 @@ public sealed partial class CudaEngine : IRnnEngine
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        // The engine's context current while its handle, stream and pool are destroyed (a caller's context may not be).
+        using var scope = TryEnterForRelease();
         _cudnn.Dispose();
-        _stream.Dispose();
+        _stream.Dispose(); // a borrowed stream (CreateInCurrentContext) is never destroyed
         _pool?.Dispose(); // allocations still outstanding keep the pool until they are freed
+    }
+
+    /// <summary>
+    /// <see cref="EnterDevice"/> for a Dispose path: when the context cannot be made current (the caller destroyed it),
+    /// the handles are released anyway rather than leaked or turned into an exception from Dispose.
+    /// </summary>
+    internal CudaContextScope TryEnterForRelease()
+    {
+        if (_context == 0) return default;
+        try
+        {
+            return EnterDevice();
+        }
+        catch (Exception e) when (e is CudaDriverException or DllNotFoundException or EntryPointNotFoundException)
+        {
+            return default;
+        }
     }
 
     /// <inheritdoc/>

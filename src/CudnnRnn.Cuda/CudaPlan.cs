@@ -43,7 +43,7 @@ public sealed unsafe partial class CudaPlan<T> : RnnPlan<T> where T : unmanaged,
             // Every native object below is a SafeHandle, and so is this lease on the engine: a plan that is never disposed
             // gives all of them back when the runtime finalizes them, with no finalizer on the plan itself.
             _engineLease = Own(owned, engine.Lease());
-            engine.EnterDevice();
+            using var scope = engine.EnterDevice();
             var (dataType, _, _) = CudnnMapping.Math(rnn.DataType);
             _dataType = dataType;
 
@@ -60,7 +60,7 @@ public sealed unsafe partial class CudaPlan<T> : RnnPlan<T> where T : unmanaged,
 
             // PADDED_IO_ENABLED for the unpacked layouts, DISABLED for packed (API.md §7.10). A persistent algorithm that
             // cuDNN refuses for this configuration (on this GPU) falls back to STANDARD here, before any call can fail.
-            Algorithm = engine.ForceStandardAlgorithm ? cudnnRNNAlgo_t.CUDNN_RNN_ALGO_STANDARD : CudnnMapping.Algorithm(rnn, xDesc);
+            Algorithm = engine.ForceStandardAlgorithm ? cudnnRNNAlgo_t.CUDNN_RNN_ALGO_STANDARD : CudnnMapping.Algorithm(rnn, xDesc, engine.DeviceTraits);
             nuint workTraining, workInference;
             try
             {
@@ -201,7 +201,7 @@ public sealed unsafe partial class CudaPlan<T> : RnnPlan<T> where T : unmanaged,
         bool training = mode == RnnForwardMode.Training;
         try
         {
-            _engine.EnterDevice();
+            using var scope = _engine.EnterDevice();
             UseLengths(xDesc);
             // INFERENCE: reserve size 0 and NULL, as PyTorch passes a 0-byte reserve (API.md §8).
             CudnnException.ThrowIfFailed(Cudnn.cudnnRNNForward(_engine.CudnnHandle, _rnnDesc, CudnnMapping.ForwardMode(mode),
@@ -226,7 +226,7 @@ public sealed unsafe partial class CudaPlan<T> : RnnPlan<T> where T : unmanaged,
         if (xDesc.IsUnpacked && xDesc.TotalSteps < (long)xDesc.MaxSeqLength * xDesc.Batch) dx.Clear();
         try
         {
-            _engine.EnterDevice();
+            using var scope = _engine.EnterDevice();
             UseLengths(xDesc);   // the lengths of the reserve's forward (RnnPlan checked)
             CudnnException.ThrowIfFailed(Cudnn.cudnnRNNBackwardData_v8(_engine.CudnnHandle, _rnnDesc,
                 (int*)Lease(_devSeqLengths), _yDesc, Lease(y), Lease(dy), _xDesc, Lease(dx),
@@ -244,7 +244,7 @@ public sealed unsafe partial class CudaPlan<T> : RnnPlan<T> where T : unmanaged,
     {
         try
         {
-            _engine.EnterDevice();
+            using var scope = _engine.EnterDevice();
             UseLengths(xDesc);   // the lengths of the reserve's forward (RnnPlan checked)
             // Always ADD: the base class has cleared dweights for Set (cuDNN's SET on 9.x is NOT VERIFIED, API.md §8).
             CudnnException.ThrowIfFailed(Cudnn.cudnnRNNBackwardWeights_v8(_engine.CudnnHandle, _rnnDesc,
@@ -282,6 +282,7 @@ public sealed unsafe partial class CudaPlan<T> : RnnPlan<T> where T : unmanaged,
     /// <inheritdoc/>
     protected override void DisposeCore()
     {
+        using var scope = _engine.TryEnterForRelease();
         _workspace.Dispose();
         _lengthRing.Dispose();   // cudaFreeHost waits for the copies still reading the pinned slots
         _devSeqLengths.Dispose();

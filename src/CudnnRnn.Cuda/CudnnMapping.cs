@@ -6,7 +6,7 @@ namespace CudnnRnn.Cuda;
 /// How a <see cref="RnnDescriptor"/> / <see cref="RnnDataDescriptor"/> maps onto cuDNN arguments. Explicit switches (not
 /// casts), so a renumbered .NET enum can never silently pass a wrong cuDNN value.
 /// </summary>
-public static class CudnnMapping
+public static partial class CudnnMapping
 {
     /// <summary>Cell mode.</summary>
     public static cudnnRNNMode_t Mode(RnnMode mode) => mode switch
@@ -65,52 +65,12 @@ public static class CudnnMapping
         ? CudnnConstants.CUDNN_RNN_PADDED_IO_DISABLED
         : CudnnConstants.CUDNN_RNN_PADDED_IO_ENABLED;
 
-    /// <summary>
-    /// The cuDNN algorithm for a plan. STANDARD launches kernels step by step; PERSIST_STATIC_SMALL_H keeps the recurrence
-    /// in one persistent kernel, which PyTorch picks for small hidden sizes. Measured with cuDNN 9.19, STANDARD
-    /// cost ~15 µs of host time per step for LSTM 128 (0.8 ms per 50-step forward against PyTorch's 0.13 ms), so small,
-    /// latency-bound networks were 3x slower than PyTorch. Chosen here only where PyTorch chooses it and nothing unusual
-    /// is asked for: float32, hidden size ≤ 128 for LSTM/GRU and ≤ 256 for RNN_TANH/RELU (PyTorch's backward limits, so
-    /// one descriptor serves forward and both backward calls), every sequence of full length (persistent algorithms
-    /// reject varying lengths: PyTorch #73211), no projection (STANDARD only), and the plain configuration PyTorch runs
-    /// (double bias, linear input, no clip); everything else stays on STANDARD.
-    /// </summary>
-    public static cudnnRNNAlgo_t Algorithm(RnnDescriptor rnn, RnnDataDescriptor xDesc)
-    {
-        bool fullLength = true;
-        foreach (int length in xDesc.SeqLengths) fullLength &= length == xDesc.MaxSeqLength;
-        int limit = rnn.Mode is RnnMode.Lstm or RnnMode.Gru ? 128 : 256;
-        bool eligible = rnn.DataType == RnnDataType.Float32 && rnn.HiddenSize <= limit && fullLength && !rnn.HasProjection
-            && rnn.BiasMode == RnnBiasMode.Double && rnn.InputMode == RnnInputMode.Linear && rnn.CellClip is null;
-        return eligible ? cudnnRNNAlgo_t.CUDNN_RNN_ALGO_PERSIST_STATIC_SMALL_H : cudnnRNNAlgo_t.CUDNN_RNN_ALGO_STANDARD;
-    }
-
     /// <summary>Forward mode.</summary>
     public static cudnnForwardMode_t ForwardMode(RnnForwardMode mode) => mode switch
     {
         RnnForwardMode.Inference => cudnnForwardMode_t.CUDNN_FWD_MODE_INFERENCE,
         RnnForwardMode.Training => cudnnForwardMode_t.CUDNN_FWD_MODE_TRAINING,
         _ => throw new ArgumentOutOfRangeException(nameof(mode), mode, "Expected Inference or Training."),
-    };
-
-    /// <summary>
-    /// Data type, math precision and math type. Float32 uses CUDNN_FMA_MATH so no TF32 enters a comparison with an FP32/FP64
-    /// CPU reference (the older doc sentence listing only DEFAULT/TENSOR_OP_ALLOW_CONVERSION for FLOAT
-    /// predates FMA_MATH, and PyTorch passes FMA_MATH for FLOAT in production). Float64 allows DEFAULT only.
-    /// </summary>
-    public static (cudnnDataType_t DataType, cudnnDataType_t MathPrec, cudnnMathType_t MathType) Math(RnnDataType dataType) => dataType switch
-    {
-        RnnDataType.Float32 => (cudnnDataType_t.CUDNN_DATA_FLOAT, cudnnDataType_t.CUDNN_DATA_FLOAT, cudnnMathType_t.CUDNN_FMA_MATH),
-        RnnDataType.Float64 => (cudnnDataType_t.CUDNN_DATA_DOUBLE, cudnnDataType_t.CUDNN_DATA_DOUBLE, cudnnMathType_t.CUDNN_DEFAULT_MATH),
-        _ => throw new ArgumentOutOfRangeException(nameof(dataType), dataType, "Expected Float32 or Float64."),
-    };
-
-    /// <summary>Bytes per element of a data type.</summary>
-    public static int ElementSize(RnnDataType dataType) => dataType switch
-    {
-        RnnDataType.Float32 => sizeof(float),
-        RnnDataType.Float64 => sizeof(double),
-        _ => throw new ArgumentOutOfRangeException(nameof(dataType), dataType, "Expected Float32 or Float64."),
     };
 
     /// <summary>

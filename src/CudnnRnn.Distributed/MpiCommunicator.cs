@@ -83,6 +83,15 @@ public sealed unsafe class MpiCommunicator : ICollectiveCommunicator, IDisposabl
         if (operation == ReduceOperation.Average && WorldSize > 1) TensorPrimitives.Divide(values, T.CreateChecked(WorldSize), values);
     }
 
+    /// <summary>Prepares a reusable non-blocking all-reduce (<c>MPI_Iallreduce</c>, <c>MPI_Test</c>, <c>MPI_Wait</c>) over pinned <paramref name="values"/>.</summary>
+    public IPendingAllReduce CreateAllReduce<T>(Memory<T> values, ReduceOperation operation) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ThrowIfDisposed();
+        return new MpiPendingAllReduce<T>(this, values, operation, DataType<T>());
+    }
+
+    internal MpiHandles Handles => _h;
+
     /// <inheritdoc/>
     public void Broadcast<T>(Span<T> values, int root) where T : unmanaged, IFloatingPointIeee754<T>
     {

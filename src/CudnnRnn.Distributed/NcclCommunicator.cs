@@ -17,7 +17,7 @@ namespace CudnnRnn.Distributed;
 /// MPI. Every wait polls <c>ncclCommGetAsyncError</c>; an asynchronous error, or no progress within
 /// <see cref="Timeout"/>, aborts the communicator (<c>ncclCommAbort</c>) and throws, so a dead peer never hangs a rank.
 /// </summary>
-public sealed unsafe class NcclCommunicator : IDisposable
+public sealed unsafe class NcclCommunicator : IDeviceCollectiveCommunicator, IDisposable
 {
     private readonly SafeNcclComm _comm;
     private readonly SafeCudaStream _stream;
@@ -95,6 +95,19 @@ public sealed unsafe class NcclCommunicator : IDisposable
             _ => throw new ArgumentOutOfRangeException(nameof(operation), operation, "Expected Sum or Average."),
         };
         Launch(buffer, p => Nccl.ncclAllReduce(p, p, (nuint)buffer.Length, DataType<T>(), op, _comm, _stream.DangerousGetHandle()));
+    }
+
+    /// <summary>True for a live communicator and a <see cref="CudaBuffer{T}"/> of the cuda engine on <see cref="Device"/>.</summary>
+    public bool Accepts<T>(RnnBuffer<T> buffer) where T : unmanaged, IFloatingPointIeee754<T> =>
+        buffer is CudaBuffer<T> { Engine: CudaEngine { Device: var d } } && d == Device && !_comm.IsClosed;
+
+    /// <summary>All-reduces an engine buffer; it must be accepted (<see cref="Accepts{T}"/>).</summary>
+    public void AllReduce<T>(RnnBuffer<T> buffer, ReduceOperation operation) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(buffer);
+        if (buffer is not CudaBuffer<T> cuda)
+            throw new ArgumentException($"NCCL reduces CudaBuffer<{typeof(T).Name}> of the cuda engine, not {buffer.GetType().Name}; route host memory through MPI.", nameof(buffer));
+        AllReduce(cuda, operation);
     }
 
     /// <summary>Copies <paramref name="root"/>'s <paramref name="buffer"/> to every rank, in place.</summary>

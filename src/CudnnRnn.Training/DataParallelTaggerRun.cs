@@ -35,10 +35,8 @@ public static class DataParallelTaggerRun
         log?.WriteLine($"model: {hyper.Layers}-layer Bi{hyper.Mode} hidden {hyper.Hidden}, {tagger.ParameterCount:N0} {typeof(T).Name} parameters; " +
                        $"engine: {engine.DeviceDescription}; precision {options.Precision.Word()}");
         log?.WriteLine($"data-parallel: {comm.WorldSize} rank(s) x {threads} worker thread(s); global batch {options.BatchSize} sentences; " +
-                       $"{new GradientSynchronizer<T>(tagger.Parameters, SingleProcessCommunicator.Instance, parallel.BucketBytes).Buckets.Count} gradient bucket(s)");
-        if (!trainer.IsRankIndependent)
-            log?.WriteLine($"note: --layers {hyper.Layers} with dropout {hyper.Dropout}: the engine draws the RNN's inter-layer dropout per call, so " +
-                           "this run depends on the number of ranks/threads and a resume is not exact; use --layers 1 for the determinism contract.");
+                       $"{new GradientSynchronizer<T>(tagger.Parameters, SingleProcessCommunicator.Instance, parallel.BucketBytes).Buckets.Count} gradient bucket(s)" +
+                       (parallel.OverlapAllReduce ? ", all-reduce overlapped with backward" : ""));
         if (parallel.Resume) log?.WriteLine($"resuming from {parallel.CheckpointPath}");
         trainer.EpochCompleted = r => log?.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"epoch {r.Epoch}{(r.Partial ? " (partial)" : "")}: loss {r.TrainLoss:F4}, dev acc {(double.IsNaN(r.DevAccuracy) ? "n/a" : r.DevAccuracy.ToString("F4", CultureInfo.InvariantCulture))}, " +

@@ -15,9 +15,8 @@ namespace CudnnRnn.Training;
 /// loss is scaled by N / (the global batch's tokens) and the gradients are averaged (<see cref="GradientSynchronizer{T}"/>),
 /// which gives exactly the gradient of the global batch's mean token loss. Dropout and word dropout are keyed by
 /// (step, sentence) (<see cref="SampleKeys"/>), so the trained weights are a function of the seed and the global batch,
-/// not of the number of ranks or threads — up to the order of floating-point summation. Exception: the engine draws the
-/// RNN's own inter-layer dropout (Layers &gt; 1 with Dropout &gt; 0) per engine call; see
-/// <see cref="IsRankIndependent"/>. Rank 0 evaluates, reports and saves.
+/// not of the number of ranks or threads — up to the order of floating-point summation; this includes the dropout
+/// between the RNN's layers, which the tagger applies itself between stacked single-layer RNNs. Rank 0 evaluates, reports and saves.
 /// </remarks>
 public sealed class DataParallelTaggerTrainer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -60,12 +59,6 @@ public sealed class DataParallelTaggerTrainer<T> where T : unmanaged, IFloatingP
     public Action<long>? CheckpointWritten { get; set; }
     /// <summary>Timing of the last <see cref="Train"/>.</summary>
     public DataParallelStats? Stats { get; private set; }
-
-    /// <summary>
-    /// False when the engine's own inter-layer RNN dropout is active (Layers &gt; 1 and Dropout &gt; 0): its masks are
-    /// drawn per engine call, so the result then depends on how the batch is split and is not reproduced by a resume.
-    /// </summary>
-    public bool IsRankIndependent => _tagger.RnnDescriptor.Dropout <= 0;
 
     /// <summary>The settings a checkpoint must agree with to be resumed.</summary>
     public IReadOnlyDictionary<string, string> Fingerprint
@@ -111,7 +104,7 @@ public sealed class DataParallelTaggerTrainer<T> where T : unmanaged, IFloatingP
             OptimizerKind.Sgd => new Sgd<T>(ps, o.LearningRate, o.Momentum),
             _ => throw new ArgumentOutOfRangeException(nameof(Options), o.Optimizer, "Expected Adam or Sgd."),
         };
-        var sync = new GradientSynchronizer<T>(ps, _comm, Parallel.BucketBytes);
+        using var sync = new GradientSynchronizer<T>(ps, _comm, Parallel.BucketBytes, Parallel.OverlapAllReduce) { DeviceCommunicator = Parallel.DeviceCommunicator };
         var scaler = GradScaler.For(o.Precision, o.GradScaler);
         bool root = _comm.Rank == 0;
         var state = new TrainingCheckpoint { Fingerprint = Fingerprint };
@@ -250,6 +243,8 @@ public sealed class DataParallelTaggerTrainer<T> where T : unmanaged, IFloatingP
         double lossScale = scaler.Scale;
         double scale = n * lossScale / batchTokens;
         foreach (var w in workers) w.ZeroGrad();
+        // Overlap (DDP's backward hooks): with one worker its gradients are the rank's, final as it announces them.
+        workers[0].GradientReady = k == 1 && sync.Overlaps ? sync.GradientReadyCallback : null;
         double local = 0;
         if (k > 0)
         {

@@ -21,6 +21,12 @@ public static class SampleKeys
     /// <summary>Purpose: an optimizer step's seed.</summary>
     public const ulong Step = 5;
 
+    /// <summary>
+    /// Purpose: dropout on the output of sentence-RNN layer <paramref name="layer"/> (the input of layer + 1), which the
+    /// tagger applies between its stacked single-layer RNNs.
+    /// </summary>
+    public static ulong RnnLayerDropout(int layer) => 0x100 + (ulong)checked((uint)layer);
+
     /// <summary>A 64-bit key mixing the three parts (SplitMix64 finaliser over each in turn).</summary>
     public static ulong Key(ulong seed, long index, ulong purpose)
     {

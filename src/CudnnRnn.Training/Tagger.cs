@@ -81,7 +81,7 @@ public sealed class Tagger<T> : IDisposable where T : unmanaged, IFloatingPointI
         if (hyper.UsesShape) ShapeEmbedding = Add(new Parameter<T>("shape_embedding.weight", WordFeatures.ShapeCount, hyper.ShapeDim));
         RnnDescriptor = new RnnDescriptor(hyper.Mode, hyper.InputSize, hyper.Hidden, hyper.Layers,
             hyper.Bidirectional ? RnnDirection.Bidirectional : RnnDirection.Unidirectional, dataType: dt,
-            dropout: hyper.Layers > 1 ? hyper.Dropout : 0, dropoutSeed: seed ^ 0xD10);
+            dropout: 0); // the workers run it as stacked single-layer RNNs and apply Hyper.Dropout between layers themselves (keyed by sample)
         RnnLayout = engine.GetWeightLayout(RnnDescriptor.WithDataType(rnnType));
         RnnWeights = Add(RnnMaster("lstm", RnnLayout));
         OutputWeight = Add(new Parameter<T>("output.weight", tags.Count, hyper.OutputSize));

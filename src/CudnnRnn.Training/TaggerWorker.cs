@@ -11,7 +11,7 @@ namespace CudnnRnn.Training;
 public sealed partial class TaggerWorker<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly Tagger<T> _m;
-    private readonly WorkerRnn<T> _rnn;
+    private readonly ISentenceRnn<T> _rnn;
     private readonly WorkerRnn<T>? _charRnn;
     private readonly T[][] _grads;
     private readonly int _iWord, _iChar = -1, _iCharRnn = -1, _iConvW = -1, _iConvB = -1, _iShape = -1, _iRnn, _iOutW, _iOutB;
@@ -19,6 +19,7 @@ public sealed partial class TaggerWorker<T> : IDisposable where T : unmanaged, I
     private readonly Dictionary<string, int> _unique = new(StringComparer.Ordinal);
     private readonly List<string> _uniqueForms = new();
     private readonly Dictionary<string, (int Id, int Shape)> _formCache = new(StringComparer.Ordinal);
+    private readonly bool _layersWriteMasterGradients;
 
     // Scratch (grown on demand).
     private int[] _order = [], _lengths = [], _stepOff = [], _wordIds = [], _shapeIds = [], _charSlot = [], _targets = [], _pred = [];
@@ -47,9 +48,12 @@ public sealed partial class TaggerWorker<T> : IDisposable where T : unmanaged, I
         _iRnn = Index(model.RnnWeights);
         _iOutW = Index(model.OutputWeight);
         _iOutB = Index(model.OutputBias);
-        // Fp32: the RNNs in T, fed the master weights when they change; Fp16/Bf16: 16-bit RNNs cast from the float32
-        // master weights at each forward (the autocast pattern), their weight gradients widened into _grads.
-        _rnn = WorkerRnn<T>.Create(model.Engine, model.RnnDescriptor, model.RnnWeights, _grads[_iRnn], model.Precision, ownGradients);
+        _layersWriteMasterGradients = !model.RnnWeights.HasHostArrays;
+        // Fp32: the stacked RNN in T over the master weights; Fp16/Bf16: 16-bit layers cast from the float32 master weights
+        // at each forward (the autocast pattern), their weight gradients widened into _grads. Same for the char BiLSTM.
+        _rnn = model.Precision.IsMixed()
+            ? AutocastStackedRnn.Create<T>(model.Engine, model.RnnDescriptor, model.RnnLayout, model.RnnWeights, model.Precision)
+            : new StackedRnn<T>(model.Engine, model.RnnDescriptor, model.RnnWeights, MasterGradient(model.RnnWeights, ownGradients));
         if (model.CharRnnDescriptor is not null)
             _charRnn = WorkerRnn<T>.Create(model.Engine, model.CharRnnDescriptor, model.CharRnnWeights!, _grads[_iCharRnn], model.Precision, ownGradients);
     }
@@ -66,12 +70,31 @@ public sealed partial class TaggerWorker<T> : IDisposable where T : unmanaged, I
     /// <summary>RNN plans this worker's layers have created (one per data shape, not per batch; see RnnLayer.PlansCreated).</summary>
     public long PlansCreated => _rnn.PlansCreated + (_charRnn?.PlansCreated ?? 0);
 
+    /// <summary>
+    /// Called during <see cref="TrainStep"/> with a parameter's index as soon as its gradient in <see cref="Gradients"/>
+    /// is final for the step (the output layer's before the RNN backward, the RNN's before the embeddings'), so a
+    /// data-parallel trainer can start reducing it while backward goes on; parameters not announced are final when
+    /// TrainStep returns. Only meaningful when this worker's gradients are the step's whole gradient (one worker).
+    /// </summary>
+    public Action<int>? GradientReady { get; set; }
+
     /// <summary>Sets this worker's gradients to zero.</summary>
     public void ZeroGrad()
     {
         foreach (var g in _grads) Array.Clear(g);
-        _rnn.ZeroGrad();
+        if (_layersWriteMasterGradients) _rnn.ZeroGrad();
         _charRnn?.ZeroGrad();
+    }
+
+    // The layers read the master RNN weights in place (one buffer shared by every worker). On a device engine (one
+    // worker) they also accumulate straight into the master gradient in engine memory; on the CPU engine each worker's
+    // layers have their own gradient, added into this worker's arrays (AddRnnGradients).
+    private static RnnBuffer<T>? MasterGradient(Parameter<T> p, bool ownGradients)
+    {
+        if (p.HasHostArrays) return null;
+        if (ownGradients)
+            throw new InvalidOperationException($"'{p.Name}' lives in {p.ValueBuffer!.Engine.Name} engine memory, where the tagger runs one worker (see WorkerCount.For).");
+        return p.GradientBuffer;
     }
 
     private static void Grow<TItem>(ref TItem[] a, long n)
@@ -117,9 +140,12 @@ public sealed partial class TaggerWorker<T> : IDisposable where T : unmanaged, I
         Grow(ref _dY, (long)n * O);
         var dY = _dY.AsSpan(0, n * O);
         Linear.Backward<T>(y.AsSpan(0, n * O), n, O, _m.OutputWeight.Value, dLogits, K, dY, _grads[_iOutW], _grads[_iOutB]);
+        if (GradientReady is { } ready) { ready(_iOutB); ready(_iOutW); }
         Dropout.Backward<T>(dY, _yMask);
 
-        var dx = _rnn.Backward(dY, default);
+        var dx = _rnn.Backward(dY);
+        if (!_layersWriteMasterGradients) _rnn.AddGradientsTo(_grads[_iRnn]); // else the backward accumulated into the master gradient
+        GradientReady?.Invoke(_iRnn);
         var dxs = dx.AsSpan(0, n * I);
         Dropout.Backward<T>(dxs, _xMask);
 
@@ -333,8 +359,8 @@ public sealed partial class TaggerWorker<T> : IDisposable where T : unmanaged, I
         // share a shape (one plan), whatever their exact lengths.
         int maxLen = (_lengths[0] + 7) / 8 * 8;
         var desc = new RnnDataDescriptor(RnnDataLayout.SeqMajorPacked, maxLen, _batch, _m.Hyper.InputSize, _lengths.AsSpan(0, _batch));
-        _rnn.Forward(desc, _x.AsSpan(0, _n * _m.Hyper.InputSize), training);
-        return _rnn.ReadY();
+        // Between layers: dropout keyed by (step, sentence, layer), as the other dropout (SampleKeys).
+        return _rnn.Forward(desc, _x.AsSpan(0, _n * _m.Hyper.InputSize), training, _m.Hyper.Dropout, _stepSeed, _order, _lengths.AsSpan(0, _batch), _stepOff);
     }
 
     private bool _disposed;

@@ -65,6 +65,8 @@ public sealed class EngineOptionTests
     }
 
     [Theory]
+    [InlineData("bench --engine cuda --dtype float16")]
+    [InlineData("bench --engine cuda --dtype bfloat16")]
     [InlineData("checksums --engine cuda --device 1")]
     [InlineData("verify x --engine opencl --device 0:1")]
     [InlineData("tagger train --train t --out m --engine opencl --device pthread")]

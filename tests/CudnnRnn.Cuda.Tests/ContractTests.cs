@@ -23,8 +23,15 @@ public sealed class ContractTests
         ["cudaEventElapsedTime"] = "the library times nothing with events (its events are created without timing)",
     };
 
-    /// <summary>Imports bound beyond the contract (api.json has no call that names a device), from cuda.h.</summary>
-    public static readonly IReadOnlySet<string> ExtrasOutsideContract = new HashSet<string> { "cuInit", "cuDeviceGet", "cuDeviceGetName" };
+    /// <summary>
+    /// Imports bound beyond the contract, from cuda.h (api.json has no driver calls): naming a device, and the context and
+    /// pointer calls that engines in the caller's current context and CudaEngine.Wrap need.
+    /// </summary>
+    public static readonly IReadOnlySet<string> ExtrasOutsideContract = new HashSet<string>
+    {
+        "cuInit", "cuDeviceGet", "cuDeviceGetName",
+        "cuCtxGetCurrent", "cuCtxSetCurrent", "cuCtxGetDevice", "cuStreamGetCtx", "cuPointerGetAttribute", "cuMemGetAddressRange_v2",
+    };
 
     /// <summary>
     /// CUDA runtime calls bound beyond api.json (the stream-ordered allocator, pinned host memory, cudaEventCreateWithFlags and cudaEventQuery; cudaEventRecord, cudaEventSynchronize and cudaEventDestroy are in api.json), with their prototypes
@@ -51,7 +58,18 @@ public sealed class ContractTests
     {
         [typeof(cudaDeviceAttr)] = new Dictionary<string, long>
         {
+            ["cudaDevAttrMultiProcessorCount"] = 16,
             ["cudaDevAttrComputeCapabilityMajor"] = 75, ["cudaDevAttrComputeCapabilityMinor"] = 76, ["cudaDevAttrMemoryPoolsSupported"] = 115,
+        },
+        // Driver extras (cuda.h), for the context and pointer calls of CudaDriver.Context.cs.
+        [typeof(CUpointer_attribute)] = new Dictionary<string, long>
+        {
+            ["CU_POINTER_ATTRIBUTE_CONTEXT"] = 1, ["CU_POINTER_ATTRIBUTE_MEMORY_TYPE"] = 2,
+            ["CU_POINTER_ATTRIBUTE_IS_MANAGED"] = 8, ["CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL"] = 9,
+        },
+        [typeof(CUmemorytype)] = new Dictionary<string, long>
+        {
+            ["CU_MEMORYTYPE_HOST"] = 1, ["CU_MEMORYTYPE_DEVICE"] = 2, ["CU_MEMORYTYPE_ARRAY"] = 3, ["CU_MEMORYTYPE_UNIFIED"] = 4,
         },
         [typeof(cudaMemPoolAttr)] = new Dictionary<string, long>
         {

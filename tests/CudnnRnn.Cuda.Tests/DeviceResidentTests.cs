@@ -38,6 +38,42 @@ public sealed class DeviceResidentTests
     }
 
     [Fact]
+    public void A_warm_training_step_on_the_callers_stream_with_wrapped_caller_memory_makes_no_synchronizing_call()
+    {
+        using var reference = Gpu.RequireEngine();
+        CudaException.ThrowIfFailed(Cudart.cudaSetDevice(reference.Device));
+        using var stream = SafeCudaStream.Create();
+        using var engine = CudaEngine.CreateInCurrentContext(stream.DangerousGetHandle());
+        var rnn = new RnnDescriptor(RnnMode.Gru, 16, 32, 2, RnnDirection.Unidirectional, dataType: RnnDataType.Float32);
+        var xDesc = new RnnDataDescriptor(RnnDataLayout.SeqMajorPacked, 10, 4, 16, [10, 9, 7, 3]);
+        using var layer = new RnnLayer<float>(engine, rnn, seed: 1);
+        long yElements = xDesc.WithVectorSize(rnn.OutputSize).ElementCount;
+        // The caller's memory (cudaMalloc, as another library would hand it over), viewed without a copy.
+        using var xMem = SafeCudaDeviceMemory.Allocate((nuint)xDesc.ElementCount * sizeof(float));
+        using var dyMem = SafeCudaDeviceMemory.Allocate((nuint)yElements * sizeof(float));
+        using var dxMem = SafeCudaDeviceMemory.Allocate((nuint)xDesc.ElementCount * sizeof(float));
+        using var x = engine.Wrap<float>(xMem.DangerousGetHandle(), xDesc.ElementCount);
+        using var dy = engine.Wrap<float>(dyMem.DangerousGetHandle(), yElements);
+        using var dx = engine.Wrap<float>(dxMem.DangerousGetHandle(), xDesc.ElementCount);
+        x.Clear();
+        dy.Clear();
+
+        void Step()
+        {
+            using var context = layer.Forward(xDesc, x);
+            layer.Backward(context, dy, dx: dx);
+        }
+
+        Step();
+        engine.Synchronize();
+        long before = CudaHandleDiagnostics.SynchronizingCalls;
+        for (int i = 0; i < 5; i++) Step();
+        long during = CudaHandleDiagnostics.SynchronizingCalls - before;
+        CudaException.ThrowIfFailed(Cudart.cudaStreamSynchronize(stream));
+        Assert.True(during == 0, $"{during} synchronizing calls in 5 warm steps on the caller's stream; expected none");
+    }
+
+    [Fact]
     public void The_stream_ordered_pool_reports_what_it_holds_and_plans_come_and_go_without_synchronizing_for_memory()
     {
         using var engine = Gpu.RequireEngine();

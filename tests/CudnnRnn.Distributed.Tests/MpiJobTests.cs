@@ -18,9 +18,10 @@ public sealed class MpiJobTests : IDisposable
         try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
     }
 
-    private string[] TrainArgs(string train, string model, int batch = 8, params string[] extra) =>
+    private string[] TrainArgs(string train, string model, int batch = 8, int layers = 1, int threads = 1, params string[] extra) =>
     [
-        "tagger", "train", "--train", train, "--out", model, "--dtype", "float64", "--threads", "1", "--layers", "1", "--hidden", "16",
+        "tagger", "train", "--train", train, "--out", model, "--dtype", "float64", "--threads", threads.ToString(CultureInfo.InvariantCulture),
+        "--layers", layers.ToString(CultureInfo.InvariantCulture), "--hidden", "16",
         "--batch-size", batch.ToString(CultureInfo.InvariantCulture), "--epochs", "2", "--seed", "7", .. extra,
     ];
 
@@ -68,6 +69,46 @@ public sealed class MpiJobTests : IDisposable
         Succeeded(MpiJob.Mpi(2, MpiJob.Cli, TrainArgs(train, other, batch: 6, extra: ["--max-steps", "7", "--distributed"]), JobTimeout), "batch 6");
         double changed = MaxDifference(Weights(one), Weights(other));
         Assert.True(changed > 1e3 * Tolerance, $"a different global batch only moved the weights by {changed:E3}");
+    }
+
+    [Fact]
+    public void Two_layers_with_dropout_train_the_same_weights_on_2_ranks_as_in_1_process_with_1_or_2_threads_float64()
+    {
+        MpiJob.RequireMpirun();
+        string train = MpiJob.WriteTrainingData(_dir, 40, 11);
+        string one = Path.Combine(_dir, "one.safetensors"), threads2 = Path.Combine(_dir, "t2.safetensors"), two = Path.Combine(_dir, "two.safetensors"),
+            other = Path.Combine(_dir, "other.safetensors");
+        string[] steps = ["--max-steps", "7", "--dropout", "0.3"];
+        Succeeded(MpiJob.Run(MpiJob.Cli, TrainArgs(train, one, layers: 2, extra: steps), JobTimeout), "1 process x 1 thread");
+        Succeeded(MpiJob.Run(MpiJob.Cli, TrainArgs(train, threads2, layers: 2, threads: 2, extra: steps), JobTimeout), "1 process x 2 threads");
+        var twoRanks = MpiJob.Mpi(2, MpiJob.Cli, TrainArgs(train, two, layers: 2, extra: [.. steps, "--distributed"]), JobTimeout);
+        Succeeded(twoRanks, "mpirun -np 2");
+        Assert.DoesNotContain("note:", twoRanks.Output); // no "not rank-invariant" caveat any more
+        // Same bound as above: only the order of the gradient sums differs (the inter-layer masks are keyed by sentence).
+        double diff = MaxDifference(Weights(one), Weights(two)), diffThreads = MaxDifference(Weights(one), Weights(threads2));
+        Assert.True(diff <= Tolerance, $"2 ranks vs 1 process, 2 layers with dropout: max |Δw| = {diff:E3} > {Tolerance:E0}");
+        Assert.True(diffThreads <= Tolerance, $"2 threads vs 1, 2 layers with dropout: max |Δw| = {diffThreads:E3} > {Tolerance:E0}");
+        // The checker can fail, and the dropout is really on: another dropout rate gives other weights.
+        Succeeded(MpiJob.Mpi(2, MpiJob.Cli, TrainArgs(train, other, layers: 2, extra: ["--max-steps", "7", "--dropout", "0.5", "--distributed"]), JobTimeout), "dropout 0.5");
+        double changed = MaxDifference(Weights(one), Weights(other));
+        Assert.True(changed > 1e3 * Tolerance, $"another dropout rate only moved the weights by {changed:E3}");
+    }
+
+    [Fact]
+    public void Overlapping_the_all_reduce_with_backward_gives_bitwise_the_blocking_result()
+    {
+        MpiJob.RequireMpirun();
+        string train = MpiJob.WriteTrainingData(_dir, 40, 11);
+        string blocking = Path.Combine(_dir, "blocking.safetensors"), overlapped = Path.Combine(_dir, "overlapped.safetensors");
+        // 4 KiB buckets: the output layer's, the RNN's and the embeddings' gradients land in separate buckets, so the
+        // output bucket really starts before the RNN backward.
+        string[] common = ["--max-steps", "5", "--distributed", "--bucket-mb", "0.004"];
+        Succeeded(MpiJob.Mpi(2, MpiJob.Cli, TrainArgs(train, blocking, layers: 2, extra: common), JobTimeout), "blocking");
+        var o = MpiJob.Mpi(2, MpiJob.Cli, TrainArgs(train, overlapped, layers: 2, extra: [.. common, "--overlap-allreduce"]), JobTimeout);
+        Succeeded(o, "overlapped");
+        Assert.Contains("all-reduce overlapped with backward", o.Output);
+        // Same buckets, same MPI sum (a + b = b + a exactly for 2 ranks), same division: bit for bit.
+        Assert.Equal(0.0, MaxDifference(Weights(blocking), Weights(overlapped)));
     }
 
     [Fact]

@@ -48,4 +48,22 @@ public sealed class NcclTests
         using var buffer = (CudaBuffer<float>)engine.Allocate<float>(4);
         Assert.Throws<ObjectDisposedException>(() => nccl.AllReduce(buffer, ReduceOperation.Sum));
     }
+
+    [Fact]
+    public void The_communicator_accepts_buffers_of_its_gpu_and_routing_sends_host_memory_to_mpi()
+    {
+        using var engine = RequireGpuAndNccl();
+        var nccl = NcclCommunicator.CreateSingle(engine.Device);
+        using var device = (CudaBuffer<float>)engine.Allocate<float>(8);
+        using var cpu = CudnnRnn.Cpu.CpuEngine.Create(1);
+        using var host = cpu.Allocate<float>(8);
+        Assert.True(nccl.Accepts(device));
+        Assert.Equal(CollectiveRoute.Device, CollectiveRouting.Select(device, nccl));
+        Assert.False(nccl.Accepts(host));
+        Assert.Equal(CollectiveRoute.Host, CollectiveRouting.Select(host, nccl));
+        Assert.Throws<ArgumentException>(() => nccl.AllReduce((RnnBuffer<float>)host, ReduceOperation.Sum));
+        nccl.Abort();
+        Assert.False(nccl.Accepts(device)); // an aborted communicator takes no more work: the gradient would go through MPI
+        nccl.Dispose();
+    }
 }

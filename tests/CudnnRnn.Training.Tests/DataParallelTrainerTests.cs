@@ -118,4 +118,67 @@ public sealed class DataParallelTrainerTests : IDisposable
         for (int p = 0; p < ps.Length; p++)
             for (int i = 0; i < ps[p].Count; i++) Assert.Equal(2.0 * (100 * p + i + 1), ps[p].Grad[i]);
     }
+
+    /// <summary>A pretend NCCL: accepts the buffers of one engine and multiplies them by 10 (so the route is visible).</summary>
+    private sealed class TenfoldDevice(IRnnEngine device) : IDeviceCollectiveCommunicator
+    {
+        public int Calls { get; private set; }
+        public bool Accepts<T>(RnnBuffer<T> buffer) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T> => ReferenceEquals(buffer.Engine, device);
+        public void AllReduce<T>(RnnBuffer<T> buffer, ReduceOperation operation) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+        {
+            Calls++;
+            var v = buffer.ToArray();
+            for (int i = 0; i < v.Length; i++) v[i] *= T.CreateChecked(10);
+            buffer.CopyFrom(v);
+        }
+    }
+
+    [Fact]
+    public void Device_gradients_go_to_the_device_communicator_when_it_accepts_them_and_through_host_mpi_otherwise()
+    {
+        using var gpu = CpuEngine.Create(1);   // stands for the cuda engine the device communicator serves
+        using var other = CpuEngine.Create(1); // memory it does not accept (another engine or device)
+        using var onDevice = gpu.Allocate<double>(3);
+        using var elsewhere = other.Allocate<double>(3);
+        onDevice.CopyFrom([1.0, 2, 3]);
+        elsewhere.CopyFrom([1.0, 2, 3]);
+        var device = new TenfoldDevice(gpu);
+        var sync = new GradientSynchronizer<double>([new Parameter<double>("p", 1)], new TripleRank()) { DeviceCommunicator = device };
+        Assert.Equal(CollectiveRoute.Device, CollectiveRouting.Select(onDevice, device));
+        Assert.Equal(CollectiveRoute.Host, CollectiveRouting.Select(elsewhere, device));
+        Assert.Equal(CollectiveRoute.Host, CollectiveRouting.Select(onDevice, null));
+        Assert.Equal((1, 1), sync.AllReduceDeviceGradients([onDevice, elsewhere]));
+        Assert.Equal([10.0, 20, 30], onDevice.ToArray());   // NCCL's (pretend) result
+        Assert.Equal([2.0, 4, 6], elsewhere.ToArray());     // MPI's (TripleRank: twice ours), via a host copy
+        // Without a device communicator everything goes through MPI.
+        var hostOnly = new GradientSynchronizer<double>([new Parameter<double>("p", 1)], new TripleRank());
+        Assert.Equal((0, 2), hostOnly.AllReduceDeviceGradients([onDevice, elsewhere]));
+        Assert.Equal([20.0, 40, 60], onDevice.ToArray());
+        Assert.Equal(1, device.Calls);
+    }
+
+    [Fact]
+    public void Overlapped_buckets_start_once_their_gradients_are_ready_in_bucket_order_and_give_the_blocking_result()
+    {
+        var ps = new[] { new Parameter<double>("a", 3), new Parameter<double>("rnn", 40), new Parameter<double>("c", 2), new Parameter<double>("d", 4) };
+        var comm = new TripleRank();
+        using var sync = new GradientSynchronizer<double>(ps, comm, bucketBytes: 80, overlap: true);
+        Assert.True(sync.Overlaps);
+        Assert.Equal([[3, 2], [1], [0]], sync.Buckets.Select(b => b.ToArray()).ToArray());
+        for (int p = 0; p < ps.Length; p++)
+            for (int i = 0; i < ps[p].Count; i++) ps[p].Grad[i] = 100 * p + i + 1;
+        sync.GradientReady(3);
+        Assert.Empty(comm.Lengths);                 // bucket [d, c] waits for c
+        sync.GradientReady(1);
+        Assert.Empty(comm.Lengths);                 // the RNN's bucket comes after [d, c]: order is kept
+        sync.GradientReady(2);
+        Assert.Equal([6, 40], comm.Lengths);        // both started, in bucket order
+        sync.AllReduceGradients();                  // starts [a], waits, copies back
+        Assert.Equal([6, 40, 3], comm.Lengths);
+        for (int p = 0; p < ps.Length; p++)
+            for (int i = 0; i < ps[p].Count; i++) Assert.Equal(2.0 * (100 * p + i + 1), ps[p].Grad[i]);
+        // The next step starts from scratch (nothing marked ready yet).
+        sync.GradientReady(1);
+        Assert.Equal(3, comm.Lengths.Count);
+    }
 }

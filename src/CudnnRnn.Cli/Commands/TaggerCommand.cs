@@ -61,6 +61,8 @@ internal static class TaggerCommand
         var output = new Option<string>("--out") { Description = "Model file to write (safetensors); the plot goes to MODEL.png.", Required = true };
         var hidden = Positive("--hidden", "Hidden units per direction of the sentence LSTM.", 128);
         var layers = Positive("--layers", "Stacked sentence LSTM layers.", 2);
+        var dropout = new Option<double>("--dropout") { Description = "Dropout between the sentence LSTM layers and before the output layer (keyed by sentence).", DefaultValueFactory = _ => 0.33 };
+        dropout.Validators.Add(r => { if (r.GetValueOrDefault<double>() is not (>= 0 and < 1)) r.AddError("--dropout must be in [0, 1)."); });
         var chars = new EnumOption<CharModel>("--char-model", "Character features: a CNN over the characters, a character BiLSTM, or none.", CharModel.Cnn, CharModels);
         var batch = Positive("--batch-size", "Sentences per batch.", 32);
         var optimizer = new EnumOption<OptimizerKind>("--optimizer", "Optimizer.", OptimizerKind.Adam, Optimizers);
@@ -68,7 +70,7 @@ internal static class TaggerCommand
         var precision = PrecisionOption("in training (the model file holds the float32 master weights either way)");
 
         var cmd = new Command("train", "Train a tagger; evaluates on --dev after each epoch and keeps the best model.");
-        foreach (var o in new Option[] { train, dev, epochs, timeLimit, column, seed, threads, output, hidden, layers, chars, batch, optimizer, lr, precision })
+        foreach (var o in new Option[] { train, dev, epochs, timeLimit, column, seed, threads, output, hidden, layers, dropout, chars, batch, optimizer, lr, precision })
             cmd.Options.Add(o);
         var engine = EngineOptions.AddTo(cmd);
         // ---- issue 15: --distributed, --checkpoint-every, --resume, --max-steps, --dtype (options and flow in TaggerDistributed.cs) ----
@@ -79,7 +81,7 @@ internal static class TaggerCommand
         {
             var options = new TaggerTrainingOptions
             {
-                Hyper = new TaggerHyperParameters { Hidden = r.GetValue(hidden), Layers = r.GetValue(layers), CharModel = chars.GetValue(r) },
+                Hyper = new TaggerHyperParameters { Hidden = r.GetValue(hidden), Layers = r.GetValue(layers), Dropout = r.GetValue(dropout), CharModel = chars.GetValue(r) },
                 Training = new TrainingOptions
                 {
                     Epochs = r.GetValue(epochs), TimeLimit = r.GetValue(timeLimit) is { } m ? TimeSpan.FromMinutes(m) : null, Seed = r.GetValue(seed),

@@ -2,6 +2,8 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using CudnnRnn.Cli.Tagging;
+using CudnnRnn.Cuda;
+using CudnnRnn.Distributed.Native;
 using CudnnRnn.Distributed;
 using CudnnRnn.Training;
 
@@ -21,12 +23,14 @@ internal sealed class TaggerDistributed
     private readonly Option<int> _checkpointEvery = new("--checkpoint-every") { Description = "Write OUT.ckpt every N optimizer steps (atomically; rank 0)." };
     private readonly Option<bool> _resume = new("--resume") { Description = "Continue from OUT.ckpt (same settings; any number of ranks)." };
     private readonly Option<long> _maxSteps = new("--max-steps") { Description = "Stop after N optimizer steps in total (counting steps before a resume)." };
+    private readonly Option<bool> _overlap = new("--overlap-allreduce") { Description = "Start each gradient bucket's all-reduce while backward still runs (DDP overlap; needs --threads 1 and several buckets, see --bucket-mb)." };
+    private readonly Option<double> _bucketMb = new("--bucket-mb") { Description = "Gradient bucket size in MiB (PyTorch DDP's 25 by default).", DefaultValueFactory = _ => 25 };
     private readonly Option<string> _dtype = new("--dtype") { Description = "Precision of the parameters and the computation: float32 or float64.", DefaultValueFactory = _ => "float32" };
 
     /// <summary>Adds the options to <paramref name="cmd"/>.</summary>
     public void AddTo(Command cmd)
     {
-        foreach (var o in new Option[] { _distributed, _checkpointEvery, _resume, _maxSteps, _dtype }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { _distributed, _checkpointEvery, _resume, _maxSteps, _overlap, _bucketMb, _dtype }) cmd.Options.Add(o);
     }
 
     /// <summary>True when any of these options asks for the data-parallel flow.</summary>
@@ -45,6 +49,8 @@ internal sealed class TaggerDistributed
         long maxSteps = r.GetValue(_maxSteps);
         if (every < 0) throw new UsageException("--checkpoint-every must not be negative.");
         if (maxSteps < 0) throw new UsageException("--max-steps must not be negative.");
+        double bucketMb = r.GetValue(_bucketMb);
+        if (!(bucketMb > 0 && bucketMb <= 1 << 20)) throw new UsageException($"--bucket-mb must be in (0, {1 << 20}], not {bucketMb}.");
         bool resume = r.GetValue(_resume);
         string ckpt = modelPath + ".ckpt";
         if (resume && !File.Exists(ckpt)) throw new UsageException($"--resume: no checkpoint at {ckpt}.");
@@ -58,12 +64,14 @@ internal sealed class TaggerDistributed
                 ? comm.LocalRank.ToString(CultureInfo.InvariantCulture) : engineChoice.Device;
             int threads = options.Threads > 0 ? options.Threads : kind == EngineKind.Cpu ? Math.Max(1, Environment.ProcessorCount / comm.WorldSize) : 1;
             using var engine = Engines.Create(kind, dev, kind == EngineKind.Cpu ? threads : 0);
+            using var nccl = mpi is not null ? CreateNccl(mpi, engine) : null;
             var train = ConlluReader.ReadFile(trainPath).Select(s => s.ToTagged(column)).ToList();
             var devSet = devPath is null || comm.Rank != 0 ? null : ConlluReader.ReadFile(devPath).Select(s => s.ToTagged(column)).ToList();
             var parallel = new DataParallelOptions
             {
                 Communicator = comm, MaxSteps = maxSteps, CheckpointEvery = every, CheckpointPath = ckpt, Resume = resume,
                 BeforeStep = FaultInjection(comm.Rank),
+                DeviceCommunicator = nccl, OverlapAllReduce = r.GetValue(_overlap), BucketBytes = Math.Max(1, (long)(bucketMb * (1 << 20))),
             };
             var o = options with { Threads = threads };
             var result = dtype == "float64"
@@ -86,6 +94,29 @@ internal sealed class TaggerDistributed
             mpi.Abort(1, $"error: rank {mpi.Rank} of {mpi.WorldSize} failed: {e.GetType().Name}: {e.Message}");
             throw; // not reached
         }
+    }
+
+    /// <summary>
+    /// On the cuda engine, the NCCL communicator of all ranks (unique id broadcast over MPI, each rank on its engine's GPU,
+    /// which is its local rank unless --device says otherwise) for device-resident gradients; null on other engines or
+    /// when any rank lacks libnccl.so.2 (then every gradient goes through MPI, and the run says so). The ranks first
+    /// agree over MPI, since NCCL's initialisation is collective and one rank without NCCL must not leave the others waiting.
+    /// </summary>
+    internal static NcclCommunicator? CreateNccl(MpiCommunicator mpi, IRnnEngine engine)
+    {
+        if (engine is not CudaEngine cuda) return null;
+        bool here = DistributedLibraries.TryLoadNccl(out var why);
+        Span<double> ok = [here ? 1 : 0];
+        mpi.AllReduce(ok, ReduceOperation.Sum);
+        if (ok[0] != mpi.WorldSize)
+        {
+            if (mpi.Rank == 0) Console.WriteLine($"note: NCCL is missing on {mpi.WorldSize - (int)ok[0]} rank(s); device gradients go through MPI via host copies" +
+                (here ? "" : $" ({why!.Message.Split('\n')[0]})"));
+            return null;
+        }
+        var nccl = NcclCommunicator.Create(mpi, cuda.Device);
+        if (mpi.Rank == 0) Console.WriteLine($"NCCL {NcclCommunicator.LibraryVersion} communicator: {mpi.WorldSize} rank(s), one GPU each (rank 0 on device {cuda.Device}); device-resident gradients use it, host ones MPI");
+        return nccl;
     }
 
     /// <summary>The fault hook of <see cref="FaultVariable"/> for this rank, or null.</summary>

@@ -1,15 +1,173 @@
+// The CUDA branch of `cudnnrnn example interop`: device memory allocated outside our engine (cudaMalloc through the raw
+// interop, standing in for another library: PyTorch/TorchSharp, ManagedCuda, ILGPU), on a stream that library owns, in the
+// context current on the thread, goes through forward and backward with no copy; every result is compared bitwise with
+// the same computation on engine-allocated buffers of an ordinary engine.
+using System.Runtime.InteropServices;
+using CudnnRnn.Cuda;
+using CudnnRnn.Interop;
+
 namespace CudnnRnn.Cli.Examples;
 
-// The CUDA branch of `cudnnrnn example interop` (cudaMalloc through the raw interop, the caller's stream and context).
 internal static partial class InteropExample
 {
-    /// <summary>Not here yet: reports so and fails.</summary>
-    private static int RunCuda(string? device, bool ilgpu, ExampleOptions options)
+    /// <summary>
+    /// Runs the CUDA checks against <paramref name="reference"/> (an engine from <see cref="CudaEngine.Create"/>), printing
+    /// one line per check to <paramref name="log"/>; returns how many passed and failed. The caller prints the summary line.
+    /// </summary>
+    internal static (int Passed, int Failed) RunCuda(CudaEngine reference, TextWriter log, ulong seed = 1)
     {
-        _ = device;
-        _ = ilgpu;
-        options.Log.WriteLine("interop: the cuda interop path is provided by the cuda engine branch");
-        options.Log.WriteLine("interop: 0 checks passed, 1 failed");
-        return 1;
+        ArgumentNullException.ThrowIfNull(reference);
+        ArgumentNullException.ThrowIfNull(log);
+        int passed = 0, failed = 0;
+        void Check(string what, bool holds, string detail = "")
+        {
+            if (holds) passed++; else failed++;
+            log.WriteLine($"  [{(holds ? "ok" : "FAIL")}] cuda: {what}{(detail.Length > 0 ? $" ({detail})" : "")}");
+        }
+
+        var rnn = new RnnDescriptor(RnnMode.Lstm, 8, 16, 2, RnnDirection.Bidirectional, dataType: RnnDataType.Float32);
+        var xDesc = new RnnDataDescriptor(RnnDataLayout.SeqMajorUnpacked, 6, 3, 8, [6, 4, 5]);
+        var host = CudaInteropData.Create(reference, rnn, xDesc, seed);
+
+        // The engine's way: buffers it allocates itself.
+        using var ours = CudaInteropData.Buffers.Allocate(reference, host);
+        using (var plan = reference.CreatePlan<float>(rnn, xDesc))
+            CudaInteropData.Step(plan, xDesc, ours);
+        var expected = ours.ReadAll();
+
+        // "Another library": the primary context made current by the CUDA runtime, its own stream, cudaMalloc'd memory.
+        CudaException.ThrowIfFailed(Cudart.cudaSetDevice(reference.Device));
+        using var foreignStream = SafeCudaStream.Create();
+        var raw = new List<SafeCudaDeviceMemory>();
+        try
+        {
+            using var engine = CudaEngine.CreateInCurrentContext(foreignStream.DangerousGetHandle());
+            Check("the engine queues its work on the caller's stream", engine.StreamHandle == foreignStream.DangerousGetHandle() && !engine.OwnsStream,
+                $"engine stream 0x{engine.StreamHandle:x}, caller's 0x{foreignStream.DangerousGetHandle():x}");
+            RnnBuffer<float> Foreign(float[] values)
+            {
+                var memory = SafeCudaDeviceMemory.Allocate((nuint)values.Length * sizeof(float));
+                raw.Add(memory);
+                unsafe
+                {
+                    fixed (float* p = values)
+                        if (values.Length > 0)
+                            CudaException.ThrowIfFailed(Cudart.cudaMemcpy((void*)memory.DangerousGetHandle(), p, (nuint)values.Length * sizeof(float), cudaMemcpyKind.cudaMemcpyHostToDevice));
+                }
+                return engine.Wrap<float>(memory.DangerousGetHandle(), values.Length);
+            }
+            using var theirs = CudaInteropData.Buffers.From(host, Foreign);
+            using var foreignPlan = engine.CreatePlan<float>(rnn, xDesc);
+            long syncBefore = CudaHandleDiagnostics.SynchronizingCalls;
+            CudaInteropData.Step(foreignPlan, xDesc, theirs);
+            Check("forward + backward on wrapped memory made no synchronizing call", CudaHandleDiagnostics.SynchronizingCalls == syncBefore,
+                $"{CudaHandleDiagnostics.SynchronizingCalls - syncBefore} calls");
+            CudaException.ThrowIfFailed(Cudart.cudaStreamSynchronize(foreignStream));
+            var actual = theirs.ReadAll();
+            foreach (var (name, e) in expected)
+            {
+                int diff = CudaInteropData.BitwiseDifferences(e, actual[name]);
+                Check($"{name} on wrapped cudaMalloc memory == engine memory, bitwise", diff == 0, $"{e.Length} values, {diff} differ");
+            }
+
+            // Disposing a view frees nothing: the caller's memory still holds the input.
+            var xRaw = raw[0];
+            theirs.X.Dispose();
+            var back = new float[host.X.Length];
+            unsafe
+            {
+                fixed (float* p = back)
+                    CudaException.ThrowIfFailed(Cudart.cudaMemcpy(p, (void*)xRaw.DangerousGetHandle(), (nuint)back.Length * sizeof(float), cudaMemcpyKind.cudaMemcpyDeviceToHost));
+            }
+            Check("disposing a view leaves the caller's memory allocated and intact", CudaInteropData.BitwiseDifferences(host.X, back) == 0);
+            bool refused = false;
+            try { _ = theirs.X.ToArray(); } catch (ObjectDisposedException) { refused = true; }
+            Check("a disposed view refuses use", refused);
+
+            // Host memory is refused before any cuDNN call.
+            var pinned = GCHandle.Alloc(new float[4], GCHandleType.Pinned);
+            try
+            {
+                string? message = null;
+                try { engine.Wrap<float>(pinned.AddrOfPinnedObject(), 4).Dispose(); } catch (ArgumentException e) { message = e.Message; }
+                Check("a host pointer is refused with a clear message", message is not null, message ?? "accepted");
+            }
+            finally
+            {
+                pinned.Free();
+            }
+        }
+        finally
+        {
+            foreach (var m in raw) m.Dispose();
+        }
+        return (passed, failed);
+    }
+}
+
+/// <summary>The data, buffers and the one training step the CUDA interop example runs on two sets of buffers.</summary>
+internal static class CudaInteropData
+{
+    internal sealed record Host(float[] X, float[] Hx, float[] Cx, float[] W, float[] Dy, float[] Dhy, float[] Dcy, long YElements);
+
+    public static Host Create(CudaEngine engine, RnnDescriptor rnn, RnnDataDescriptor xDesc, ulong seed)
+    {
+        var random = new SeededRandom(seed);
+        float[] Random(long n)
+        {
+            var a = new float[n];
+            random.FillUniform<float>(a, 0.5);
+            return a;
+        }
+        long state = (long)rnn.PseudoLayerCount * xDesc.Batch * rnn.StateSize;
+        long cell = (long)rnn.PseudoLayerCount * xDesc.Batch * rnn.HiddenSize;
+        long y = xDesc.WithVectorSize(rnn.OutputSize).ElementCount;
+        var x = Random(xDesc.ElementCount);
+        var dy = Random(y);
+        // Padded positions hold zeros in x and dy, as an unpacked batch does.
+        return new Host(x, Random(state), Random(cell), Random(engine.GetWeightLayout(rnn).TotalElements), dy, Random(state), Random(cell), y);
+    }
+
+    internal sealed class Buffers : IDisposable
+    {
+        public required RnnBuffer<float> X, Hx, Cx, W, Dy, Dhy, Dcy, Y, Hy, Cy, Dx, Dhx, Dcx, Dw;
+
+        public static Buffers Allocate(IRnnEngine e, Host h) => From(h, v => e.Upload<float>(v));
+
+        public static Buffers From(Host h, Func<float[], RnnBuffer<float>> make) => new()
+        {
+            X = make(h.X), Hx = make(h.Hx), Cx = make(h.Cx), W = make(h.W), Dy = make(h.Dy), Dhy = make(h.Dhy), Dcy = make(h.Dcy),
+            Y = make(new float[h.YElements]), Hy = make(new float[h.Hx.Length]), Cy = make(new float[h.Cx.Length]),
+            Dx = make(new float[h.X.Length]), Dhx = make(new float[h.Hx.Length]), Dcx = make(new float[h.Cx.Length]), Dw = make(new float[h.W.Length]),
+        };
+
+        public Dictionary<string, float[]> ReadAll() => new()
+        {
+            ["y"] = Y.ToArray(), ["hy"] = Hy.ToArray(), ["cy"] = Cy.ToArray(), ["dx"] = Dx.ToArray(),
+            ["dhx"] = Dhx.ToArray(), ["dcx"] = Dcx.ToArray(), ["dw"] = Dw.ToArray(),
+        };
+
+        public void Dispose()
+        {
+            foreach (var b in new[] { X, Hx, Cx, W, Dy, Dhy, Dcy, Y, Hy, Cy, Dx, Dhx, Dcx, Dw }) b.Dispose();
+        }
+    }
+
+    /// <summary>Training forward, backward data, backward weights (Set) on <paramref name="plan"/>.</summary>
+    public static void Step(RnnPlan<float> plan, RnnDataDescriptor xDesc, Buffers b)
+    {
+        using var reserve = plan.CreateReserve();
+        plan.Forward(RnnForwardMode.Training, xDesc, b.X, b.Y, b.Hx, b.Hy, b.Cx, b.Cy, b.W, reserve);
+        plan.BackwardData(xDesc, b.Y, b.Dy, b.Dx, b.Hx, b.Dhy, b.Dhx, b.Cx, b.Dcy, b.Dcx, b.W, reserve);
+        plan.BackwardWeights(WeightGradMode.Set, xDesc, b.X, b.Hx, b.Y, b.Dw, reserve);
+    }
+
+    /// <summary>How many elements differ in their bits (a length mismatch counts every missing element).</summary>
+    public static int BitwiseDifferences(float[] a, float[] b)
+    {
+        int n = Math.Abs(a.Length - b.Length);
+        for (int i = 0; i < Math.Min(a.Length, b.Length); i++)
+            if (BitConverter.SingleToInt32Bits(a[i]) != BitConverter.SingleToInt32Bits(b[i])) n++;
+        return n;
     }
 }

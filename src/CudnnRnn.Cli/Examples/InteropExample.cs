@@ -43,7 +43,7 @@ internal static partial class InteropExample
             {
                 case EngineKind.Cpu: outside = ilgpu ? CreateIlgpuCpu() : new CpuOutside(); break;
                 case EngineKind.OpenCl: outside = ilgpu ? CreateIlgpuOpenCl(device) : OpenClOutside.Create(device); break;
-                case EngineKind.Cuda: return RunCuda(device, ilgpu, options);
+                case EngineKind.Cuda: return RunCudaExample(device, ilgpu, options);
                 default: throw new ArgumentOutOfRangeException(nameof(kind), kind, null);
             }
         }
@@ -54,6 +54,39 @@ internal static partial class InteropExample
             return 1;
         }
         using (outside) return RunChecks(outside, options);
+    }
+
+    /// <summary>The cuda engine: an ordinary engine as the reference, then <see cref="RunCuda"/>'s checks on memory and a
+    /// stream "another library" made (InteropExample.Cuda.cs). ILGPU's CUDA accelerator is not wired here.</summary>
+    private static int RunCudaExample(string? device, bool ilgpu, ExampleOptions options)
+    {
+        var log = options.Log;
+        if (ilgpu)
+        {
+            log.WriteLine("interop: --ilgpu with --engine cuda is not implemented (see README: ILGPU's CUDA accelerator creates its own context; use CudaEngine.CreateInCurrentContext)");
+            log.WriteLine("interop: 0 checks passed, 1 failed");
+            return 1;
+        }
+        int ordinal = 0;
+        if (device is not null && !int.TryParse(device, NumberStyles.Integer, CultureInfo.InvariantCulture, out ordinal))
+        {
+            log.WriteLine($"interop: --device for cuda is a device ordinal (0, 1, ...), not '{device}'");
+            log.WriteLine("interop: 0 checks passed, 1 failed");
+            return 1;
+        }
+        if (!Cuda.CudaEngine.TryCreate(out var engine, out var reason, ordinal))
+        {
+            log.WriteLine($"interop: the cuda path is unavailable here: {reason}");
+            log.WriteLine("interop: 0 checks passed, 1 failed");
+            return 1;
+        }
+        using (engine)
+        {
+            log.WriteLine($"interop: cuda, {engine!.DeviceDescription}");
+            var (passed, failed) = RunCuda(engine, log, options.Seed);
+            log.WriteLine($"interop: {passed} checks passed, {failed} failed");
+            return failed == 0 ? 0 : 1;
+        }
     }
 
     private static int RunChecks(IOutsideMemory outside, ExampleOptions options)

@@ -53,6 +53,26 @@ public static unsafe partial class Mpi
     [LibraryImport(DistributedLibraries.MpiLibraryName)]
     public static partial int MPI_Allreduce(void* sendbuf, void* recvbuf, int count, nint datatype, nint op, nint comm);
 
+    /// <summary>
+    /// <c>int MPI_Iallreduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype, MPI_Op, MPI_Comm, MPI_Request *request)</c>
+    /// (MPI 3): starts a non-blocking all-reduce; the buffer must stay pinned until <see cref="MPI_Wait"/> or a
+    /// successful <see cref="MPI_Test"/>. Open MPI's <c>MPI_Request</c> is a pointer (<c>ompi_request_t*</c>).
+    /// </summary>
+    [LibraryImport(DistributedLibraries.MpiLibraryName)]
+    public static partial int MPI_Iallreduce(void* sendbuf, void* recvbuf, int count, nint datatype, nint op, nint comm, nint* request);
+
+    /// <summary>
+    /// <c>int MPI_Test(MPI_Request *request, int *flag, MPI_Status *status)</c>: flag ≠ 0 when the operation completed
+    /// (the request is then set to <c>MPI_REQUEST_NULL</c>); it also lets the library progress. Pass null for
+    /// <c>MPI_STATUS_IGNORE</c> (Open MPI: <c>((MPI_Status *) 0)</c>).
+    /// </summary>
+    [LibraryImport(DistributedLibraries.MpiLibraryName)]
+    public static partial int MPI_Test(nint* request, out int flag, void* status);
+
+    /// <summary><c>int MPI_Wait(MPI_Request *request, MPI_Status *status)</c>: blocks until the operation completes; null status = ignore.</summary>
+    [LibraryImport(DistributedLibraries.MpiLibraryName)]
+    public static partial int MPI_Wait(nint* request, void* status);
+
     /// <summary><c>int MPI_Bcast(void *buffer, int count, MPI_Datatype, int root, MPI_Comm)</c>.</summary>
     [LibraryImport(DistributedLibraries.MpiLibraryName)]
     public static partial int MPI_Bcast(void* buffer, int count, nint datatype, int root, nint comm);
