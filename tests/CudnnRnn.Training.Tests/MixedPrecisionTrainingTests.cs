@@ -45,6 +45,26 @@ public sealed class MixedPrecisionTrainingTests : IDisposable
         Assert.True(results[Precision.Fp16].History[^1].LossScale >= 1, "the float16 run kept a usable scale");
     }
 
+    [Theory]
+    [InlineData(Precision.Fp16)]
+    [InlineData(Precision.Bf16)]
+    public void A_two_layer_16_bit_tagger_learns_through_its_stacked_layers(Precision precision)
+    {
+        // Two layers take the stacked path (block copies from the multi-layer master, keyed dropout between the layers in
+        // float32, gradients added back block by block); a wrong block or a lost gradient would stop it from learning the
+        // task, which needs the second layer's output: the thresholds of the float32 test.
+        var train = SyntheticTask.Generate(1500, 3);
+        var dev = SyntheticTask.Generate(300, 4);
+        using var engine = CpuEngine.Create(1);
+        var hyper = SyntheticTask.HyperParameters(true) with { Layers = 2, Dropout = 0.1 };
+        using var tagger = Tagger<float>.Create(engine, hyper, train, TagColumn.Upos, 3, precision);
+        var h = new TaggerTrainer<float>(tagger, SyntheticTask.TrainingOptions(epochs: 4, seed: 3) with { Precision = precision })
+            .Train(train, dev, TestContext.Current.CancellationToken);
+        double acc = TaggerEvaluation.Evaluate(tagger, dev).Accuracy;
+        Assert.True(h[^1].TrainLoss < h[0].TrainLoss / 3, $"loss {h[0].TrainLoss} -> {h[^1].TrainLoss}");
+        Assert.True(acc > 0.97, $"dev accuracy {acc}");
+    }
+
     [Fact]
     public void A_float16_step_whose_scaled_gradients_overflow_is_skipped_and_the_scale_halves()
     {
