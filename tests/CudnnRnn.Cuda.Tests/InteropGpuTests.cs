@@ -1,3 +1,4 @@
+using CudnnRnn.Verification;
 using System.Runtime.InteropServices;
 using CudnnRnn.Interop;
 using Xunit;
@@ -28,17 +29,17 @@ public sealed class InteropGpuTests
 
     private static Dictionary<string, float[]> Run(CudaEngine engine, Func<float[], RnnBuffer<float>>? make = null)
     {
-        var host = CudaInteropData.Create(engine, s_rnn, s_x, seed: 7);
-        using var b = CudaInteropData.Buffers.From(host, make ?? (v => engine.Upload<float>(v)));
+        var host = InteropStepData.Create(engine, s_rnn, s_x, seed: 7);
+        using var b = InteropStepData.Buffers.From(host, make ?? (v => engine.Upload<float>(v)));
         using var plan = engine.CreatePlan<float>(s_rnn, s_x);
-        CudaInteropData.Step(plan, s_x, b);
+        InteropStepData.Step(plan, s_x, b);
         return b.ReadAll();
     }
 
     private static void AssertBitwise(Dictionary<string, float[]> expected, Dictionary<string, float[]> actual)
     {
         foreach (var (name, e) in expected)
-            Assert.True(CudaInteropData.BitwiseDifferences(e, actual[name]) == 0, $"{name}: wrapped/foreign run differs bitwise from the engine's own");
+            Assert.True(InteropStepData.BitwiseDifferences(e, actual[name]) == 0, $"{name}: wrapped/foreign run differs bitwise from the engine's own");
     }
 
     [Fact]
