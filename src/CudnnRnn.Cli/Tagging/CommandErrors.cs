@@ -32,7 +32,8 @@ internal static class CommandErrors
 
     private static bool IsUserError(Exception e) => e is ConlluFormatException or ModelFormatException or FileNotFoundException
         or DirectoryNotFoundException or RnnEngineUnavailableException or ArgumentException or UnauthorizedAccessException
-        or UsageException or IOException or TimeoutException or TrainingDivergedException;
+        or UsageException or IOException or TimeoutException or TrainingDivergedException
+        or NotSupportedException; // e.g. a 16-bit --precision on an engine that cannot run it (the message names the reason)
 }
 
 /// <summary>A command-line usage problem detected by a command (bad combination of options).</summary>
