@@ -103,7 +103,15 @@ internal sealed class AutocastStackedRnn<TLow> : ISentenceRnn<float> where TLow 
         {
             var layer = _layers[l];
             layer.Training = training;
-            var ctx = _contexts[l] = layer.Forward(desc, input);   // casts the layer's master and the input to 16 bits
+            RnnForwardContext<TLow> ctx;
+            try
+            {
+                ctx = _contexts[l] = layer.Forward(desc, input);   // casts the layer's master and the input to 16 bits
+            }
+            catch (OverflowException e) when (training)
+            {
+                throw AutocastWorkerRnn<TLow>.MasterOverflow(e);
+            }
             int width = layer.Layer.Descriptor.OutputSize;
             long n = (long)rows * width;
             if (_y[l] is null || _y[l].Length < n) _y[l] = new float[n];

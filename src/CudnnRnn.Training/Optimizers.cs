@@ -124,6 +124,9 @@ public sealed class TrainingDivergedException : Exception
 {
     /// <summary>Creates the exception.</summary>
     public TrainingDivergedException(string message) : base(message) { }
+
+    /// <summary>Creates the exception with the error that revealed the divergence.</summary>
+    public TrainingDivergedException(string message, Exception inner) : base(message, inner) { }
 }
 
 /// <summary>Learning rate as a function of training progress.</summary>

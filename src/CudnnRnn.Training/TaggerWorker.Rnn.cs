@@ -133,8 +133,19 @@ internal sealed class AutocastWorkerRnn<TLow> : WorkerRnn<float> where TLow : un
     {
         _layer.Training = training;
         DisposeContext();
-        _ctx = _layer.Forward(xDesc, x);
+        try
+        {
+            _ctx = _layer.Forward(xDesc, x);
+        }
+        catch (OverflowException e) when (training)
+        {
+            throw MasterOverflow(e);
+        }
     }
+
+    /// <summary>A master weight beyond the 16-bit range during training: the run has diverged for this precision.</summary>
+    internal static TrainingDivergedException MasterOverflow(OverflowException e) =>
+        new($"Training diverged for {typeof(TLow).Name}: {e.Message}", e);
 
     public override float[] ReadY() => _layer.ReadWidened(_ctx!.Y);
     public override float[] ReadHy() => _layer.ReadWidened(_ctx!.Hy);

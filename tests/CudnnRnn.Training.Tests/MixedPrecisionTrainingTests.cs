@@ -149,6 +149,28 @@ public sealed class MixedPrecisionTrainingTests : IDisposable
     }
 
     [Fact]
+    public void A_master_weight_beyond_float16_stops_training_naming_it()
+    {
+        // The optimizer can push a master weight past 65504, which float16 cannot hold: training stops with the name and
+        // element instead of running the RNN on an infinite weight. bf16 (float32's range) takes the same value.
+        var train = SyntheticTask.Generate(20, 5);
+        using var engine = CpuEngine.Create(1);
+        foreach (var p in new[] { Precision.Fp16, Precision.Bf16 })
+        {
+            using var tagger = Tagger<float>.Create(engine, SyntheticTask.HyperParameters(true, 8), train, TagColumn.Upos, 5, p);
+            tagger.RnnWeights.Value[7] = 70000f;
+            var trainer = new TaggerTrainer<float>(tagger, SyntheticTask.TrainingOptions(epochs: 1, seed: 5) with { Precision = p });
+            if (p == Precision.Fp16)
+            {
+                var e = Assert.Throws<TrainingDivergedException>(() => trainer.Train(train, null, TestContext.Current.CancellationToken));
+                Assert.Contains("'lstm.layer0' element 7", e.Message);
+                Assert.IsType<OverflowException>(e.InnerException);
+            }
+            else Assert.Single(trainer.Train(train, null, TestContext.Current.CancellationToken));
+        }
+    }
+
+    [Fact]
     public void Mixed_precision_needs_a_float_tagger_and_matching_options()
     {
         using var engine = CpuEngine.Create(1);
