@@ -117,7 +117,8 @@ public sealed unsafe partial class OpenClEngine
     /// How many calls of this engine made the host wait for the device: <c>clFinish</c>, blocking
     /// <c>clEnqueueReadBuffer</c>/<c>clEnqueueWriteBuffer</c> (<see cref="RnnBuffer{T}.Read"/>, <see cref="RnnBuffer{T}.Write"/>
     /// and the copies built on them) and <c>clWaitForEvents</c>. Plan calls make none; a training step on buffers already on
-    /// the device makes none (a test checks it).
+    /// the device makes none (a test checks it). An optimizer step on parameters in this engine's memory makes two per
+    /// parameter (the blocking write and read of its non-finite flags; a test checks that too).
     /// </summary>
     public long SynchronizingCalls => Volatile.Read(ref _synchronizingCalls);
 

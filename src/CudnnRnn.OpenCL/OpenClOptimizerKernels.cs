@@ -101,13 +101,19 @@ internal sealed unsafe class OpenClOptimizerKernels<T> : IDisposable where T : u
     private void SetFlags(int a, int b)
     {
         int* f = stackalloc int[2] { a, b };
+        long covered = _engine.BeginSynchronizingCall();   // a blocking write: counted like every host wait of the engine
         OpenClException.ThrowIfFailed(_engine.Api.EnqueueWriteBuffer(_engine.Queue, _flags.DangerousGetHandle(), true, 0, 2 * sizeof(int), f, 0, null, null));
+        _engine.EndSynchronizingCall(covered);
+        _engine.CountHostTransfer();
     }
 
     private (int, int) ReadFlags()
     {
         int* f = stackalloc int[2];
+        long covered = _engine.BeginSynchronizingCall();
         OpenClException.ThrowIfFailed(_engine.Api.EnqueueReadBuffer(_engine.Queue, _flags.DangerousGetHandle(), true, 0, 2 * sizeof(int), f, 0, null, null));
+        _engine.EndSynchronizingCall(covered);
+        _engine.CountHostTransfer();
         return (f[0], f[1]);
     }
 

@@ -49,7 +49,13 @@ public class OpenClOptimizerTests
             gb.CopyFrom(g);
             long version = wb.Version;
             Assert.True(a.Step());
+            long syncs = engine.SynchronizingCalls;
             Assert.True(b.Step());
+            // Per parameter, the gradient's non-finite check and the update each write and read the kernels' flags with a
+            // blocking call: 4 host waits, counted like every other wait of the engine (the momentum state's first upload,
+            // a counted blocking write, comes on top in the first step only).
+            long expected = 4 + (step == 0 && momentum > 0 ? 1 : 0);
+            Assert.Equal(expected, engine.SynchronizingCalls - syncs);
             Assert.True(wb.Version > version, "the kernel update must bump the buffer's version");
             Assert.Equal(-1, FirstBitDifference(host.Value, wb.ToArray()));
             Assert.Equal(-1, FirstBitDifference(host.Grad, gb.ToArray())); // weight decay is written into the gradient on both
