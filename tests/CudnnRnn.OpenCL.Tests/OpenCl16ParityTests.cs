@@ -117,29 +117,8 @@ internal sealed record ParityData(Dictionary<string, double[]> W, Dictionary<str
     {
         T[] C(double[] a) => a.Select(v => double.IsNaN(v) ? T.NaN : T.CreateChecked(T16.CreateChecked(v))).ToArray();
         T[]? Co(double[]? a) => a is null ? null : C(a);
-        var layout = engine.GetWeightLayout(rnn);
-        T[] Pack(Dictionary<string, double[]> parameters)
-        {
-            var ws = new T[layout.TotalElements];
-            foreach (var (name, values) in parameters) layout.ImportPyTorch<T>(ws, name, C(values));
-            return ws;
-        }
-        var p = Pass<T>.Run(engine, rnn, xDesc, Pack(W), C(X), Co(Hx), Co(Cx), C(Dy), Co(Dhy), Co(Dcy),
-            new PassOptions<T> { InferenceFirst = true, TrainingForwards = 2, InitialDw = Pack(Dw0) });
-        static double[] D(T[] a) => a.Select(v => double.CreateChecked(v)).ToArray();
-        var r = new Dictionary<string, double[]>
-        {
-            ["yInference"] = D(p.YInference), ["hyInference"] = D(p.HyInference),
-            ["y"] = D(p.Y), ["hy"] = D(p.Hy), ["dx"] = D(p.Dx), ["dhx"] = D(p.Dhx),
-        };
-        if (rnn.Mode == RnnMode.Lstm) { r["cy"] = D(p.Cy); r["dcx"] = D(p.Dcx); }
-        foreach (var param in layout.PyTorchParameters)
-        {
-            var g = new T[param.Count];
-            layout.ExportPyTorch<T>(p.Dw, param.Name, g);
-            r["grad." + param.Name] = D(g);
-        }
-        return r;
+        Dictionary<string, T[]> Cd(Dictionary<string, double[]> d) => d.ToDictionary(kv => kv.Key, kv => C(kv.Value));
+        return EngineParity.Run(engine, rnn, xDesc, Cd(W), Cd(Dw0), C(X), C(Dy), Co(Hx), Co(Dhy), Co(Cx), Co(Dcy));
     }
 
     private static double[] Uniform(Random rng, long count, double scale)

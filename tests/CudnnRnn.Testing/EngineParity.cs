@@ -90,8 +90,11 @@ public static class EngineParity
         return null;
     }
 
-    /// <summary>One engine's pass: every output as double, the weight gradient per PyTorch parameter.</summary>
-    private static Dictionary<string, double[]> Run<T>(IRnnEngine engine, RnnDescriptor rnn, RnnDataDescriptor xDesc,
+    /// <summary>
+    /// One engine's pass (inference first, two training forwards, backward data, backward weights Add onto dW0): every
+    /// output as double, the weight gradient per PyTorch parameter.
+    /// </summary>
+    public static Dictionary<string, double[]> Run<T>(IRnnEngine engine, RnnDescriptor rnn, RnnDataDescriptor xDesc,
         Dictionary<string, T[]> w, Dictionary<string, T[]> dw0, T[] x, T[] dy, T[]? hx, T[]? dhy, T[]? cx, T[]? dcy)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
