@@ -1,3 +1,4 @@
+using CudnnRnn.Testing;
 using System.Runtime.InteropServices;
 using Xunit;
 
@@ -88,14 +89,11 @@ public sealed class OpenCl16PlanTests
         long workspace = plan.WorkspaceBytes;
         Step(other, x2, y2, dx2);
         Step(packed, x, y, dx);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 3; i++)
+        SteadyStateAllocation.AssertAllocationFree(() =>
         {
             Step(other, x2, y2, dx2);
             Step(packed, x, y, dx);
-        }
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.Equal(0, allocated);
+        }, warmUp: 0, windows: 6, stepsPerWindow: 1);
         Assert.Equal(workspace, plan.WorkspaceBytes);
         Assert.True(BFloat16.IsFinite(y.ToArray()[0]));
     }

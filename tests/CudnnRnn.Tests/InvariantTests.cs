@@ -372,11 +372,7 @@ public sealed class AllocationTests
             plan.BackwardData(y, y, dx, hx, hy, null, cx, null, null, w, r);
             plan.BackwardWeights(WeightGradMode.Add, x, hx, y, dw, r);
         }
-        for (int i = 0; i < 3; i++) Step();
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 5; i++) Step();
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.Equal(0, allocated);
+        SteadyStateAllocation.AssertAllocationFree(Step);
     }
 }
 

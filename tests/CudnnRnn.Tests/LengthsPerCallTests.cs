@@ -1,3 +1,4 @@
+using CudnnRnn.Testing;
 using Xunit;
 using System.Numerics;
 using System.Runtime.InteropServices;
@@ -176,11 +177,7 @@ public sealed class LengthsPerCallAllocationTests
                 plan.BackwardWeights(WeightGradMode.Add, calls[i], x, hx, y, dw, r);
             }
         }
-        for (int i = 0; i < 2; i++) Step();
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 3; i++) Step();
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        foreach (var (x, y, dx) in bufs) { x.Dispose(); y.Dispose(); dx.Dispose(); }
-        Assert.Equal(0, allocated);
+        try { SteadyStateAllocation.AssertAllocationFree(Step, warmUp: 2, windows: 6, stepsPerWindow: 1); }
+        finally { foreach (var (x, y, dx) in bufs) { x.Dispose(); y.Dispose(); dx.Dispose(); } }
     }
 }
