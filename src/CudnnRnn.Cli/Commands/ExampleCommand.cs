@@ -30,7 +30,7 @@ internal static class ExampleCommand
         var output = new Option<string>("--out") { Description = "Folder for the plots.", DefaultValueFactory = _ => "cudnnrnn-examples" };
         var seed = new Option<ulong>("--seed") { Description = "Seed of data, weights and batch order.", DefaultValueFactory = _ => 1UL };
         var epochs = new Option<int?>("--epochs") { Description = "Training epochs (default: the example's own)." };
-        var precision = Commands.TaggerCommand.PrecisionOption("(sine only)");
+        var precision = Commands.TaggerCommand.PrecisionOption("(the training examples: sine, airline, classify)");
         var ilgpu = new Option<bool>("--ilgpu") { Description = "interop only: ILGPU (its CPU accelerator with --engine cpu, its OpenCL accelerator with --engine opencl) owns the memory and runs kernels around ours." };
         var cmd = new Command("example", "Run a classic RNN tutorial experiment: " + string.Join("; ", Names.Select(p => $"{p.Key}: {p.Value}")) + ".")
         {
@@ -44,9 +44,9 @@ internal static class ExampleCommand
                 Console.Error.WriteLine("example: --epochs must be at least 1.");
                 return Cli.UsageError;
             }
-            if (precision.GetValue(r) != Training.Precision.Fp32 && r.GetValue(name) != "sine")
+            if (precision.GetValue(r) != Training.Precision.Fp32 && r.GetValue(name) is "shapes" or "interop")
             {
-                Console.Error.WriteLine("example: --precision fp16/bf16 is implemented by the sine example only.");
+                Console.Error.WriteLine($"example: --precision fp16/bf16 applies to the training examples (sine, airline, classify), not to {r.GetValue(name)}.");
                 return Cli.UsageError;
             }
             var options = new ExampleOptions

@@ -59,12 +59,16 @@ internal static class AirlineExample
         }
         log.WriteLine($"airline: {Passengers.Length} months, {trainSamples} training samples (targets Apr 1949 – Jul 1958), " +
                       $"{samples - trainSamples} test samples (Aug 1958 – Dec 1960); {LookBack}-month look-back");
-        log.WriteLine($"  model: {Layers}-layer {ExampleMath.CellName(cell)}, hidden {Hidden}, linear head; Adam, {epochs} full-batch epochs");
+        log.WriteLine($"  model: {Layers}-layer {ExampleMath.CellName(cell)}, hidden {Hidden}, linear head; Adam, {epochs} full-batch epochs" +
+                      (options.Precision == Precision.Fp32 ? "" : $"; RNN in {options.Precision.ToString().ToLowerInvariant()} with float32 master weights"));
 
-        using var rnn = new RnnLayer<float>(engine, new RnnDescriptor(cell, inputSize: 1, hiddenSize: Hidden, numLayers: Layers, dataType: RnnDataType.Float32), options.Seed);
+        // fp32: an RnnLayer whose weights Adam updates in place; fp16/bf16: the RNN in 16 bits cast from float32 masters.
+        using var rnn = new ExampleRnn(engine, new RnnDescriptor(cell, inputSize: 1, hiddenSize: Hidden, numLayers: Layers, dataType: RnnDataType.Float32),
+            options.Seed, options.Precision);
         var rng = new SeededRandom(options.Seed + 1);
         var head = new Dense("head", Hidden, 1, ref rng);
-        var adam = new Adam<float>([Parameter<float>.Of(rnn), .. head.Parameters], learningRate: 3e-3); // RNN weights updated in place
+        var adam = new Adam<float>([rnn.Weights, .. head.Parameters], learningRate: 3e-3);
+        var scaler = GradScaler.For(options.Precision); // fp16: dynamic loss scaling; fp32/bf16: scale 1, plain steps
         var trainDesc = RnnDataDescriptor.Uniform(RnnDataLayout.BatchMajorUnpacked, LookBack, trainSamples, 1);
         var trainX = x.AsSpan(0, trainSamples * LookBack).ToArray();
         var trainTarget = target[..trainSamples];
@@ -72,25 +76,24 @@ internal static class AirlineExample
         {
             adam.ZeroGrad();
             // hy is [layers, batch, hidden]; the head reads the last layer's final state.
-            using var context = rnn.Forward(trainDesc, trainX);
-            var h = LastLayer(context.Hy.ToArray(), trainSamples);
+            var h = LastLayer(rnn.ForwardHy(trainDesc, trainX, training: true), trainSamples);
             var prediction = head.Forward(h, trainSamples);
             var dPrediction = new float[trainSamples];
             double loss = ExampleMath.MeanSquaredError(prediction, trainTarget, dPrediction);
+            for (int i = 0; i < dPrediction.Length; i++) dPrediction[i] *= scaler.Scale; // backward of the scaled loss
             var dh = head.Backward(h, trainSamples, dPrediction);
             var dhy = new float[Layers * trainSamples * Hidden];
             dh.CopyTo(dhy.AsSpan((Layers - 1) * trainSamples * Hidden));
-            rnn.Backward(context, dy: default, dhy: dhy);
-            adam.Step();
+            rnn.BackwardHy(dhy); // y is unused: the gradient enters through dhy alone
+            scaler.Step(adam);   // unscales (fp16), skips a step with an Inf/NaN gradient, else updates the weights
+            scaler.Update();
             if (epoch % (epochs / 5) == 0 || epoch == 1)
                 log.WriteLine($"    epoch {epoch,5}: training RMSE {Math.Sqrt(loss) * (max - min),7:F2} thousand passengers");
         }
 
         // One-month-ahead predictions for every sample, from the true previous months.
         var allDesc = RnnDataDescriptor.Uniform(RnnDataLayout.BatchMajorUnpacked, LookBack, samples, 1);
-        rnn.Training = false;
-        float[] hAll;
-        using (var context = rnn.Forward(allDesc, x)) hAll = context.Hy.ToArray();
+        var hAll = rnn.ForwardHy(allDesc, x, training: false);
         var predicted = head.Forward(LastLayer(hAll, samples), samples)
             .Select(p => (double)p * (max - min) + min).ToArray();
         double Rmse(int from, int to, Func<int, double> forecast) =>

@@ -47,7 +47,7 @@ internal static class ClassifyExample
         foreach (var direction in new[] { RnnDirection.Unidirectional, RnnDirection.Bidirectional })
         {
             log.WriteLine($"  {(direction == RnnDirection.Bidirectional ? "bidirectional" : "unidirectional")} {ExampleMath.CellName(cell)}({Hidden}):");
-            using var model = new Classifier(engine, cell, direction, options.Seed);
+            using var model = new Classifier(engine, cell, direction, options.Seed, options.Precision);
             accuracy[direction] = model.Train(train, test, epochs, options.Seed, log);
         }
         var uni = accuracy[RnnDirection.Unidirectional];
@@ -105,15 +105,18 @@ internal static class ClassifyExample
     /// <summary>RNN → final hidden state(s) → Dense → 2 logits.</summary>
     private sealed class Classifier : IDisposable
     {
-        private readonly RnnLayer<float> _rnn;
-        private readonly Parameter<float> _rnnWeights; // the layer's weights and gradients in engine memory, updated in place
+        private readonly ExampleRnn _rnn;             // fp32: an RnnLayer updated in place; fp16/bf16: autocast from float32 masters
+        private readonly Parameter<float> _rnnWeights; // the float32 weights the optimizer updates
         private readonly Dense _head;
         private readonly int _directions;
+        private readonly Precision _precision;
 
-        public Classifier(IRnnEngine engine, RnnMode cell, RnnDirection direction, ulong seed)
+        public Classifier(IRnnEngine engine, RnnMode cell, RnnDirection direction, ulong seed, Precision precision)
         {
-            _rnn = new RnnLayer<float>(engine, new RnnDescriptor(cell, inputSize: 1, hiddenSize: Hidden, direction: direction, dataType: RnnDataType.Float32), seed);
-            _rnnWeights = Parameter<float>.Of(_rnn);
+            _precision = precision;
+            _rnn = new ExampleRnn(engine, new RnnDescriptor(cell, inputSize: 1, hiddenSize: Hidden, direction: direction, dataType: RnnDataType.Float32),
+                seed, precision);
+            _rnnWeights = _rnn.Weights;
             _directions = direction == RnnDirection.Bidirectional ? 2 : 1;
             var rng = new SeededRandom(seed + 1);
             _head = new Dense("head", _directions * Hidden, 2, ref rng);
@@ -123,6 +126,7 @@ internal static class ClassifyExample
         public List<double> Train(Recordings train, Recordings test, int epochs, ulong seed, TextWriter log)
         {
             var adam = new Adam<float>([_rnnWeights, .. _head.Parameters], learningRate: 1e-2);
+            var scaler = GradScaler.For(_precision); // fp16: dynamic loss scaling; fp32/bf16: scale 1, plain steps
             var rng = new SeededRandom(seed + 2);
             var order = Enumerable.Range(0, train.Count).ToArray();
             var accuracy = new List<double>();
@@ -134,17 +138,18 @@ internal static class ClassifyExample
                 {
                     var (xDesc, x, labels) = Batch(train, order.AsSpan(first, BatchSize));
                     adam.ZeroGrad();
-                    _rnn.Training = true;
-                    using var context = _rnn.Forward(xDesc, x);
-                    var features = FinalStates(context.Hy.ToArray(), BatchSize);
+                    var features = FinalStates(_rnn.ForwardHy(xDesc, x, training: true), BatchSize);
                     var logits = _head.Forward(features, BatchSize);
                     var dLogits = new float[logits.Length];
-                    loss += SoftmaxCrossEntropy.Compute<float>(logits, 2, labels, 1.0 / BatchSize, dLogits);
+                    // The gradient of the scaled loss (fp16: × the loss scale; else × 1).
+                    loss += SoftmaxCrossEntropy.Compute<float>(logits, 2, labels, scaler.Scale / BatchSize, dLogits) / scaler.Scale;
                     var dFeatures = _head.Backward(features, BatchSize, dLogits);
                     // Only hy feeds the loss: dy is zero and the gradient enters through dhy.
-                    _rnn.Backward(context, dy: default, dhy: FinalStatesBackward(dFeatures, BatchSize));
+                    _rnn.BackwardHy(FinalStatesBackward(dFeatures, BatchSize));
+                    scaler.Unscale(adam.Parameters); // clip the true gradients, as PyTorch's scaler.unscale_ before clip_grad_norm_
                     GradientClipping.ClipByGlobalNorm(adam.Parameters, maxNorm: 1.0);   // as clip_grad_norm_: keeps the LSTM from diverging
-                    adam.Step(); // updates _rnn.Weights in place
+                    scaler.Step(adam); // skips a step with an Inf/NaN gradient (fp16), else updates the RNN weights
+                    scaler.Update();
                 }
                 accuracy.Add(Accuracy(test));
                 log.WriteLine($"    epoch {epoch,2}: training loss {loss / (train.Count / BatchSize):F3}, test accuracy {accuracy[^1]:P1}");
@@ -156,9 +161,7 @@ internal static class ClassifyExample
         public double Accuracy(Recordings data)
         {
             var (xDesc, x, labels) = Batch(data, Enumerable.Range(0, data.Count).ToArray());
-            _rnn.Training = false;
-            float[] hy;
-            using (var context = _rnn.Forward(xDesc, x)) hy = context.Hy.ToArray();
+            var hy = _rnn.ForwardHy(xDesc, x, training: false);
             var logits = _head.Forward(FinalStates(hy, data.Count), data.Count);
             var predicted = new int[data.Count];
             SoftmaxCrossEntropy.ArgMax<float>(logits, 2, predicted);

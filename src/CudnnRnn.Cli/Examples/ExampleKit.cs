@@ -17,7 +17,7 @@ internal sealed record ExampleOptions
     public int? Epochs { get; init; }
     /// <summary>Where progress and results are printed.</summary>
     public TextWriter Log { get; init; } = Console.Out;
-    /// <summary>Precision of the RNN (fp16/bf16: mixed precision with float32 master weights; the sine example only).</summary>
+    /// <summary>Precision of the RNN (fp16/bf16: mixed precision with float32 master weights; the training examples sine, airline and classify).</summary>
     public Precision Precision { get; init; } = Precision.Fp32;
 }
 
