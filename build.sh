@@ -3,8 +3,10 @@
 #   ./build.sh test       build everything and run every test (installs PoCL + the OpenCL ICD loader, and Open MPI, where missing)
 #   ./build.sh demo [...] the main job: train a BiLSTM tagger on the CPU engine (synthetic task, or --data DIR for a UD treebank)
 #   ./build.sh bench      our CPU engine and libtorch side by side, ratio table (needs ../shared/tools/libtorch-bench)
-#   ./build.sh gpu-test   everything GPU-related, on a machine with an NVIDIA GPU, the CUDA 12 or 13 runtime and cuDNN 9
-#                         (first records cuDNN's reference numbers into tests/recordings/cudnn-<version>-<gpu>/)
+#   ./build.sh gpu-test [OUT]  everything GPU-related, on a machine with an NVIDIA GPU, the CUDA 12 or 13 runtime and
+#                         cuDNN 9, through the GPU bundle (scripts/gpu-run.sh; first records cuDNN's reference numbers into
+#                         OUT/recordings/cudnn-<version>-<gpu>/, to copy into tests/recordings/)
+#   ./build.sh gpu-bundle gpu-bundle.tar.xz: the runtime, the apps and the data gpu-run.sh needs, for a GPU machine without .NET
 #   ./build.sh record-cudnn [DIR]  record cuDNN's reference numbers (default DIR tests/recordings/cudnn-<version>-<gpu>/)
 #   ./build.sh verify     run ../shared/golden on the CPU engine (extra args go to `cudnnrnn verify`)
 #   ./build.sh build      build only
@@ -157,50 +159,15 @@ case "$verb" in
     need_dotnet
     exec bash bench/compare.sh "$@" ;;
   gpu-test)
+    # The same path as on a GPU machine without the SDK: build the bundle (runtime + published apps + golden), run
+    # scripts/gpu-run.sh from it. Results go to $1, else $OUT, else gpu-bundle/out (see the header of gpu-run.sh).
     need_dotnet
-    dotnet build CudnnRnn.sln -c Release -v quiet -nologo
-    cli info
-    # First the recording of cuDNN's numbers the CPU/OpenCL tests replay, so it exists even if a later check fails.
-    record_status=0
-    record_cudnn "" || record_status=$?
-    # Every GPU test; without a usable GPU they are reported as skipped with the reason, never as passed.
-    run_tests --no-build --filter "FullyQualifiedName~CudnnRnn.Cuda.Tests" "$@"
-    cli checksums --engine cuda
-    cli verify ../shared/golden --engine cuda --dtype float64 --layout all
-    cli verify ../shared/golden --engine cuda --dtype float32 --layout all
-    # What is new (issue 14): every golden case in fp16 and bf16 on cuDNN. Each step runs even if one before it failed,
-    # so the benchmarks below still run; the failures are reported at the end. bf16 needs cuDNN >= 9.13 and compute
-    # capability >= 8.0: verify says "cannot compute in bfloat16" with what it found (status 2) and that is not a failure.
-    late_failures=()
-    cli verify ../shared/golden --engine cuda --dtype float16 --layout all || late_failures+=("verify float16 ($?)")
-    bf16_status=0
-    cli verify ../shared/golden --engine cuda --dtype bfloat16 --layout all || bf16_status=$?
-    [ "$bf16_status" = 0 ] || [ "$bf16_status" = 2 ] || late_failures+=("verify bfloat16 ($bf16_status)")
-    # NCCL (single-process tests; they skip visibly without NCCL or a GPU).
-    # What is new (issue 13): memory, stream and context of "another library" through forward and backward, zero copy.
-    cli example interop --engine cuda || late_failures+=("example interop --engine cuda ($?)")
-    run_tests --no-build --filter "FullyQualifiedName~CudnnRnn.Distributed.Tests.NcclTests" || late_failures+=("NCCL tests")
-    # Benchmarks last: ours on cuDNN, then PyTorch on the same GPU when it is installed (bench/gpu/torch_cudnn_bench.py).
-    mkdir -p bench/results/gpu
-    for dt in float32 float16 bfloat16; do
-      cli bench --engine cuda --dtype "$dt" --json "bench/results/gpu/ours-cuda-$dt.json" || log "cudnnrnn bench --dtype $dt: status $?"
-    done
-    if command -v python3 >/dev/null 2>&1 && python3 -c "import torch" >/dev/null 2>&1; then
-      for dt in float32 float16 bfloat16; do
-        python3 bench/gpu/torch_cudnn_bench.py --dtype "$dt" --no-tf32 --reps 20 --warmup 0.5 \
-          --json "bench/results/gpu/torch-cuda-$dt.json" || log "torch_cudnn_bench --dtype $dt: status $?"
-      done
-    else
-      log "PyTorch is not installed for python3: the PyTorch side of the GPU benchmark is skipped"
-    fi
-    if [ "$record_status" != 0 ] && [ "$record_status" != 3 ]; then
-      log "the cuDNN recording step failed (status $record_status): see its output above"
-      exit "$record_status"
-    fi
-    if [ ${#late_failures[@]} -gt 0 ]; then
-      log "failed after the float32/float64 checks: ${late_failures[*]}"
-      exit 1
-    fi ;;
+    bash scripts/gpu-bundle.sh --no-archive gpu-bundle
+    exec bash gpu-bundle/gpu-run.sh "$@" ;;
+  gpu-bundle)
+    # gpu-bundle.tar.xz for a GPU machine without .NET: tar xJf gpu-bundle.tar.xz && bash gpu-bundle/gpu-run.sh
+    need_dotnet
+    exec bash scripts/gpu-bundle.sh gpu-bundle ;;
   record-cudnn)
     need_dotnet
     dotnet build CudnnRnn.sln -c Release -v quiet -nologo
@@ -209,6 +176,6 @@ case "$verb" in
     need_dotnet
     exec bash scripts/pack.sh "$@" ;;
   *)
-    echo "usage: ./build.sh [test|demo|bench|gpu-test|record-cudnn [DIR]|verify|build|pack] [args...]" >&2
+    echo "usage: ./build.sh [test|demo|bench|gpu-test [OUT]|gpu-bundle|record-cudnn [DIR]|verify|build|pack] [args...]" >&2
     exit 2 ;;
 esac

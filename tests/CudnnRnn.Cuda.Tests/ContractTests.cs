@@ -344,6 +344,7 @@ public sealed class ContractTests
     public void Binding_files_name_their_header()
     {
         string? root = SharedFiles.RepoRoot;
+        if (root is null && SharedFiles.InBundle) Assert.Skip("reads the binding sources, which the GPU bundle does not carry (runs in CI)");
         Assert.NotNull(root);
         var files = Directory.GetFiles(Path.Combine(root!, "interop", "CudnnRnn.Interop"), "*.cs")
             .Where(f => File.ReadAllText(f).Contains("[LibraryImport(", StringComparison.Ordinal)).ToList();

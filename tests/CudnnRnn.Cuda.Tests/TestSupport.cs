@@ -16,11 +16,16 @@ public sealed class NativeCollection
     public const string Name = "native";
 }
 
-/// <summary>Locates ../shared (the repo is cloned with shared/ beside it: repo at X/main, shared at X/shared).</summary>
+/// <summary>
+/// Locates ../shared (the repo is cloned with shared/ beside it: repo at X/main, shared at X/shared), or the folder named
+/// by CUDNNRNN_SHARED (the GPU bundle's copy, see scripts/gpu-bundle.sh).
+/// </summary>
 internal static class SharedFiles
 {
     private static readonly Lazy<string?> s_shared = new(() =>
     {
+        string? env = Environment.GetEnvironmentVariable("CUDNNRNN_SHARED");
+        if (!string.IsNullOrEmpty(env) && File.Exists(Path.Combine(env, "cudnn", "api.json"))) return Path.GetFullPath(env);
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
             string candidate = Path.Combine(dir.FullName, "shared");
@@ -39,6 +44,12 @@ internal static class SharedFiles
 
     private static readonly Lazy<JsonDocument> s_api = new(() => JsonDocument.Parse(File.ReadAllText(ApiJsonPath)));
     public static JsonElement Api => s_api.Value.RootElement;
+
+    /// <summary>
+    /// Set (to 1) by scripts/gpu-run.sh: the tests run from the GPU bundle, where the repository's source files are not;
+    /// the few tests that read sources skip there (they run in CI from the repository).
+    /// </summary>
+    public static bool InBundle => Environment.GetEnvironmentVariable("CUDNNRNN_BUNDLE") == "1";
 
     /// <summary>The repository root (the directory holding CudnnRnn.sln above the test assembly), or null.</summary>
     public static string? RepoRoot
