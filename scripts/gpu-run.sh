@@ -39,6 +39,8 @@ else
 fi
 [ -n "$DOTNET" ] || { log "no .NET runtime: neither $here/dotnet nor dotnet on PATH"; exit 2; }
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+# Without libicu (a slim CUDA image) the runtime would refuse to start; nothing here needs culture data.
+if ! ldconfig -p 2>/dev/null | grep -q libicuuc; then export DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1; fi
 export CUDNNRNN_SHARED="${CUDNNRNN_SHARED:-$here/shared}" CUDNNRNN_BUNDLE=1
 
 # NVIDIA libraries shipped as pip wheels (nvidia/cudnn/lib, nvidia/cuda_runtime/lib, nvidia/nccl/lib, ...).
