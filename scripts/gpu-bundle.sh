@@ -51,6 +51,11 @@ cp -r "$dotnet_root/shared/Microsoft.NETCore.App/$runtime" "$dest/dotnet/shared/
 # Data and scripts.
 mkdir -p "$dest/shared" "$dest/bench/gpu"
 cp -r "$shared/golden" "$shared/cudnn" "$dest/shared/"
+# UD English EWT (CC BY-SA 4.0, its LICENSE.txt travels with it) for the one-minute tagger runs on the GPU.
+if [ -f "$shared/data/ud-english-ewt/en_ewt-ud-train.conllu" ]; then
+  mkdir -p "$dest/shared/data/ud-english-ewt"
+  cp "$shared/data/ud-english-ewt"/{en_ewt-ud-train.conllu,en_ewt-ud-dev.conllu,LICENSE.txt} "$dest/shared/data/ud-english-ewt/"
+fi
 cp bench/gpu/torch_cudnn_bench.py "$dest/bench/gpu/"
 cp scripts/gpu-run.sh "$dest/"
 cp -r native/cudnn-probe "$dest/cudnn-probe"

@@ -4,10 +4,14 @@
 # 13), libcudnn.so.9, optionally libnccl.so.2 — from the system loader path or from pip wheels (nvidia-*-cu12/cu13; their
 # lib folders are found through python3 and put on LD_LIBRARY_PATH).
 #
-#   bash gpu-bundle/gpu-run.sh [OUT_DIR]     # results: OUT_DIR, else $OUT (the device tool's folder), else gpu-bundle/out
+#   bash gpu-bundle/gpu-run.sh [DIR]     # results and logs in DIR (default gpu-bundle/out)
 #
-# Steps (each with a time limit; a step that cannot finish within what is left of GPU_RUN_BUDGET seconds, default 420, is
-# skipped and says so; 420 s leaves a rerun inside a 15-minute device lease):
+# Where $OUT names a folder (a remote runner's result folder that returns only a few files), the results also go there
+# after every step as two files: summary.txt and gpu-results.tgz (every log, trx, JSON and the recording; no model files), so that
+# what was done survives a run cut off at its time limit.
+#
+# Steps (each with a time limit; a step that cannot finish within what is left of GPU_RUN_BUDGET seconds, default 360, is
+# skipped and says so; 360 s leaves a rerun inside a 15-minute device lease):
 #   1. the cuDNN recording the CPU/OpenCL tests replay (issue 18)  -> OUT/recordings/cudnn-<version>-<gpu>/: copy that
 #      folder into tests/recordings/ and commit it
 #   2. cudnn-probe (enum values from the installed headers) where a C compiler and the headers exist
@@ -16,20 +20,31 @@
 #   5. example interop --engine cuda (memory and stream "of another library", zero copy)
 #   6. NCCL tests (one rank: device-buffer all-reduce/broadcast, async error, abort)
 #   7. benchmarks: ours on cuDNN (float32, float16, bfloat16), then PyTorch on the same GPU when torch is importable
-#   8. CudnnRnn.OpenCL.Tests on NVIDIA's OpenCL, when an NVIDIA OpenCL platform exists
+#   8. the tagger on cuDNN for one minute each in fp32 and fp16 (UD English EWT): dev UPOS and tokens/s
+#   9. CudnnRnn.OpenCL.Tests on NVIDIA's OpenCL, when an NVIDIA OpenCL platform exists
 # OUT/summary.txt lists every step with its status; the exit status is 0 only when every step that ran passed.
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-out="${1:-${OUT:-$here/out}}"
+out="${1:-$here/out}"
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
-budget="${GPU_RUN_BUDGET:-420}"
+export PYTHONUNBUFFERED=1
+budget="${GPU_RUN_BUDGET:-360}"
 start=$SECONDS
 summary="$out/summary.txt"
 : > "$summary"
 failures=()
 
 log() { echo "[gpu-run +$((SECONDS - start))s] $*" | tee -a "$summary"; }
+
+# Copies the results into $OUT as two files (see the header); a no-op without $OUT or when $OUT is the results folder.
+publish() {
+  [ -n "${OUT:-}" ] && [ -d "$OUT" ] || return 0
+  [ "$(cd "$OUT" && pwd)" = "$out" ] && return 0
+  tar -C "$out" -czf "$OUT/gpu-results.tgz.part" --exclude='*.safetensors' --exclude='cudnn_probe' . 2>/dev/null \
+    && mv -f "$OUT/gpu-results.tgz.part" "$OUT/gpu-results.tgz"
+  cp -f "$summary" "$OUT/summary.txt"
+}
 
 if [ -x "$here/dotnet/dotnet" ]; then
   export DOTNET_ROOT="$here/dotnet"
@@ -71,6 +86,7 @@ step() {
   if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then log "TIMEOUT $name after ${limit}s"; failures+=("$name (timeout)");
   elif [ "$rc" != 0 ]; then log "FAILED $name: status $rc"; failures+=("$name ($rc)");
   else log "ok $name"; fi
+  publish
   return 0
 }
 # trx_summary FILE: passed/failed/skipped counts of a test run, failed tests with their first message line, and skip
@@ -168,7 +184,19 @@ else
   log "SKIPPED the PyTorch benchmark: torch is not importable by python3"
 fi
 
-# 8. The OpenCL engine on NVIDIA's OpenCL (only where an NVIDIA OpenCL platform is registered).
+# 8. The tagger on cuDNN, one minute of training per precision (the model file and its plot go to OUT).
+ewt="$CUDNNRNN_SHARED/data/ud-english-ewt"
+if [ -f "$ewt/en_ewt-ud-train.conllu" ]; then
+  for p in fp32 fp16; do
+    step "tagger-$p" 150 "${cli[@]}" tagger train --engine cuda --precision "$p" --train "$ewt/en_ewt-ud-train.conllu" \
+      --dev "$ewt/en_ewt-ud-dev.conllu" --time-limit 1 --epochs 40 --seed 1 --out "$out/tagger-$p.safetensors"
+    grep -E "^best epoch" "$out/tagger-$p.log" | sed "s/^/    tagger $p: /" | tee -a "$summary"
+  done
+else
+  log "SKIPPED the tagger runs: no UD English EWT in $ewt"
+fi
+
+# 9. The OpenCL engine on NVIDIA's OpenCL (only where an NVIDIA OpenCL platform is registered).
 if ls /etc/OpenCL/vendors/*nvidia* >/dev/null 2>&1; then
   step opencl-tests 150 "${opencl_tests[@]}" -trx "$out/opencl-tests.trx" -reporter quiet
   trx_summary "$out/opencl-tests.trx"
@@ -178,6 +206,8 @@ fi
 
 if [ ${#failures[@]} -gt 0 ]; then
   log "done in $((SECONDS - start))s; FAILED: ${failures[*]}"
+  publish
   exit 1
 fi
 log "done in $((SECONDS - start))s; every step that ran passed (skips are listed above and in the logs)"
+publish
