@@ -19,27 +19,39 @@ public sealed unsafe partial class CudaPlan<T>
     private readonly LengthRing _lengthRing;
     private readonly int[] _currentLengths;   // the lengths the data descriptors and the device copy hold
     private bool _lengthsSet;
+    private SafeCudnnRNNDescriptor? _checkedDesc;   // the RNN descriptor the temp-space sizes were checked with for them
 
-    /// <summary>Re-sets the data descriptors and the device lengths for a call whose lengths differ from the last call's.</summary>
-    private void UseLengths(RnnDataDescriptor xDesc)
+    /// <summary>
+    /// Re-sets the data descriptors and the device lengths for a call whose lengths differ from the last call's, and returns
+    /// the RNN descriptor (algorithm) a call with these lengths runs (<see cref="DescriptorFor"/>), its sizes checked.
+    /// </summary>
+    private SafeCudnnRNNDescriptor UseLengths(RnnDataDescriptor xDesc)
     {
+        var desc = DescriptorFor(xDesc);
         ReadOnlySpan<int> lengths = xDesc.SeqLengths;
-        if (_lengthsSet && lengths.SequenceEqual(_currentLengths)) return;
+        if (_lengthsSet && lengths.SequenceEqual(_currentLengths))
+        {
+            if (!ReferenceEquals(desc, _checkedDesc)) { CheckTempSpace(xDesc, desc); _checkedDesc = desc; }
+            return desc;
+        }
         _lengthsSet = false;
+        _checkedDesc = null;
         SetDataDescriptor(_xDesc, _dataType, xDesc, xDesc.VectorSize);
         SetDataDescriptor(_yDesc, _dataType, xDesc, Rnn.OutputSize);
-        CheckTempSpace(xDesc);
+        CheckTempSpace(xDesc, desc);
         _lengthRing.CopyToDevice(lengths, _devSeqLengths, _engine.Stream);
         lengths.CopyTo(_currentLengths);
         _lengthsSet = true;
+        _checkedDesc = desc;
+        return desc;
     }
 
     /// <summary>The sizes cuDNN reports for these lengths must fit in what the plan allocated for the worst case.</summary>
-    private void CheckTempSpace(RnnDataDescriptor xDesc)
+    private void CheckTempSpace(RnnDataDescriptor xDesc, SafeCudnnRNNDescriptor desc)
     {
-        CudnnException.ThrowIfFailed(Cudnn.cudnnGetRNNTempSpaceSizes(_engine.CudnnHandle, _rnnDesc,
+        CudnnException.ThrowIfFailed(Cudnn.cudnnGetRNNTempSpaceSizes(_engine.CudnnHandle, desc,
             cudnnForwardMode_t.CUDNN_FWD_MODE_TRAINING, _xDesc, out nuint work, out nuint reserve));
-        CudnnException.ThrowIfFailed(Cudnn.cudnnGetRNNTempSpaceSizes(_engine.CudnnHandle, _rnnDesc,
+        CudnnException.ThrowIfFailed(Cudnn.cudnnGetRNNTempSpaceSizes(_engine.CudnnHandle, desc,
             cudnnForwardMode_t.CUDNN_FWD_MODE_INFERENCE, _xDesc, out nuint workInference, out _));
         if (work > _workBytes || workInference > _workBytes || reserve > _reserveBytes)
             throw new NotSupportedException(

@@ -9,7 +9,9 @@ namespace CudnnRnn.Cuda;
 /// h/c tensor descriptors, a device copy of the sequence lengths and one workspace, all created once. The plan serves
 /// every set of lengths of its shape: workspace and reserve are sized for the worst case (every length = maxSeqLength),
 /// and a call with other lengths re-sets the data descriptors and copies its lengths from pinned memory
-/// (CudaPlan.Lengths.cs). Forward and backward allocate nothing, synchronize nothing, and only enqueue cuDNN work on the
+/// (CudaPlan.Lengths.cs). Where the plan's own lengths qualify for a persistent algorithm it holds a second RNN
+/// descriptor with it, run only by calls whose every sequence has the full length; every other call runs STANDARD
+/// (persistent algorithms reject varying lengths), and workspace and reserve fit both. Forward and backward allocate nothing, synchronize nothing, and only enqueue cuDNN work on the
 /// engine's stream.
 /// </summary>
 /// <remarks>
@@ -22,7 +24,11 @@ public sealed unsafe partial class CudaPlan<T> : RnnPlan<T> where T : unmanaged,
 {
     private readonly CudaEngine _engine;
     private readonly SafeCudnnDropoutDescriptor _dropout;
-    private readonly SafeCudnnRNNDescriptor _rnnDesc;
+    private readonly SafeCudnnRNNDescriptor _rnnDesc;          // STANDARD: every call that cannot run the persistent algorithm
+    private readonly SafeCudnnRNNDescriptor? _persistentDesc;  // the plan's persistent algorithm, for full-length calls (or null)
+    private readonly cudnnRNNAlgo_t _persistentAlgorithm;      // its algorithm (STANDARD when there is none)
+    private bool _persistentRefused;                           // cuDNN refused it in a call before it ever ran (see ForwardCore)
+    private bool _persistentRan;                               // a call ran it (then a refusal can no longer fall back)
     private readonly SafeCudnnRNNDataDescriptor _xDesc, _yDesc;
     private readonly SafeCudnnTensorDescriptor _hDesc, _cDesc;
     private readonly SafeCudaDeviceMemory _devSeqLengths;
@@ -58,27 +64,38 @@ public sealed unsafe partial class CudaPlan<T> : RnnPlan<T> where T : unmanaged,
             // cDesc is created for every mode: cuDNN ignores it for non-LSTM cells ([RC]), and a SafeHandle argument cannot be NULL.
             _cDesc = Own(owned, StateDescriptor(dataType, CudnnMapping.StateTensor(rnn, xDesc.Batch, cell: true)));
 
-            // PADDED_IO_ENABLED for the unpacked layouts, DISABLED for packed (API.md §7.10). A persistent algorithm that
-            // cuDNN refuses for this configuration (on this GPU) falls back to STANDARD here, before any call can fail.
-            Algorithm = engine.ForceStandardAlgorithm ? cudnnRNNAlgo_t.CUDNN_RNN_ALGO_STANDARD : CudnnMapping.Algorithm(rnn, xDesc, engine.DeviceTraits);
-            nuint workTraining, workInference;
-            try
+            // PADDED_IO_ENABLED for the unpacked layouts, DISABLED for packed (API.md §7.10). Two descriptors where the plan's
+            // own lengths qualify for a persistent algorithm: that one for calls whose every sequence has the full length,
+            // and STANDARD for calls with other lengths (a plan serves every set of lengths of its shape, and persistent
+            // algorithms reject varying lengths: PyTorch #73211). Workspace and reserve fit both. A persistent descriptor
+            // that cuDNN refuses here (on this GPU) is dropped before any call can fail.
+            var candidate = engine.ForceStandardAlgorithm ? cudnnRNNAlgo_t.CUDNN_RNN_ALGO_STANDARD : CudnnMapping.Algorithm(rnn, xDesc, engine.DeviceTraits);
+            _rnnDesc = Own(owned, CreateDescriptor(engine, rnn, cudnnRNNAlgo_t.CUDNN_RNN_ALGO_STANDARD,
+                out nuint workTraining, out nuint workInference, out _reserveBytes));
+            _persistentAlgorithm = cudnnRNNAlgo_t.CUDNN_RNN_ALGO_STANDARD;
+            if (candidate != cudnnRNNAlgo_t.CUDNN_RNN_ALGO_STANDARD)
             {
-                _rnnDesc = CreateDescriptor(engine, rnn, xDesc, Algorithm, out workTraining, out workInference, out _reserveBytes);
+                try
+                {
+                    _persistentDesc = Own(owned, CreateDescriptor(engine, rnn, candidate, out nuint pTraining, out nuint pInference, out nuint pReserve));
+                    _persistentAlgorithm = candidate;
+                    workTraining = Math.Max(workTraining, pTraining);
+                    workInference = Math.Max(workInference, pInference);
+                    _reserveBytes = Math.Max(_reserveBytes, pReserve);
+                }
+                catch (CudnnException) { _persistentDesc = null; }
             }
-            catch (CudnnException) when (Algorithm != cudnnRNNAlgo_t.CUDNN_RNN_ALGO_STANDARD)
-            {
-                Algorithm = cudnnRNNAlgo_t.CUDNN_RNN_ALGO_STANDARD;
-                _rnnDesc = CreateDescriptor(engine, rnn, xDesc, Algorithm, out workTraining, out workInference, out _reserveBytes);
-            }
-            Own(owned, _rnnDesc);
 
-            CudnnException.ThrowIfFailed(Cudnn.cudnnGetRNNWeightSpaceSize(engine.CudnnHandle, _rnnDesc, out _weightBytes));
             long expected = layout.TotalElements * sizeof(T);
-            if ((long)_weightBytes != expected)
-                throw new InvalidOperationException(
-                    $"cudnnGetRNNWeightSpaceSize reports {_weightBytes} bytes for this plan's descriptor, but the weight layout has {expected} " +
-                    "(auxFlags/dropout/algorithm are not expected to change the weight space; this is a cuDNN behaviour we did not anticipate).");
+            foreach (var d in (ReadOnlySpan<SafeCudnnRNNDescriptor?>)[_rnnDesc, _persistentDesc])
+            {
+                if (d is null) continue;
+                CudnnException.ThrowIfFailed(Cudnn.cudnnGetRNNWeightSpaceSize(engine.CudnnHandle, d, out _weightBytes));
+                if ((long)_weightBytes != expected)
+                    throw new InvalidOperationException(
+                        $"cudnnGetRNNWeightSpaceSize reports {_weightBytes} bytes for this plan's descriptor, but the weight layout has {expected} " +
+                        "(auxFlags/dropout/algorithm are not expected to change the weight space; this is a cuDNN behaviour we did not anticipate).");
+            }
             _workBytes = Math.Max(workTraining, workInference);
             _workspace = Own(owned, engine.AllocateDevice(_workBytes));
 
@@ -101,10 +118,10 @@ public sealed unsafe partial class CudaPlan<T> : RnnPlan<T> where T : unmanaged,
 
     // The RNN descriptor and the sizes it implies. Backward needs the TRAINING workspace; INFERENCE may differ and sizes
     // are not monotonic (API.md §8), so the plan keeps one buffer of the larger size.
-    private SafeCudnnRNNDescriptor CreateDescriptor(CudaEngine engine, RnnDescriptor rnn, RnnDataDescriptor xDesc, cudnnRNNAlgo_t algo,
+    private SafeCudnnRNNDescriptor CreateDescriptor(CudaEngine engine, RnnDescriptor rnn, cudnnRNNAlgo_t algo,
         out nuint workTraining, out nuint workInference, out nuint reserveBytes)
     {
-        var desc = engine.CreateRnnDescriptor(rnn, CudnnMapping.AuxFlags(xDesc.Layout), _dropout, algo);
+        var desc = engine.CreateRnnDescriptor(rnn, CudnnMapping.AuxFlags(XDesc.Layout), _dropout, algo);
         try
         {
             CudnnException.ThrowIfFailed(Cudnn.cudnnGetRNNTempSpaceSizes(engine.CudnnHandle, desc,
@@ -132,8 +149,22 @@ public sealed unsafe partial class CudaPlan<T> : RnnPlan<T> where T : unmanaged,
     /// <inheritdoc/>
     public override long ReserveBytes => (long)_reserveBytes;
 
-    /// <summary>The cuDNN algorithm this plan runs (see <see cref="CudnnMapping.Algorithm"/> for when it is not STANDARD).</summary>
-    public cudnnRNNAlgo_t Algorithm { get; }
+    /// <summary>
+    /// The cuDNN algorithm a call with the plan's own lengths runs (see <see cref="CudnnMapping.Algorithm"/> for when it is
+    /// not STANDARD). Calls with other lengths run <see cref="CudnnMapping.CallAlgorithm"/>'s choice: the persistent
+    /// algorithm only when every sequence has the full length, else STANDARD. STANDARD when cuDNN refused the persistent one.
+    /// </summary>
+    public cudnnRNNAlgo_t Algorithm => _persistentDesc is null || _persistentRefused
+        ? cudnnRNNAlgo_t.CUDNN_RNN_ALGO_STANDARD : CudnnMapping.CallAlgorithm(_persistentAlgorithm, XDesc);
+
+    /// <summary>The descriptor a call with these lengths runs (see <see cref="Algorithm"/>).</summary>
+    private SafeCudnnRNNDescriptor DescriptorFor(RnnDataDescriptor call) =>
+        _persistentDesc is not null && !_persistentRefused
+        && CudnnMapping.CallAlgorithm(_persistentAlgorithm, call) != cudnnRNNAlgo_t.CUDNN_RNN_ALGO_STANDARD
+            ? _persistentDesc : _rnnDesc;
+
+    private static bool IsNotSupported(cudnnStatus_t status) =>
+        status is >= cudnnStatus_t.CUDNN_STATUS_NOT_SUPPORTED and < (cudnnStatus_t)4000;
 
     /// <summary>Bytes of the dropout RNG state this plan holds (0 without dropout).</summary>
     public long DropoutStateBytes { get; }
@@ -202,13 +233,26 @@ public sealed unsafe partial class CudaPlan<T> : RnnPlan<T> where T : unmanaged,
         try
         {
             using var scope = _engine.EnterDevice();
-            UseLengths(xDesc);
+            var desc = UseLengths(xDesc);
             // INFERENCE: reserve size 0 and NULL, as PyTorch passes a 0-byte reserve (API.md §8).
-            CudnnException.ThrowIfFailed(Cudnn.cudnnRNNForward(_engine.CudnnHandle, _rnnDesc, CudnnMapping.ForwardMode(mode),
-                (int*)Lease(_devSeqLengths), _xDesc, Lease(x), _yDesc, Lease(y),
-                _hDesc, Lease(hx), Lease(hy), _cDesc, Lease(cx), Lease(cy),
-                _weightBytes, Lease(weights), _workBytes, Lease(_workspace),
-                training ? _reserveBytes : 0, training ? Lease(reserve!.Storage) : null));
+            int* lengths = (int*)Lease(_devSeqLengths);
+            void* px = Lease(x), py = Lease(y), phx = Lease(hx), phy = Lease(hy), pcx = Lease(cx), pcy = Lease(cy), pw = Lease(weights);
+            void* pwork = Lease(_workspace), preserve = training ? Lease(reserve!.Storage) : null;
+            cudnnStatus_t Run(SafeCudnnRNNDescriptor d) => Cudnn.cudnnRNNForward(_engine.CudnnHandle, d, CudnnMapping.ForwardMode(mode),
+                lengths, _xDesc, px, _yDesc, py, _hDesc, phx, phy, _cDesc, pcx, pcy,
+                _weightBytes, pw, _workBytes, pwork, training ? _reserveBytes : 0, preserve);
+            var status = Run(desc);
+            if (ReferenceEquals(desc, _persistentDesc) && IsNotSupported(status) && !_persistentRan)
+            {
+                // cuDNN took the persistent descriptor when the plan was made but refuses to run it (it validates some
+                // combinations only per call). It never ran on this plan, so no reserve holds its layout: drop it for good
+                // and run STANDARD, which workspace and reserve were sized for too.
+                _persistentRefused = true;
+                desc = UseLengths(xDesc);
+                status = Run(desc);
+            }
+            CudnnException.ThrowIfFailed(status, "cudnnRNNForward");
+            if (ReferenceEquals(desc, _persistentDesc)) _persistentRan = true;
         }
         finally
         {
@@ -227,11 +271,12 @@ public sealed unsafe partial class CudaPlan<T> : RnnPlan<T> where T : unmanaged,
         try
         {
             using var scope = _engine.EnterDevice();
-            UseLengths(xDesc);   // the lengths of the reserve's forward (RnnPlan checked)
-            CudnnException.ThrowIfFailed(Cudnn.cudnnRNNBackwardData_v8(_engine.CudnnHandle, _rnnDesc,
+            // The lengths of the reserve's forward (RnnPlan checked), so the same descriptor (algorithm) as that forward.
+            var desc = UseLengths(xDesc);
+            ThrowIfRefused(Cudnn.cudnnRNNBackwardData_v8(_engine.CudnnHandle, desc,
                 (int*)Lease(_devSeqLengths), _yDesc, Lease(y), Lease(dy), _xDesc, Lease(dx),
                 _hDesc, Lease(hx), Lease(dhy), Lease(dhx), _cDesc, Lease(cx), Lease(dcy), Lease(dcx),
-                _weightBytes, Lease(weights), _workBytes, Lease(_workspace), _reserveBytes, Lease(reserve.Storage)));
+                _weightBytes, Lease(weights), _workBytes, Lease(_workspace), _reserveBytes, Lease(reserve.Storage)), desc, "cudnnRNNBackwardData_v8");
         }
         finally
         {
@@ -245,16 +290,35 @@ public sealed unsafe partial class CudaPlan<T> : RnnPlan<T> where T : unmanaged,
         try
         {
             using var scope = _engine.EnterDevice();
-            UseLengths(xDesc);   // the lengths of the reserve's forward (RnnPlan checked)
+            var desc = UseLengths(xDesc);   // the lengths (and so the algorithm) of the reserve's forward (RnnPlan checked)
             // Always ADD: the base class has cleared dweights for Set (cuDNN's SET on 9.x is NOT VERIFIED, API.md §8).
-            CudnnException.ThrowIfFailed(Cudnn.cudnnRNNBackwardWeights_v8(_engine.CudnnHandle, _rnnDesc,
+            ThrowIfRefused(Cudnn.cudnnRNNBackwardWeights_v8(_engine.CudnnHandle, desc,
                 cudnnWgradMode_t.CUDNN_WGRAD_MODE_ADD, (int*)Lease(_devSeqLengths), _xDesc, Lease(x), _hDesc, Lease(hx),
-                _yDesc, Lease(y), _weightBytes, Lease(dweights), _workBytes, Lease(_workspace), _reserveBytes, Lease(reserve.Storage)));
+                _yDesc, Lease(y), _weightBytes, Lease(dweights), _workBytes, Lease(_workspace), _reserveBytes, Lease(reserve.Storage)),
+                desc, "cudnnRNNBackwardWeights_v8");
         }
         finally
         {
             ReleaseLeases();
         }
+    }
+
+    /// <summary>
+    /// A backward call must run the algorithm of the forward that filled the reserve, so a persistent descriptor refused
+    /// here cannot fall back: say so plainly (the status and cuDNN's message are inside).
+    /// </summary>
+    private void ThrowIfRefused(cudnnStatus_t status, SafeCudnnRNNDescriptor desc, string call)
+    {
+        if (status == cudnnStatus_t.CUDNN_STATUS_SUCCESS) return;
+        if (ReferenceEquals(desc, _persistentDesc) && IsNotSupported(status))
+        {
+            var inner = CudnnException.Create((int)status, call);
+            throw new NotSupportedException(
+                $"cuDNN ran this plan's forward with {_persistentAlgorithm} but refuses {call} with it ({inner.StatusName}). " +
+                "The reserve space holds that algorithm's layout, so this backward cannot switch to STANDARD. Set " +
+                "CudaEngine.ForceStandardAlgorithm = true before creating plans for this configuration.", inner);
+        }
+        CudnnException.ThrowIfFailed(status, call);
     }
 
     // Device pointers are borrowed with DangerousAddRef for the duration of one call, so a buffer disposed on another
@@ -290,6 +354,7 @@ public sealed unsafe partial class CudaPlan<T> : RnnPlan<T> where T : unmanaged,
         _hDesc.Dispose();
         _yDesc.Dispose();
         _xDesc.Dispose();
+        _persistentDesc?.Dispose();
         _rnnDesc.Dispose();  // releases its reference on the dropout descriptor
         _dropout.Dispose();  // releases the RNG states after the descriptor
         _engineLease.Dispose();

@@ -87,10 +87,12 @@ public static partial class CudnnMapping
     /// batch and sequence-length table: Volta yes for some batch/length pairs, Turing 7.5 no, sm_86 no, Ampere and later
     /// with ≥ 98 SMs for LSTM and RNN with batch a multiple of 8 up to 128, never GRU) hold.</item>
     /// <item>STANDARD otherwise: Float64, a projection (STANDARD only), any sequence shorter than maxSeqLength (persistent
-    /// algorithms reject varying lengths, PyTorch #73211), and anything PyTorch never runs (single biases, skip input, a
-    /// cell clip).</item>
+    /// algorithms reject varying lengths, PyTorch #73211), packed data (PyTorch's get_algo takes a persistent algorithm only
+    /// for input that is not packed: "Persistent algos typically don't work for packed inputs"), and anything PyTorch never
+    /// runs (single biases, skip input, a cell clip).</item>
     /// </list>
-    /// A plan whose persistent descriptor cuDNN refuses falls back to STANDARD (CudaPlan).
+    /// A plan whose persistent descriptor cuDNN refuses falls back to STANDARD (CudaPlan). The choice is made for the
+    /// plan's own lengths; a later call with other lengths runs STANDARD (<see cref="CallAlgorithm"/>).
     /// </summary>
     public static cudnnRNNAlgo_t Algorithm(RnnDescriptor rnn, RnnDataDescriptor xDesc, CudaDeviceTraits device = default)
     {
@@ -98,7 +100,7 @@ public static partial class CudnnMapping
         ArgumentNullException.ThrowIfNull(xDesc);
         bool fullLength = true;
         foreach (int length in xDesc.SeqLengths) fullLength &= length == xDesc.MaxSeqLength;
-        bool plain = fullLength && !rnn.HasProjection && rnn.BiasMode == RnnBiasMode.Double && rnn.InputMode == RnnInputMode.Linear
+        bool plain = fullLength && xDesc.Layout != RnnDataLayout.SeqMajorPacked && !rnn.HasProjection && rnn.BiasMode == RnnBiasMode.Double && rnn.InputMode == RnnInputMode.Linear
             && rnn.CellClip is null && rnn.DataType != RnnDataType.Float64;
         if (!plain) return cudnnRNNAlgo_t.CUDNN_RNN_ALGO_STANDARD;
         int smallH = rnn.Mode is RnnMode.Lstm or RnnMode.Gru ? 128 : 256;
@@ -107,6 +109,21 @@ public static partial class CudnnMapping
         if (rnn.DataType == RnnDataType.Float16 && PersistCommon(rnn) && PersistDevice(rnn, xDesc, device))
             return cudnnRNNAlgo_t.CUDNN_RNN_ALGO_PERSIST_STATIC;
         return cudnnRNNAlgo_t.CUDNN_RNN_ALGO_STANDARD;
+    }
+
+    /// <summary>
+    /// The algorithm one call runs on a plan whose algorithm (for its own lengths) is <paramref name="planAlgorithm"/>: the
+    /// plan's persistent algorithm only when every sequence of the call has the full length (persistent algorithms reject
+    /// varying lengths, PyTorch #73211; a plan serves every set of lengths of its shape), else STANDARD.
+    /// </summary>
+    public static cudnnRNNAlgo_t CallAlgorithm(cudnnRNNAlgo_t planAlgorithm, RnnDataDescriptor call)
+    {
+        ArgumentNullException.ThrowIfNull(call);
+        if (planAlgorithm == cudnnRNNAlgo_t.CUDNN_RNN_ALGO_STANDARD || call.Layout == RnnDataLayout.SeqMajorPacked)
+            return cudnnRNNAlgo_t.CUDNN_RNN_ALGO_STANDARD;
+        foreach (int length in call.SeqLengths)
+            if (length != call.MaxSeqLength) return cudnnRNNAlgo_t.CUDNN_RNN_ALGO_STANDARD;
+        return planAlgorithm;
     }
 
     // PyTorch's use_persist_common_heuristics.

@@ -33,13 +33,14 @@ public sealed record RecordingConfig(string Name, RnnDescriptor Rnn, RnnDataDesc
 
     /// <summary>
     /// True when cuDNN's engine would pick PERSIST_STATIC_SMALL_H for this configuration under <see cref="RecordingAlgorithm.Auto"/>:
-    /// float32, hidden ≤ 128 (LSTM/GRU) or ≤ 256 (RNN), equal lengths, no projection, double bias, linear input, no clip.
+    /// float32, hidden ≤ 128 (LSTM/GRU) or ≤ 256 (RNN), equal lengths, not packed, no projection, double bias, linear
+    /// input, no clip.
     /// Restated from CudnnMapping.Algorithm (this project does not reference the CUDA engine); a test in
     /// CudnnRnn.Cuda.Tests checks the two agree on every configuration of the set.
     /// </summary>
     public bool PersistentEligible =>
         Rnn.DataType == RnnDataType.Float32 && Rnn.HiddenSize <= (Rnn.Mode is RnnMode.Lstm or RnnMode.Gru ? 128 : 256)
-        && EqualLengths && !Rnn.HasProjection && Rnn.BiasMode == RnnBiasMode.Double && Rnn.InputMode == RnnInputMode.Linear
+        && EqualLengths && XDesc.Layout != RnnDataLayout.SeqMajorPacked && !Rnn.HasProjection && Rnn.BiasMode == RnnBiasMode.Double && Rnn.InputMode == RnnInputMode.Linear
         && Rnn.CellClip is null;
 
     /// <summary>True when cuDNN is expected to run a persistent algorithm for this configuration.</summary>
@@ -129,14 +130,15 @@ public static class CudnnRecordingSet
 
         // 3. Persistent vs standard, float32, equal lengths, plain configuration: each one twice, once as cuDNN chooses
         //    (PERSIST_STATIC_SMALL_H) and once forced to STANDARD, so both algorithms are checked on identical inputs.
-        //    Unidirectional in seq-major unpacked (where cuDNN 9.19 was seen to run it), bidirectional in packed or
-        //    batch-major (where it may fall back to STANDARD; the manifest records what ran).
+        //    Unidirectional in seq-major unpacked (where cuDNN 9.19 was seen to run it), bidirectional in batch-major or
+        //    seq-major unpacked (where it may fall back to STANDARD; the manifest records what ran). Never packed: the
+        //    engine runs packed input with STANDARD, as PyTorch does.
         i = 0;
         foreach (var mode in Modes)
             foreach (var dir in new[] { RnnDirection.Unidirectional, RnnDirection.Bidirectional })
             {
                 var rnn = new RnnDescriptor(mode, Input, Hidden, 1 + i % 3, dir, dataType: RnnDataType.Float32);
-                var layout = dir == RnnDirection.Unidirectional ? RnnDataLayout.SeqMajorUnpacked : Layouts[1 + i / 2 % 2];
+                var layout = dir == RnnDirection.Unidirectional || i / 2 % 2 == 1 ? RnnDataLayout.SeqMajorUnpacked : RnnDataLayout.BatchMajorUnpacked;
                 Add("algo", rnn, layout, variable: false, RecordingAlgorithm.Auto);
                 Add("algo", rnn, layout, variable: false, RecordingAlgorithm.Standard);
                 i++;
