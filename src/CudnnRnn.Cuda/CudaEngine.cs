@@ -160,6 +160,9 @@ public sealed partial class CudaEngine : IRnnEngine
     {
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(rnn);
+        // A data type this cuDNN or GPU cannot run is the same clear refusal as CreatePlan's, before any native call.
+        if (!Supports(rnn.DataType, out string? unsupported))
+            throw new NotSupportedException($"The cuda engine cannot run {rnn.DataType} on this machine: {unsupported}");
         lock (_layoutLock)
         {
             if (_layouts.TryGetValue(rnn, out var cached)) return cached;

@@ -70,6 +70,9 @@ public sealed class HalfMappingTests
         var rnn = new RnnDescriptor(RnnMode.Lstm, 8, 16, dataType: RnnDataType.BFloat16);
         var e = Assert.Throws<NotSupportedException>(() => engine.CreatePlan<BFloat16>(rnn, Full(8)));
         Assert.Contains("compute capability is 7.5", e.Message, StringComparison.Ordinal);
+        // The weight layout of such a descriptor is the same refusal (before: a raw cuDNN status from the layout query).
+        e = Assert.Throws<NotSupportedException>(() => engine.GetWeightLayout(rnn));
+        Assert.Contains("compute capability is 7.5", e.Message, StringComparison.Ordinal);
         // A Half plan for a BFloat16 descriptor is an element-type mismatch, also before any native call.
         Assert.Throws<ArgumentException>(() => engine.CreatePlan<Half>(rnn, Full(8)));
     }
