@@ -88,9 +88,56 @@ public static class CudaLibraries
     public static nint LoadCudnn() => Get(ref s_cudnn, "cuDNN", CudnnPath ?? Environment.GetEnvironmentVariable(CudnnPathVariable),
         CudnnPath is not null ? $"{nameof(CudaLibraries)}.{nameof(CudnnPath)}" : CudnnPathVariable, CudnnCandidates).ThrowIfMissing();
 
-    /// <summary>Loads the CUDA runtime (once) and returns its handle; throws <see cref="CudaLibraryNotFoundException"/> with the trace.</summary>
-    public static nint LoadCudart() => Get(ref s_cudart, "CUDA runtime", CudartPath ?? Environment.GetEnvironmentVariable(CudartPathVariable),
-        CudartPath is not null ? $"{nameof(CudaLibraries)}.{nameof(CudartPath)}" : CudartPathVariable, CudartCandidates).ThrowIfMissing();
+    /// <summary>
+    /// Loads the CUDA runtime (once) and returns its handle; throws <see cref="CudaLibraryNotFoundException"/> with the
+    /// trace. Without an override, the runtime of the CUDA major version the loadable cuDNN was built for is tried first
+    /// (<see cref="CudartCandidatesFor"/>): with CUDA 12 and 13 runtimes both on the search path (pip wheels of two
+    /// stacks side by side), the fixed order would bind the one cuDNN cannot work with, and every cuDNN call would then be
+    /// refused for the mismatch.
+    /// </summary>
+    public static nint LoadCudart()
+    {
+        string? overridePath = CudartPath ?? Environment.GetEnvironmentVariable(CudartPathVariable);
+        var candidates = s_cudart is null && string.IsNullOrEmpty(overridePath) ? CudartCandidatesFor(CudnnBuiltForCudaMajor()) : CudartCandidates;
+        return Get(ref s_cudart, "CUDA runtime", overridePath,
+            CudartPath is not null ? $"{nameof(CudaLibraries)}.{nameof(CudartPath)}" : CudartPathVariable, candidates).ThrowIfMissing();
+    }
+
+    /// <summary>
+    /// <see cref="CudartCandidates"/> with the names of CUDA major version <paramref name="cudaMajor"/> first, the others
+    /// in their usual order after them (unchanged when <paramref name="cudaMajor"/> is 0: unknown).
+    /// </summary>
+    public static IReadOnlyList<string> CudartCandidatesFor(int cudaMajor)
+    {
+        var all = CudartCandidates;
+        if (cudaMajor <= 0) return all;
+        return [.. all.Where(n => CandidateMajor(n) == cudaMajor), .. all.Where(n => CandidateMajor(n) != cudaMajor)];
+    }
+
+    /// <summary>The CUDA major version a runtime file name stands for (libcudart.so.13 → 13, cudart64_110.dll → 11), or 0.</summary>
+    internal static int CandidateMajor(string name)
+    {
+        string digits;
+        if (name.StartsWith("libcudart.so.", StringComparison.Ordinal)) digits = name["libcudart.so.".Length..].Split('.')[0];
+        else if (name.StartsWith("cudart64_", StringComparison.Ordinal) && name.EndsWith(".dll", StringComparison.Ordinal))
+        {
+            digits = name["cudart64_".Length..^".dll".Length];
+            if (digits.Length == 3) digits = digits[..2];   // cudart64_110.dll is CUDA 11.0
+        }
+        else return 0;
+        return int.TryParse(digits, out int major) ? major : 0;
+    }
+
+    /// <summary>
+    /// The CUDA major version the cuDNN that loads was built for (<c>cudnnGetCudartVersion</c> / 1000, a constant getter),
+    /// or 0 when no cuDNN loads or it lacks the export.
+    /// </summary>
+    private static unsafe int CudnnBuiltForCudaMajor()
+    {
+        if (!TryLoadCudnn(out _) || s_cudnn is not { Handle: not 0 } cudnn) return 0;
+        if (!NativeLibrary.TryGetExport(cudnn.Handle, "cudnnGetCudartVersion", out nint f)) return 0;
+        return (int)(((delegate* unmanaged<nuint>)f)() / 1000);
+    }
 
     /// <summary>Loads the CUDA driver library (once); throws <see cref="CudaLibraryNotFoundException"/> with the trace.</summary>
     public static nint LoadDriver() => Get(ref s_driver, "CUDA driver", null, null, DriverCandidates).ThrowIfMissing();

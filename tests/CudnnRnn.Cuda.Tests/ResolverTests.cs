@@ -23,6 +23,26 @@ public sealed class ResolverTests
     }
 
     [Fact]
+    public void The_runtime_cuDNN_was_built_for_is_tried_first()
+    {
+        // Both majors on the search path (pip wheels of CUDA 12 and 13 side by side): the one cuDNN needs goes first.
+        var all = CudaLibraries.CudartCandidates;
+        var for13 = CudaLibraries.CudartCandidatesFor(13);
+        var for12 = CudaLibraries.CudartCandidatesFor(12);
+        var for11 = CudaLibraries.CudartCandidatesFor(11);
+        Assert.Equal(13, CudaLibraries.CandidateMajor(for13[0]));
+        Assert.Equal(12, CudaLibraries.CandidateMajor(for12[0]));
+        Assert.Equal(11, CudaLibraries.CandidateMajor(for11[0]));
+        Assert.Equal(all, CudaLibraries.CudartCandidatesFor(0));             // unknown: the usual order
+        Assert.All(new[] { for13, for12, for11 }, l => Assert.Equal(all.Order(), l.Order()));   // nothing lost or added
+        Assert.Equal(13, CudaLibraries.CandidateMajor("libcudart.so.13"));
+        Assert.Equal(11, CudaLibraries.CandidateMajor("libcudart.so.11.0"));
+        Assert.Equal(11, CudaLibraries.CandidateMajor("cudart64_110.dll"));
+        Assert.Equal(12, CudaLibraries.CandidateMajor("cudart64_12.dll"));
+        Assert.Equal(0, CudaLibraries.CandidateMajor("libcudart.so"));
+    }
+
+    [Fact]
     public void Nothing_loadable_gives_a_typed_exception_whose_trace_lists_every_name_tried()
     {
         string[] names = ["libcudnnrnn-test-missing-a.so.9", "libcudnnrnn-test-missing-b.so.8"];
