@@ -12,8 +12,8 @@ namespace CudnnRnn.Cuda;
 //   PyTorch does per call) and refuses, before any work, lengths that would need more than the plan holds.
 // * The device copy of the lengths is written with cudaMemcpyAsync from a pinned slot on the engine's stream. A slot is
 //   reused only after the copy that read it has run: each slot has an event recorded after its copy; cudaEventQuery
-//   tells without blocking, and only when every slot is still in flight does cudaEventSynchronize wait (counted as a
-//   synchronizing call). The device buffer itself needs no guard: the stream orders its writes after earlier readers.
+//   tells without blocking, and only when every slot is still in flight (the host 32 length changes ahead of the GPU)
+//   does cudaEventSynchronize wait (counted as a synchronizing call). The device buffer itself needs no guard: the stream orders its writes after earlier readers.
 public sealed unsafe partial class CudaPlan<T>
 {
     private readonly LengthRing _lengthRing;
@@ -63,7 +63,10 @@ public sealed unsafe partial class CudaPlan<T>
     /// <summary>Pinned host slots for the lengths, each with the event of the copy that last read it.</summary>
     private sealed class LengthRing : IDisposable
     {
-        private const int Slots = 4;
+        // How many length changes the host may queue ahead of the GPU before it waits. Small kernels run longer on the
+        // GPU than the host takes to queue them, so a shallow ring (4 before) made the host wait after a few steps of a
+        // training loop whose lengths change every batch; 32 slots of batch ints are a few KiB of pinned memory.
+        private const int Slots = 32;
         private readonly int _batch;
         private readonly SafeCudaHostMemory _pinned;
         private readonly SafeCudaEvent[] _events = new SafeCudaEvent[Slots];
@@ -96,7 +99,7 @@ public sealed unsafe partial class CudaPlan<T>
                 var q = Cudart.cudaEventQuery(ev);
                 if (q == cudaError_t.cudaErrorNotReady)
                 {
-                    // Every slot is still in flight (four length changes queued ahead of the GPU): wait for this one.
+                    // Every slot is still in flight (32 length changes queued ahead of the GPU): wait for this one.
                     CudaHandleDiagnostics.RecordSynchronizingCall();
                     CudaException.ThrowIfFailed(Cudart.cudaEventSynchronize(ev));
                 }

@@ -30,6 +30,7 @@ public sealed class DeviceResidentTests
 
         Step(); // warm: plans, context storage, workspace, reserve
         engine.Synchronize();
+        GpuQuiet.SettleFinalizers();   // the counter is process-wide: no earlier test's finalizer may free inside the window
         long before = CudaHandleDiagnostics.SynchronizingCalls;
         for (int i = 0; i < 5; i++) Step();
         long during = CudaHandleDiagnostics.SynchronizingCalls - before;
@@ -66,6 +67,7 @@ public sealed class DeviceResidentTests
 
         Step();
         engine.Synchronize();
+        GpuQuiet.SettleFinalizers();   // the counter is process-wide: no earlier test's finalizer may free inside the window
         long before = CudaHandleDiagnostics.SynchronizingCalls;
         for (int i = 0; i < 5; i++) Step();
         long during = CudaHandleDiagnostics.SynchronizingCalls - before;
@@ -84,6 +86,7 @@ public sealed class DeviceResidentTests
         var buffer = engine.Allocate<float>(1 << 20);
         engine.Synchronize();
         Assert.True(engine.MemoryPool.UsedBytes >= used0 + (4L << 20), $"used {engine.MemoryPool.UsedBytes} after a 4 MiB allocation from {used0}");
+        GpuQuiet.SettleFinalizers();   // the counter is process-wide: no earlier test's finalizer may free inside the window
         long before = CudaHandleDiagnostics.SynchronizingCalls;
         buffer.Dispose(); // cudaFreeAsync: stream-ordered, not counted
         Assert.Equal(before, CudaHandleDiagnostics.SynchronizingCalls);

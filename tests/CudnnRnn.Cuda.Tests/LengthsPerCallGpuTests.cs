@@ -45,6 +45,7 @@ public sealed class LengthsPerCallGpuTests
             engine.Synchronize();
             Assert.Equal(1, gpu.CachedShapes);
             long plans = gpu.PlansCreated;
+            GpuQuiet.SettleFinalizers();   // the counter is process-wide: no earlier test's finalizer may free inside the window
             long before = CudaHandleDiagnostics.SynchronizingCalls;
             for (int round = 0; round < 3; round++)
                 for (int i = 0; i < calls.Length; i++) Step((i * 5 + round) % calls.Length);
