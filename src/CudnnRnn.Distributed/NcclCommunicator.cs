@@ -97,9 +97,15 @@ public sealed unsafe class NcclCommunicator : IDeviceCollectiveCommunicator, IDi
         Launch(buffer, p => Nccl.ncclAllReduce(p, p, (nuint)buffer.Length, DataType<T>(), op, _comm, _stream.DangerousGetHandle()));
     }
 
-    /// <summary>True for a live communicator and a <see cref="CudaBuffer{T}"/> of the cuda engine on <see cref="Device"/>.</summary>
+    /// <summary>
+    /// True for a live communicator and a <see cref="CudaBuffer{T}"/> of a cuda engine on <see cref="Device"/> in the
+    /// device's primary context (<see cref="CudaEngine.Create(int)"/>). An engine made in the caller's context
+    /// (<see cref="CudaEngine.UsesCallerContext"/>) is not accepted: the communicator orders its work after the engine's
+    /// with a device synchronize of the primary context, which would not wait for another context's stream; such
+    /// buffers go through MPI and a host copy.
+    /// </summary>
     public bool Accepts<T>(RnnBuffer<T> buffer) where T : unmanaged, IFloatingPointIeee754<T> =>
-        buffer is CudaBuffer<T> { Engine: CudaEngine { Device: var d } } && d == Device && !_comm.IsClosed;
+        buffer is CudaBuffer<T> { Engine: CudaEngine { Device: var d, UsesCallerContext: false } } && d == Device && !_comm.IsClosed;
 
     /// <summary>All-reduces an engine buffer; it must be accepted (<see cref="Accepts{T}"/>).</summary>
     public void AllReduce<T>(RnnBuffer<T> buffer, ReduceOperation operation) where T : unmanaged, IFloatingPointIeee754<T>
@@ -127,8 +133,11 @@ public sealed unsafe class NcclCommunicator : IDeviceCollectiveCommunicator, IDi
     {
         ArgumentNullException.ThrowIfNull(buffer);
         ObjectDisposedException.ThrowIf(_comm.IsClosed, this);
-        if (buffer.Engine is not CudaEngine { Device: var d } || d != Device)
+        if (buffer.Engine is not CudaEngine { Device: var d } engine || d != Device)
             throw new ArgumentException($"The buffer must live on this communicator's device {Device} (cuda engine).", nameof(buffer));
+        if (engine.UsesCallerContext)
+            throw new ArgumentException("The buffer belongs to a cuda engine made in the caller's context (CreateInCurrentContext); " +
+                "NCCL here orders its work after the engine's in the device's primary context only. Route it through MPI (a host copy).", nameof(buffer));
         if (buffer.Length == 0) return;
         bool added = false;
         buffer.Memory.DangerousAddRef(ref added);
@@ -139,9 +148,20 @@ public sealed unsafe class NcclCommunicator : IDeviceCollectiveCommunicator, IDi
             CudaException.ThrowIfFailed(Cudart.cudaDeviceSynchronize());
             NcclException.ThrowIfFailed(Nccl.ncclGroupStart());
             var launched = call((void*)buffer.Memory.DangerousGetHandle());
-            NcclException.ThrowIfFailed(Nccl.ncclGroupEnd());
-            NcclException.ThrowIfFailed(launched);
-            Wait();
+            try
+            {
+                NcclException.ThrowIfFailed(Nccl.ncclGroupEnd());
+                NcclException.ThrowIfFailed(launched);
+                Wait();
+            }
+            catch when (!_comm.IsClosed)
+            {
+                // A failed launch or stream leaves the communicator unusable; abort it now, so that Dispose does not call
+                // ncclCommDestroy (which synchronizes NCCL's streams and can block when peers are gone).
+                Abort();
+                throw;
+            }
+            buffer.MarkModified();   // NCCL wrote the buffer on the device: contexts and caches keyed on Version must see it
         }
         finally
         {
@@ -192,7 +212,9 @@ public sealed unsafe class NcclCommunicator : IDeviceCollectiveCommunicator, IDi
     private static ncclDataType_t DataType<T>() =>
         typeof(T) == typeof(float) ? ncclDataType_t.ncclFloat32
         : typeof(T) == typeof(double) ? ncclDataType_t.ncclFloat64
-        : throw new NotSupportedException($"NCCL collectives here take float or double, not {typeof(T).Name}.");
+        : typeof(T) == typeof(Half) ? ncclDataType_t.ncclFloat16
+        : typeof(T) == typeof(BFloat16) ? ncclDataType_t.ncclBfloat16
+        : throw new NotSupportedException($"NCCL collectives here take float, double, Half or BFloat16, not {typeof(T).Name}.");
 
     /// <summary>Destroys the communicator (<c>ncclCommDestroy</c>, or abort after a failure) and the stream; harmless twice.</summary>
     public void Dispose()

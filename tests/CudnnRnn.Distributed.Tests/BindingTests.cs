@@ -69,5 +69,8 @@ public sealed class BindingTests
         Assert.Equal(new Version(2, 8, 4), Nccl.DecodeVersion(2804));   // before: major·1000 + minor·100 + patch
         Assert.Equal(4, (int)ncclRedOp_t.ncclAvg);
         Assert.Equal(8, (int)ncclDataType_t.ncclFloat64);
+        Assert.Equal(7, (int)ncclDataType_t.ncclFloat32);   // nccl.h.in: ncclFloat16 = 6, ncclFloat32 = 7, ncclBfloat16 = 9
+        Assert.Equal(6, (int)ncclDataType_t.ncclFloat16);
+        Assert.Equal(9, (int)ncclDataType_t.ncclBfloat16);
     }
 }

@@ -37,10 +37,14 @@ public enum ncclDataType_t
     ncclInt8 = 0,
     /// <summary><c>ncclInt32</c>.</summary>
     ncclInt32 = 2,
+    /// <summary><c>ncclFloat16</c> / <c>ncclHalf</c>.</summary>
+    ncclFloat16 = 6,
     /// <summary><c>ncclFloat32</c> / <c>ncclFloat</c>.</summary>
     ncclFloat32 = 7,
     /// <summary><c>ncclFloat64</c> / <c>ncclDouble</c>.</summary>
     ncclFloat64 = 8,
+    /// <summary><c>ncclBfloat16</c> (NCCL 2.10+).</summary>
+    ncclBfloat16 = 9,
 }
 
 /// <summary><c>ncclRedOp_t</c> (the built-in operations).</summary>
