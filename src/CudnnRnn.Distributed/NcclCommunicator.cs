@@ -14,8 +14,11 @@ namespace CudnnRnn.Distributed;
 /// <summary>
 /// NCCL collectives over device buffers of the cuda engine (<see cref="CudaBuffer{T}"/>): all-reduce (sum, average),
 /// broadcast, barrier. One communicator per process and GPU; the unique id is created on rank 0 and broadcast with
-/// MPI. Every wait polls <c>ncclCommGetAsyncError</c>; an asynchronous error, or no progress within
-/// <see cref="Timeout"/>, aborts the communicator (<c>ncclCommAbort</c>) and throws, so a dead peer never hangs a rank.
+/// MPI. Every wait for a collective polls <c>ncclCommGetAsyncError</c>; an asynchronous error, or a collective not
+/// finished within <see cref="Timeout"/>, aborts the communicator (<c>ncclCommAbort</c>) and throws, so a peer that dies
+/// during a collective does not hang a rank. Not covered (blocking NCCL calls): a peer that dies during
+/// <c>ncclCommInitRank</c> or while NCCL connects at the first collective (NCCL ≥ 2.22 connects lazily inside
+/// <c>ncclGroupEnd</c>); there the MPI job's own fault handling (a failing rank calls <c>MPI_Abort</c>) ends the job.
 /// </summary>
 public sealed unsafe class NcclCommunicator : IDeviceCollectiveCommunicator, IDisposable
 {
@@ -39,7 +42,7 @@ public sealed unsafe class NcclCommunicator : IDeviceCollectiveCommunicator, IDi
     public int WorldSize { get; }
     /// <summary>The CUDA device this rank drives.</summary>
     public int Device { get; }
-    /// <summary>How long a collective may make no progress before the communicator is aborted (60 s).</summary>
+    /// <summary>How long one collective may take, from launch to completion, before the communicator is aborted (60 s).</summary>
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>
@@ -188,7 +191,7 @@ public sealed unsafe class NcclCommunicator : IDeviceCollectiveCommunicator, IDi
             if (clock.Elapsed > Timeout)
             {
                 Abort();
-                throw new TimeoutException($"NCCL collective on rank {Rank} made no progress for {Timeout.TotalSeconds:F0} s (a peer died?); the communicator was aborted.");
+                throw new TimeoutException($"NCCL collective on rank {Rank} did not finish within {Timeout.TotalSeconds:F0} s (a peer died?); the communicator was aborted.");
             }
             Thread.Sleep(clock.Elapsed < TimeSpan.FromMilliseconds(5) ? 0 : 1);
         }
