@@ -232,31 +232,15 @@ public sealed class OpenCl16ExactnessTests
         var r16 = Pass<T>.Run(engine, rnn16, xDesc, w, x, hx, cx, dy, dhy, dcy, new PassOptions<T> { InitialDw = dw0 });
         var r32 = Pass<float>.Run(engine, rnn32, xDesc, Relayout(w), W(x)!, W(hx), W(cx), W(dy)!, W(dhy), W(dcy),
             new PassOptions<float> { InitialDw = Relayout(dw0) });
-        var failures = new List<string>();
-        void Same(string name, T[] got, float[] wide)
-        {
-            if (got.Length != wide.Length) { failures.Add($"{name}: {got.Length} elements vs {wide.Length}"); return; }
-            for (int i = 0; i < got.Length; i++)
-            {
-                T want = round(wide[i]);
-                bool equal = T.IsNaN(want) ? T.IsNaN(got[i]) : got[i] == want && T.IsNegative(got[i]) == T.IsNegative(want);
-                if (!equal) { failures.Add($"{name}[{i}]: {got[i]} vs the float pass {wide[i]:R} rounded to {want}"); return; }
-            }
-        }
-        Same("y", r16.Y, r32.Y);
-        Same("hy", r16.Hy, r32.Hy);
-        Same("cy", r16.Cy, r32.Cy);
-        Same("dx", r16.Dx, r32.Dx);
-        Same("dhx", r16.Dhx, r32.Dhx);
-        Same("dcx", r16.Dcx, r32.Dcx);
-        // dW in the float layout compared parameter by parameter.
+        // dW in each plan's own layout, so it is compared parameter by parameter below.
+        var failures = RoundedOnce.Passes(r16, r32, round, includeDw: false);
         foreach (var p in layout16.PyTorchParameters)
         {
             var g16 = new T[p.Count];
             var g32 = new float[p.Count];
             layout16.ExportPyTorch<T>(r16.Dw, p.Name, g16);
             layout32.ExportPyTorch<float>(r32.Dw, p.Name, g32);
-            Same("grad." + p.Name, g16, g32);
+            RoundedOnce.Check(failures, "grad." + p.Name, g16, g32, round);
         }
         if (failures.Count > 0) throw new Xunit.Sdk.XunitException($"seed {seed}, {rnn16} | {xDesc}: {string.Join("; ", failures)}");
     }

@@ -155,24 +155,7 @@ public sealed class DescriptorFuzzTests
         var r16 = Pass<T>.Run(e, rnn16, xDesc, w, x, hx, cx, dy, dhy, dcy);
         var r32 = Pass<float>.Run(e, rnn32, xDesc, W(w), W(x), hx is null ? null : W(hx), cx is null ? null : W(cx), W(dy),
             dhy is null ? null : W(dhy), dcy is null ? null : W(dcy));
-        var failures = new List<string>();
-        void Same(string name, T[] got, float[] wide)
-        {
-            if (got.Length != wide.Length) { failures.Add($"{name}: {got.Length} elements, the float pass has {wide.Length}"); return; }
-            for (int i = 0; i < got.Length; i++)
-            {
-                T want = round(wide[i]);
-                bool equal = T.IsNaN(want) ? T.IsNaN(got[i]) : got[i] == want && T.IsNegative(got[i]) == T.IsNegative(want);
-                if (!equal) { failures.Add($"{name}[{i}]: {got[i]} vs the float pass {wide[i]:R} rounded to {want}"); return; }
-            }
-        }
-        Same("y", r16.Y, r32.Y);
-        Same("hy", r16.Hy, r32.Hy);
-        Same("cy", r16.Cy, r32.Cy);
-        Same("dx", r16.Dx, r32.Dx);
-        Same("dhx", r16.Dhx, r32.Dhx);
-        Same("dcx", r16.Dcx, r32.Dcx);
-        Same("dw", r16.Dw, r32.Dw);
+        var failures = RoundedOnce.Passes(r16, r32, round);
         if (failures.Count > 0) throw new Xunit.Sdk.XunitException($"{c} in {dataType}: {string.Join("; ", failures)}");
     }
 
