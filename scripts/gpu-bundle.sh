@@ -14,12 +14,18 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 archive=1
 if [ "${1:-}" = "--no-archive" ]; then archive=0; shift; fi
 dest="${1:-gpu-bundle}"
+dest="${dest%/}"
 shared="${CUDNNRNN_SHARED:-../shared}"
 log() { echo "[gpu-bundle] $*" >&2; }
 
 command -v dotnet >/dev/null 2>&1 || { echo "error: building the bundle needs the .NET 10 SDK ('dotnet' on PATH)" >&2; exit 2; }
 [ -d "$shared/golden" ] || { echo "error: $shared/golden not found (clone shared/ beside the repository or set CUDNNRNN_SHARED)" >&2; exit 2; }
 
+# Only a folder this script made (it holds BUNDLE) is replaced; anything else is refused, never deleted.
+if [ -e "$dest" ] && [ ! -f "$dest/BUNDLE" ]; then
+  echo "error: $dest exists and is not a GPU bundle (no BUNDLE file in it); choose another folder" >&2
+  exit 2
+fi
 rm -rf "$dest"
 mkdir -p "$dest"
 

@@ -7,8 +7,9 @@
 #   bash gpu-bundle/gpu-run.sh [DIR]     # results and logs in DIR (default gpu-bundle/out)
 #
 # Where $OUT names a folder (a remote runner's result folder that returns only a few files), the results also go there
-# after every step as two files: summary.txt and gpu-results.tgz (every log, trx, JSON and the recording; no model files), so that
-# what was done survives a run cut off at its time limit.
+# after every step as three files: summary.txt, recording.tgz (the cuDNN recording alone, so nothing else can crowd it
+# out) and gpu-results.tgz (every log, trx and JSON; no tagger model files), so that what was done survives a run cut
+# off at its time limit.
 #
 # Steps (each with a time limit; a step that cannot finish within what is left of GPU_RUN_BUDGET seconds, default 360, is
 # skipped and says so; 360 s leaves a rerun inside a 15-minute device lease):
@@ -30,6 +31,7 @@ mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 export PYTHONUNBUFFERED=1
 budget="${GPU_RUN_BUDGET:-360}"
+[[ "$budget" =~ ^[0-9]+$ ]] || { echo "GPU_RUN_BUDGET must be a number of seconds, not '$budget'" >&2; exit 2; }
 start=$SECONDS
 summary="$out/summary.txt"
 : > "$summary"
@@ -41,8 +43,14 @@ log() { echo "[gpu-run +$((SECONDS - start))s] $*" | tee -a "$summary"; }
 publish() {
   [ -n "${OUT:-}" ] && [ -d "$OUT" ] || return 0
   [ "$(cd "$OUT" && pwd)" = "$out" ] && return 0
-  tar -C "$out" -czf "$OUT/gpu-results.tgz.part" --exclude='*.safetensors' --exclude='cudnn_probe' . 2>/dev/null \
-    && mv -f "$OUT/gpu-results.tgz.part" "$OUT/gpu-results.tgz"
+  # Exclude patterns are anchored to the top ('./'): a bare '*.safetensors' would match the recording's tensor files
+  # in any folder too.
+  if [ -d "$out/recordings" ]; then
+    tar -C "$out" -czf "$OUT/recording.tgz.part" recordings 2>/dev/null && mv -f "$OUT/recording.tgz.part" "$OUT/recording.tgz"
+  fi
+  tar -C "$out" -czf "$OUT/gpu-results.tgz.part" --exclude='./recordings' --exclude='./tagger-*.safetensors' \
+      --exclude='./cudnn_probe' . 2>/dev/null && mv -f "$OUT/gpu-results.tgz.part" "$OUT/gpu-results.tgz"
+  rm -f "$OUT"/*.part
   cp -f "$summary" "$OUT/summary.txt"
 }
 
@@ -61,8 +69,15 @@ export CUDNNRNN_SHARED="${CUDNNRNN_SHARED:-$here/shared}" CUDNNRNN_BUNDLE=1
 # NVIDIA libraries shipped as pip wheels (nvidia/cudnn/lib, nvidia/cuda_runtime/lib, nvidia/nccl/lib, ...).
 if command -v python3 >/dev/null 2>&1; then
   wheel_libs="$(python3 - <<'PY' 2>/dev/null
-import glob, os, site, sys
-roots = set(site.getsitepackages() + [site.getusersitepackages()] + [p for p in sys.path if p.endswith("-packages")])
+import glob, importlib.util, os, site, sys
+roots = set(getattr(site, "getsitepackages", lambda: [])() + [p for p in sys.path if p.endswith("-packages")])
+try:
+    roots.add(site.getusersitepackages())
+except Exception:
+    pass
+spec = importlib.util.find_spec("nvidia")   # wherever the nvidia-* wheels' namespace package lives
+if spec is not None and spec.submodule_search_locations:
+    roots.update(os.path.dirname(p) for p in spec.submodule_search_locations)
 dirs = sorted({d for r in roots for d in glob.glob(os.path.join(r, "nvidia", "*", "lib")) if os.path.isdir(d)})
 print(":".join(dirs))
 PY
@@ -120,27 +135,33 @@ cuda_tests=("$DOTNET" "$here/CudnnRnn.Cuda.Tests/CudnnRnn.Cuda.Tests.dll" -noCol
 dist_tests=("$DOTNET" "$here/CudnnRnn.Distributed.Tests/CudnnRnn.Distributed.Tests.dll" -noColor -noLogo)
 opencl_tests=("$DOTNET" "$here/CudnnRnn.OpenCL.Tests/CudnnRnn.OpenCL.Tests.dll" -noColor -noLogo)
 
-log "bundle: $(tr '\n' ';' < "$here/BUNDLE" 2>/dev/null)"
+log "bundle: $( { tr '\n' ';' < "$here/BUNDLE"; } 2>/dev/null)"
 log "LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
 command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi > "$out/nvidia-smi.txt" 2>&1
 step info 60 "${cli[@]}" info
 
 # 1. The recording first, so that it exists even if a later step fails or the budget runs out.
-step record 150 env CUDNNRNN_RECORD_ROOT="$out/recordings" CUDNNRNN_RECORD_REPORT="$out/record-report.txt" \
+rm -f "$out/record-report.txt"
+step record 150 env -u CUDNNRNN_RECORD_DIR CUDNNRNN_RECORD_ROOT="$out/recordings" CUDNNRNN_RECORD_REPORT="$out/record-report.txt" \
   "${cuda_tests[@]}" -reporter verbose -method "CudnnRnn.Cuda.Tests.CudnnRecorderTests.Record_cuDNN_reference"
-if [ -s "$out/record-report.txt" ]; then log "recording: $(cat "$out/record-report.txt")"; else log "no recording made (see record.log)"; fi
+if [ -s "$out/record-report.txt" ]; then log "recording: $(cat "$out/record-report.txt")"
+elif command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
+  # A GPU is there but the recorder skipped (no cuDNN or CUDA runtime found, a version mismatch): that is a failure.
+  log "FAILED record: a GPU is present but no recording was made (see record.log and info.log)"; failures+=("record (none made)")
+else log "no recording made (no GPU: see record.log)"; fi
 
 # 2. The enum values of the installed headers (header-only C; optional).
 probe_cc="$(command -v cc || command -v gcc || command -v clang || true)"
 if [ -n "$probe_cc" ] && command -v python3 >/dev/null 2>&1; then
-  incs="$(python3 - <<'PY' 2>/dev/null
+  mapfile -t incs < <(python3 - <<'PY' 2>/dev/null
 import glob, os, site, sys
-roots = set(site.getsitepackages() + [p for p in sys.path if p.endswith("-packages")])
-print(" ".join("-I" + d for r in roots for d in sorted(glob.glob(os.path.join(r, "nvidia", "*", "include")))))
+roots = set(getattr(site, "getsitepackages", lambda: [])() + [p for p in sys.path if p.endswith("-packages")])
+for r in sorted(roots):
+    for d in sorted(glob.glob(os.path.join(r, "nvidia", "*", "include"))):
+        print("-I" + d)
 PY
-)"
-  # shellcheck disable=SC2086
-  if "$probe_cc" -O0 -o "$out/cudnn_probe" $incs -I/usr/local/cuda/include "$here/cudnn-probe/cudnn_probe.c" > "$out/probe-build.log" 2>&1 \
+)
+  if "$probe_cc" -O0 -o "$out/cudnn_probe" "${incs[@]}" -I/usr/local/cuda/include "$here/cudnn-probe/cudnn_probe.c" > "$out/probe-build.log" 2>&1 \
      && "$out/cudnn_probe" > "$out/probe.json"; then
     export CUDNNRNN_PROBE_JSON="$out/probe.json"
     log "probe.json from the installed headers: $out/probe.json"

@@ -62,10 +62,18 @@ public sealed class CudnnRecorderTests
         using (var cpu = CpuEngine.Create())
             foreach (var entry in manifest.Configs)
             {
-                var result = RecordingReplay.Run(cpu, folder, entry);
-                Output?.WriteLine($"{entry.Name} [{entry.Algorithm}] cpu: " + string.Join(", ",
-                    result.WorstPerGroup.Select(g => $"{g.Group} {g.RelativeToScale:E1} ({g.ErrorOverBound:F3} of bound)")) +
-                    (result.Passed ? "" : " FAILED: " + string.Join("; ", result.Failures)));
+                try
+                {
+                    var result = RecordingReplay.Run(cpu, folder, entry);
+                    Output?.WriteLine($"{entry.Name} [{entry.Algorithm}] cpu: " + string.Join(", ",
+                        result.WorstPerGroup.Select(g => $"{g.Group} {g.RelativeToScale:E1} ({g.ErrorOverBound:F3} of bound)")) +
+                        (result.Passed ? "" : " FAILED: " + string.Join("; ", result.Failures)) + (entry.Note is { } n ? $" (note: {n})" : ""));
+                }
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    // Reported, not thrown: the refusal and coverage checks below must still run and say their part.
+                    Output?.WriteLine($"{entry.Name} [{entry.Algorithm}] cpu replay threw {e.GetType().Name}: {e.Message}");
+                }
             }
 
         Assert.True(manifest.Refused.Count == 0, "cuDNN refused: " + string.Join("; ", manifest.Refused));

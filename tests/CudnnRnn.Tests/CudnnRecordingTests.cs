@@ -46,6 +46,46 @@ public sealed class RecordingMachineryTests
     }
 
     [Fact]
+    public void A_configuration_whose_own_algorithm_fails_is_recorded_with_the_standard_one_and_says_so()
+    {
+        // Stand-in for cuDNN refusing its persistent algorithm inside a call: the hooks fail the engine's own (Auto) run of
+        // the first persistent-eligible configuration; the recorder retries it with STANDARD, keeps the numbers and notes
+        // why, refuses nothing, and leaves the other configurations as they were. A configuration that fails both ways is
+        // refused with both reasons.
+        var eligible = CudnnRecordingSet.All.First(c => c.ExpectsPersistent);
+        var forcedStandard = CudnnRecordingSet.All.First(c => c.Algorithm == RecordingAlgorithm.Standard);
+        string folder = Path.Combine(Path.GetTempPath(), "cudnnrnn-recorder-fallback-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var selected = RecordingAlgorithm.Auto;
+            var hooks = new RecorderHooks
+            {
+                SelectAlgorithm = a => selected = a,
+                AlgorithmOf = _ => selected == RecordingAlgorithm.Auto ? throw new NotSupportedException("persistent refused (stand-in)") : "STANDARD",
+            };
+            using var cpu = CpuEngine.Create(1);
+            var m = CudnnRecorder.Record(cpu, new RecordingProvenance("cpu", "test"), folder, "test", hooks, [eligible, forcedStandard]);
+            Assert.Empty(m.Refused);
+            var e = m.Get(eligible.Name);
+            Assert.Equal(RecordingAlgorithm.Auto, e.AlgorithmRequested);
+            Assert.Equal("STANDARD", e.Algorithm);
+            Assert.Contains("persistent refused (stand-in)", e.Note);
+            Assert.Null(m.Get(forcedStandard.Name).Note);
+            // The manifest on disk says the same (saved after every configuration).
+            Assert.Contains("persistent refused (stand-in)", RecordingManifest.Load(folder).Get(eligible.Name).Note);
+
+            var failing = new RecorderHooks { AlgorithmOf = _ => throw new NotSupportedException("always") };
+            var refused = CudnnRecorder.Record(cpu, new RecordingProvenance("cpu", "test"), folder, "test", failing, [eligible]);
+            Assert.Single(refused.Refused);
+            Assert.Contains("with the standard algorithm too", refused.Refused[0].Reason);
+        }
+        finally
+        {
+            if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
     public void Dry_run_records_the_whole_set_with_provenance_in_a_few_megabytes()
     {
         var m = RecordingManifest.Load(CpuDryRun.Folder);

@@ -39,28 +39,54 @@ public static class CudnnRecorder
             RecordedUtc = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
             Recorder = recorder,
         };
-        foreach (var config in configs ?? CudnnRecordingSet.All)
+        void RecordOne(RecordingConfig config, RecordingAlgorithm algorithmToRun, string? note)
         {
             try
             {
-                hooks.SelectAlgorithm?.Invoke(config.Algorithm);
+                hooks.SelectAlgorithm?.Invoke(algorithmToRun);
                 var (tensors, algorithm) = config.Rnn.DataType == RnnDataType.Float32
                     ? Run<float>(engine, config, hooks)
                     : Run<double>(engine, config, hooks);
                 string file = config.Name + ".safetensors";
                 string path = Path.Combine(folder, file);
                 RecordingTensorFile.Write(path, config.Rnn.DataType, tensors);
-                manifest.Configs.Add(RecordingEntry.From(config, file, algorithm,
-                    hooks.MathTypeOf?.Invoke(config.Rnn.DataType) ?? "n/a", new FileInfo(path).Length));
-            }
-            catch (Exception e) when (e is not OutOfMemoryException)
-            {
-                manifest.Refused.Add(new RecordingRefusal(config.Name, $"{e.GetType().Name}: {e.Message}"));
+                var entry = RecordingEntry.From(config, file, algorithm, hooks.MathTypeOf?.Invoke(config.Rnn.DataType) ?? "n/a", new FileInfo(path).Length);
+                entry.Note = note;
+                manifest.Configs.Add(entry);
             }
             finally
             {
                 hooks.SelectAlgorithm?.Invoke(RecordingAlgorithm.Auto);
             }
+        }
+
+        foreach (var config in configs ?? CudnnRecordingSet.All)
+        {
+            try
+            {
+                RecordOne(config, config.Algorithm, note: null);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException && config.Algorithm == RecordingAlgorithm.Auto)
+            {
+                // The engine's own choice failed (cuDNN: a persistent algorithm refused inside a call): the configuration is
+                // still worth its numbers with the standard algorithm; the entry says what happened.
+                string first = $"{e.GetType().Name}: {e.Message}";
+                try
+                {
+                    RecordOne(config, RecordingAlgorithm.Standard, $"the engine's own algorithm failed ({first}); recorded with the standard algorithm");
+                }
+                catch (Exception e2) when (e2 is not OutOfMemoryException)
+                {
+                    manifest.Refused.Add(new RecordingRefusal(config.Name, $"{first}; with the standard algorithm too: {e2.GetType().Name}: {e2.Message}"));
+                }
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                manifest.Refused.Add(new RecordingRefusal(config.Name, $"{e.GetType().Name}: {e.Message}"));
+            }
+            // After every configuration: a run cut off (a time limit, a crash in the native library) keeps a manifest that
+            // describes every tensor file already written.
+            manifest.Save(folder);
         }
         manifest.Save(folder);
         return manifest;

@@ -129,7 +129,8 @@ public static class CudnnRecordingSet
                 }
 
         // 3. Persistent vs standard, float32, equal lengths, plain configuration: each one twice, once as cuDNN chooses
-        //    (PERSIST_STATIC_SMALL_H) and once forced to STANDARD, so both algorithms are checked on identical inputs.
+        //    (PERSIST_STATIC_SMALL_H) and once forced to STANDARD, so both algorithms are checked on the same configuration
+        //    (each twin with its own seed: the replay compares each with the CPU engine, not the twins with each other).
         //    Unidirectional in seq-major unpacked (where cuDNN 9.19 was seen to run it), bidirectional in batch-major or
         //    seq-major unpacked (where it may fall back to STANDARD; the manifest records what ran). Never packed: the
         //    engine runs packed input with STANDARD, as PyTorch does.

@@ -46,6 +46,8 @@ public sealed class RecordingEntry
     public string MathType { get; set; } = "";
     /// <summary>Bytes of the tensor file.</summary>
     public long Bytes { get; set; }
+    /// <summary>Why what ran differs from what was asked (e.g. the engine's own algorithm failed and STANDARD ran); null when it does not.</summary>
+    public string? Note { get; set; }
 #pragma warning restore CS1591
 
     /// <summary>The entry for a configuration.</summary>
@@ -110,8 +112,13 @@ public sealed class RecordingManifest
     };
 
     /// <summary>Writes the manifest into <paramref name="folder"/>.</summary>
-    public void Save(string folder) =>
-        System.IO.File.WriteAllText(Path.Combine(folder, FileName), JsonSerializer.Serialize(this, Options) + "\n");
+    public void Save(string folder)
+    {
+        // Through a temporary file and a rename, so a run cut off while saving leaves the previous manifest whole.
+        string path = Path.Combine(folder, FileName), tmp = path + ".tmp";
+        System.IO.File.WriteAllText(tmp, JsonSerializer.Serialize(this, Options) + "\n");
+        System.IO.File.Move(tmp, path, overwrite: true);
+    }
 
     /// <summary>Reads the manifest of <paramref name="folder"/>, checking format name and version.</summary>
     public static RecordingManifest Load(string folder)
