@@ -55,11 +55,12 @@ public sealed class OpenCl16ParityTests
         var (rnn, xDesc) = RandomConfigurations.Get(seed, RnnDescriptor.DataTypeOf<T16>());
         var output = TestContext.Current.TestOutputHelper;
         output?.WriteLine($"{rnn} | {xDesc}");
-        var data = ParityData.Draw(rnn, xDesc, seed);
+        var data = ParityInputs.Draw(rnn, xDesc, seed);
 
         using var cpu = CpuEngine.Create();
-        var expected = data.Run<double, T16>(cpu, rnn.WithDataType(RnnDataType.Float64), xDesc);
-        var actual = data.Run<T16, T16>(engine, rnn, xDesc);
+        // Every input rounded to T16 first, so the float64 reference and the 16-bit engine see the same numbers.
+        var expected = data.Run(cpu, rnn.WithDataType(RnnDataType.Float64), xDesc, v => double.CreateChecked(T16.CreateChecked(v)));
+        var actual = data.Run(engine, rnn, xDesc, T16.CreateChecked);
         alter?.Invoke(actual);
 
         var yDesc = xDesc.WithVectorSize(rnn.OutputSize);
@@ -85,60 +86,5 @@ public sealed class OpenCl16ParityTests
             if (!c.Passed) failures.Add(c.ToString());
         }
         Assert.True(failures.Count == 0, $"seed {seed} [{typeof(T16).Name}] {rnn} | {xDesc}: {string.Join("; ", failures)}");
-    }
-}
-
-/// <summary>Random inputs of one parity case (as double), run on any engine and element type.</summary>
-internal sealed record ParityData(Dictionary<string, double[]> W, Dictionary<string, double[]> Dw0, double[] X, double[] Dy,
-    double[]? Hx, double[]? Dhy, double[]? Cx, double[]? Dcy)
-{
-    public static ParityData Draw(RnnDescriptor rnn, RnnDataDescriptor xDesc, int seed)
-    {
-        var rng = new Random(seed * 7919 + 17);
-        var yDesc = xDesc.WithVectorSize(rnn.OutputSize);
-        long hElems = (long)rnn.PseudoLayerCount * xDesc.Batch * rnn.StateSize;
-        long cElems = rnn.Mode == RnnMode.Lstm ? (long)rnn.PseudoLayerCount * xDesc.Batch * rnn.HiddenSize : 0;
-        bool lstm = rnn.Mode == RnnMode.Lstm;
-        var names = RnnWeightLayout.Canonical(rnn).PyTorchParameters;
-        return new ParityData(
-            names.ToDictionary(p => p.Name, p => Uniform(rng, p.Count, 0.5)),
-            names.ToDictionary(p => p.Name, p => Uniform(rng, p.Count, 0.1)),
-            SequenceData(rng, xDesc), SequenceData(rng, yDesc),
-            rng.Next(4) == 0 ? null : Uniform(rng, hElems, 1),
-            rng.Next(4) == 0 ? null : Uniform(rng, hElems, 1),
-            lstm && rng.Next(4) != 0 ? Uniform(rng, cElems, 1) : null,
-            lstm && rng.Next(4) != 0 ? Uniform(rng, cElems, 1) : null);
-    }
-
-    /// <summary>One pass (inference first, two training forwards, backward data, backward weights Add onto dW0); every
-    /// input is rounded to <typeparamref name="T16"/> before it becomes T (exactly).</summary>
-    public Dictionary<string, double[]> Run<T, T16>(IRnnEngine engine, RnnDescriptor rnn, RnnDataDescriptor xDesc)
-        where T : unmanaged, IFloatingPointIeee754<T> where T16 : unmanaged, IFloatingPointIeee754<T16>
-    {
-        T[] C(double[] a) => a.Select(v => double.IsNaN(v) ? T.NaN : T.CreateChecked(T16.CreateChecked(v))).ToArray();
-        T[]? Co(double[]? a) => a is null ? null : C(a);
-        Dictionary<string, T[]> Cd(Dictionary<string, double[]> d) => d.ToDictionary(kv => kv.Key, kv => C(kv.Value));
-        return EngineParity.Run(engine, rnn, xDesc, Cd(W), Cd(Dw0), C(X), C(Dy), Co(Hx), Co(Dhy), Co(Cx), Co(Dcy));
-    }
-
-    private static double[] Uniform(Random rng, long count, double scale)
-    {
-        var a = new double[count];
-        for (long i = 0; i < count; i++) a[i] = (2 * rng.NextDouble() - 1) * scale;
-        return a;
-    }
-
-    private static double[] SequenceData(Random rng, RnnDataDescriptor desc)
-    {
-        var a = new double[desc.ElementCount];
-        Array.Fill(a, double.NaN);
-        for (int t = 0; t < desc.MaxSeqLength; t++)
-            for (int b = 0; b < desc.Batch; b++)
-            {
-                long o = desc.Offset(t, b);
-                if (o < 0) continue;
-                for (int k = 0; k < desc.VectorSize; k++) a[o + k] = 2 * rng.NextDouble() - 1;
-            }
-        return a;
     }
 }

@@ -25,24 +25,11 @@ public static class EngineParity
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         output?.WriteLine($"{rnn} | {xDesc} on {engine.Name}");
-        var rng = new Random(seed * 7919 + 17);
         var yDesc = xDesc.WithVectorSize(rnn.OutputSize);
-        long hElems = (long)rnn.PseudoLayerCount * xDesc.Batch * rnn.StateSize;
-        long cElems = rnn.Mode == RnnMode.Lstm ? (long)rnn.PseudoLayerCount * xDesc.Batch * rnn.HiddenSize : 0;
-        bool lstm = rnn.Mode == RnnMode.Lstm;
-        var names = RnnWeightLayout.Canonical(rnn).PyTorchParameters;
-        var w = names.ToDictionary(p => p.Name, p => Uniform<T>(rng, p.Count, 0.5));
-        var dw0 = names.ToDictionary(p => p.Name, p => Uniform<T>(rng, p.Count, 0.1)); // backward weights adds onto this
-        var x = SequenceData<T>(rng, xDesc);
-        var dy = SequenceData<T>(rng, yDesc);
-        T[]? hx = rng.Next(4) == 0 ? null : Uniform<T>(rng, hElems, 1);
-        T[]? dhy = rng.Next(4) == 0 ? null : Uniform<T>(rng, hElems, 1);
-        T[]? cx = lstm && rng.Next(4) != 0 ? Uniform<T>(rng, cElems, 1) : null;
-        T[]? dcy = lstm && rng.Next(4) != 0 ? Uniform<T>(rng, cElems, 1) : null;
-
+        var data = ParityInputs.Draw(rnn, xDesc, seed);
         using var cpu = CpuEngine.Create();
-        var expected = Run(cpu, rnn, xDesc, w, dw0, x, dy, hx, dhy, cx, dcy);
-        var actual = Run(engine, rnn, xDesc, w, dw0, x, dy, hx, dhy, cx, dcy);
+        var expected = data.Run<T>(cpu, rnn, xDesc, T.CreateChecked);
+        var actual = data.Run<T>(engine, rnn, xDesc, T.CreateChecked);
 
         var failures = new List<string>();
         // The engines' promises at padded positions, exactly (the reference's too).
@@ -122,25 +109,67 @@ public static class EngineParity
         }
         return r;
     }
+}
 
-    private static T[] Uniform<T>(Random rng, long count, double scale) where T : unmanaged, IFloatingPointIeee754<T>
+/// <summary>
+/// The random inputs of one parity case, drawn as double from the seed (weights and dW0 by PyTorch name, x and dy with
+/// NaN at padded positions, hx/dhy/cx/dcy each present or absent by draw), and the pass that runs them on an engine in
+/// any element type.
+/// </summary>
+public sealed record ParityInputs(Dictionary<string, double[]> W, Dictionary<string, double[]> Dw0, double[] X, double[] Dy,
+    double[]? Hx, double[]? Dhy, double[]? Cx, double[]? Dcy)
+{
+    /// <summary>The inputs of <paramref name="seed"/>.</summary>
+    public static ParityInputs Draw(RnnDescriptor rnn, RnnDataDescriptor xDesc, int seed)
     {
-        var a = new T[count];
-        for (long i = 0; i < count; i++) a[i] = T.CreateChecked((2 * rng.NextDouble() - 1) * scale);
+        var rng = new Random(seed * 7919 + 17);
+        var yDesc = xDesc.WithVectorSize(rnn.OutputSize);
+        long hElems = (long)rnn.PseudoLayerCount * xDesc.Batch * rnn.StateSize;
+        long cElems = rnn.Mode == RnnMode.Lstm ? (long)rnn.PseudoLayerCount * xDesc.Batch * rnn.HiddenSize : 0;
+        bool lstm = rnn.Mode == RnnMode.Lstm;
+        var names = RnnWeightLayout.Canonical(rnn).PyTorchParameters;
+        var w = names.ToDictionary(p => p.Name, p => Uniform(rng, p.Count, 0.5));
+        var dw0 = names.ToDictionary(p => p.Name, p => Uniform(rng, p.Count, 0.1)); // backward weights adds onto this
+        var x = SequenceData(rng, xDesc);
+        var dy = SequenceData(rng, yDesc);
+        double[]? hx = rng.Next(4) == 0 ? null : Uniform(rng, hElems, 1);
+        double[]? dhy = rng.Next(4) == 0 ? null : Uniform(rng, hElems, 1);
+        double[]? cx = lstm && rng.Next(4) != 0 ? Uniform(rng, cElems, 1) : null;
+        double[]? dcy = lstm && rng.Next(4) != 0 ? Uniform(rng, cElems, 1) : null;
+        return new ParityInputs(w, dw0, x, dy, hx, dhy, cx, dcy);
+    }
+
+    /// <summary>
+    /// <see cref="EngineParity.Run{T}"/> on these inputs, each value converted with <paramref name="convert"/> (NaN stays
+    /// NaN): <c>T.CreateChecked</c> for plain parity, or a rounding through a 16-bit type first.
+    /// </summary>
+    public Dictionary<string, double[]> Run<T>(IRnnEngine engine, RnnDescriptor rnn, RnnDataDescriptor xDesc, Func<double, T> convert)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T[] C(double[] a) => a.Select(v => double.IsNaN(v) ? T.NaN : convert(v)).ToArray();
+        T[]? Co(double[]? a) => a is null ? null : C(a);
+        Dictionary<string, T[]> Cd(Dictionary<string, double[]> d) => d.ToDictionary(kv => kv.Key, kv => C(kv.Value));
+        return EngineParity.Run(engine, rnn, xDesc, Cd(W), Cd(Dw0), C(X), C(Dy), Co(Hx), Co(Dhy), Co(Cx), Co(Dcy));
+    }
+
+    private static double[] Uniform(Random rng, long count, double scale)
+    {
+        var a = new double[count];
+        for (long i = 0; i < count; i++) a[i] = (2 * rng.NextDouble() - 1) * scale;
         return a;
     }
 
     /// <summary>Random values at the valid positions; NaN at padded ones.</summary>
-    private static T[] SequenceData<T>(Random rng, RnnDataDescriptor desc) where T : unmanaged, IFloatingPointIeee754<T>
+    private static double[] SequenceData(Random rng, RnnDataDescriptor desc)
     {
-        var a = new T[desc.ElementCount];
-        Array.Fill(a, T.NaN);
+        var a = new double[desc.ElementCount];
+        Array.Fill(a, double.NaN);
         for (int t = 0; t < desc.MaxSeqLength; t++)
             for (int b = 0; b < desc.Batch; b++)
             {
                 long o = desc.Offset(t, b);
                 if (o < 0) continue;
-                for (int k = 0; k < desc.VectorSize; k++) a[o + k] = T.CreateChecked(2 * rng.NextDouble() - 1);
+                for (int k = 0; k < desc.VectorSize; k++) a[o + k] = 2 * rng.NextDouble() - 1;
             }
         return a;
     }
